@@ -76,6 +76,10 @@ int rf_type_from_name(const char *name);
 /* Bytes of a row of n elements; 0 when n is not a multiple of the block. */
 uint64_t rf_type_row_bytes(rf_type t, uint64_t n);
 
+/* Name of a general.file_type value (llama.cpp's llama_ftype: "Q4_K_M"...),
+ * or NULL when unknown. */
+const char *rf_ftype_name(uint32_t ftype);
+
 /* ----------------------------------------------------------- metadata */
 
 typedef enum gguf_vtype {
@@ -125,6 +129,12 @@ typedef struct gguf_tensor {
     uint64_t n_elements;
     uint64_t n_bytes;
     const uint8_t *data;   /* buf + data_offset + offset (NULL for vocab-only files) */
+    /* Quantized tensor whose rows are not a multiple of the block size but
+     * whose total element count is: the data is one flat run of blocks that
+     * straddle rows (old converters wrote such files, e.g. a Q8_0 ffn_down
+     * with 172-wide rows). Such a tensor cannot be used row by row in its
+     * block format; the model loader expands it (exactly) to F32. */
+    bool flat_blocks;
 } gguf_tensor;
 
 typedef struct gguf_file {
@@ -173,6 +183,9 @@ size_t gguf_vtype_size(gguf_vtype t);
  * gguf_arr_iter for sequential walks. */
 typedef struct gguf_arr_iter { const gguf_value *arr; uint64_t i; const uint8_t *p; uint32_t version; } gguf_arr_iter;
 void gguf_arr_iter_init(gguf_arr_iter *it, const gguf_file *f, const gguf_value *arr);
+/* Next element of any type (scalars decoded, strings and nested arrays as
+ * views); false at the end. */
+bool gguf_arr_next(gguf_arr_iter *it, gguf_value *out);
 /* Next string element; false at the end. */
 bool gguf_arr_next_str(gguf_arr_iter *it, gguf_str *out);
 /* Numeric element i of a fixed-size numeric array as double / int64. */
