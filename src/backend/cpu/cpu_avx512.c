@@ -1,0 +1,5 @@
+/* cpu_avx512.c — avx512 variant of the CPU dot products (being written; until then
+ * the scalar kernels serve). */
+#include "backend/cpu/cpu_internal.h"
+
+const rf_cpu_isa_kernels *rf_cpu_kernels_avx512(void) { return NULL; }

@@ -1,0 +1,61 @@
+/* cpu_internal.h — what the CPU kernel variants (scalar, AVX2, AVX-512,
+ * NEON) share: the activation formats and the per-ISA kernel table.
+ *
+ * Each ISA file fills an rf_cpu_isa_kernels table; entries it leaves NULL
+ * fall back to the scalar ones, so a variant can be completed type by type.
+ */
+#ifndef RF_CPU_INTERNAL_H
+#define RF_CPU_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/cpu/cpu_kernels.h"
+#include "quant/quant.h"
+
+/* Activation block for the 32-element weight types: float scale (no fp16
+ * rounding of the scale, and no conversion in the inner loop) and the
+ * block sum pre-multiplied by the scale (for the *_1 types' min term).
+ * 40 bytes per 32 values. */
+typedef struct rf_act_q8 {
+    float d;        /* x ~= d * qs */
+    float s;        /* d * sum(qs) */
+    int8_t qs[32];
+} rf_act_q8;
+_Static_assert(sizeof(rf_act_q8) == 40, "rf_act_q8");
+
+/* Which activation format a weight type's kernels read. */
+typedef enum rf_act_kind { RF_ACT_NONE = 0, RF_ACT_F32, RF_ACT_Q8, RF_ACT_Q8K } rf_act_kind;
+rf_act_kind rf_cpu_act_kind(rf_type t);
+
+/* dot of one weight row (n values, in type t's blocks) with one activation
+ * row (in rf_cpu_act_kind(t)'s format). */
+typedef float (*rf_cpu_dot_fn)(int64_t n, const void *w, const void *x);
+
+/* Tile: y[t * y_stride + r] = dot(w row r, x row t) for r < nr, t < nt.
+ * Must give, for each output, exactly the value the type's dot gives (the
+ * reduction order of one output never depends on the tile shape). */
+typedef void (*rf_cpu_tile_fn)(int64_t n, const uint8_t *w, size_t w_stride, int nr, const uint8_t *x,
+                               size_t x_stride, int nt, float *y, int64_t y_stride);
+
+/* Quantize one activation row of n values into the format of kind. */
+typedef void (*rf_cpu_act_fn)(const float *x, void *out, int64_t n);
+
+typedef struct rf_cpu_isa_kernels {
+    rf_cpu_dot_fn dot[RF_TYPE_COUNT];
+    rf_cpu_tile_fn tile[RF_TYPE_COUNT];
+    rf_cpu_act_fn act_q8;    /* F32 -> rf_act_q8 */
+    rf_cpu_act_fn act_q8k;   /* F32 -> rf_block_q8_K */
+} rf_cpu_isa_kernels;
+
+/* Tables of each variant; NULL when not built for this architecture. */
+const rf_cpu_isa_kernels *rf_cpu_kernels_scalar(void);
+const rf_cpu_isa_kernels *rf_cpu_kernels_avx2(void);
+const rf_cpu_isa_kernels *rf_cpu_kernels_avx512(void);
+const rf_cpu_isa_kernels *rf_cpu_kernels_neon(void);
+
+/* Scalar activation quantizers (also the reference of the SIMD ones). */
+void rf_cpu_act_q8_scalar(const float *x, void *out, int64_t n);
+void rf_cpu_act_q8k_scalar(const float *x, void *out, int64_t n);
+
+#endif

@@ -1,0 +1,336 @@
+/* cpu_scalar.c — portable C dot products of quantized weight rows with
+ * quantized activations: the reference every SIMD variant is tested
+ * against, and the fallback for any entry a variant leaves empty.
+ *
+ * Integer work stays integer (exact) within a block or sub-block; floats
+ * only scale and accumulate block results, in block order.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_internal.h"
+
+/* ------------------------------------------------------------ activations */
+void rf_cpu_act_q8_scalar(const float *x, void *out, int64_t n)
+{
+    rf_act_q8 *y = out;
+    for (int64_t b = 0; b < n / 32; b++, x += 32) {
+        float amax = 0.0f;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127.f;
+        const float id = d ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            /* round half to even, as the SIMD conversions do */
+            int q = (int)nearbyintf(x[j] * id);
+            y[b].qs[j] = (int8_t)q;
+            sum += q;
+        }
+        y[b].d = d;
+        y[b].s = d * (float)sum;
+    }
+}
+
+void rf_cpu_act_q8k_scalar(const float *x, void *out, int64_t n) { rf_quantize_row_q8_K(x, out, n); }
+
+/* ---------------------------------------------------------- float weights */
+static float dot_f32(int64_t n, const void *w, const void *x)
+{
+    const float *a = w, *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+static float dot_f16(int64_t n, const void *w, const void *x)
+{
+    const rf_fp16 *a = w;
+    const float *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n; i++) s += rf_fp16_to_f32(a[i]) * b[i];
+    return s;
+}
+static float dot_bf16(int64_t n, const void *w, const void *x)
+{
+    const rf_bf16 *a = w;
+    const float *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n; i++) s += rf_bf16_to_f32(a[i]) * b[i];
+    return s;
+}
+
+/* ------------------------------------------------------- 32-value blocks */
+static float dot_q4_0(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q4_0 *w = vw;
+    const rf_act_q8 *x = vx;
+    float s = 0;
+    for (int64_t b = 0; b < n / 32; b++) {
+        int sumi = 0;
+        for (int j = 0; j < 16; j++) {
+            sumi += ((w[b].qs[j] & 0xF) - 8) * x[b].qs[j];
+            sumi += ((w[b].qs[j] >> 4) - 8) * x[b].qs[j + 16];
+        }
+        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)sumi;
+    }
+    return s;
+}
+static float dot_q4_1(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q4_1 *w = vw;
+    const rf_act_q8 *x = vx;
+    float s = 0;
+    for (int64_t b = 0; b < n / 32; b++) {
+        int sumi = 0;
+        for (int j = 0; j < 16; j++) {
+            sumi += (w[b].qs[j] & 0xF) * x[b].qs[j];
+            sumi += (w[b].qs[j] >> 4) * x[b].qs[j + 16];
+        }
+        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)sumi + rf_fp16_to_f32(w[b].m) * x[b].s;
+    }
+    return s;
+}
+static float dot_q5_0(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q5_0 *w = vw;
+    const rf_act_q8 *x = vx;
+    float s = 0;
+    for (int64_t b = 0; b < n / 32; b++) {
+        uint32_t qh;
+        memcpy(&qh, w[b].qh, 4);
+        int sumi = 0;
+        for (int j = 0; j < 16; j++) {
+            int h0 = ((qh >> j) << 4) & 0x10, h1 = (qh >> (j + 12)) & 0x10;
+            sumi += (((w[b].qs[j] & 0xF) | h0) - 16) * x[b].qs[j];
+            sumi += (((w[b].qs[j] >> 4) | h1) - 16) * x[b].qs[j + 16];
+        }
+        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)sumi;
+    }
+    return s;
+}
+static float dot_q5_1(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q5_1 *w = vw;
+    const rf_act_q8 *x = vx;
+    float s = 0;
+    for (int64_t b = 0; b < n / 32; b++) {
+        uint32_t qh;
+        memcpy(&qh, w[b].qh, 4);
+        int sumi = 0;
+        for (int j = 0; j < 16; j++) {
+            int h0 = ((qh >> j) << 4) & 0x10, h1 = (qh >> (j + 12)) & 0x10;
+            sumi += ((w[b].qs[j] & 0xF) | h0) * x[b].qs[j];
+            sumi += ((w[b].qs[j] >> 4) | h1) * x[b].qs[j + 16];
+        }
+        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)sumi + rf_fp16_to_f32(w[b].m) * x[b].s;
+    }
+    return s;
+}
+static float dot_q8_0(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q8_0 *w = vw;
+    const rf_act_q8 *x = vx;
+    float s = 0;
+    for (int64_t b = 0; b < n / 32; b++) {
+        int sumi = 0;
+        for (int j = 0; j < 32; j++) sumi += w[b].qs[j] * x[b].qs[j];
+        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)sumi;
+    }
+    return s;
+}
+static float dot_iq4_nl(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_iq4_nl *w = vw;
+    const rf_act_q8 *x = vx;
+    float s = 0;
+    for (int64_t b = 0; b < n / 32; b++) {
+        int sumi = 0;
+        for (int j = 0; j < 16; j++) {
+            sumi += rf_kvalues_iq4nl[w[b].qs[j] & 0xF] * x[b].qs[j];
+            sumi += rf_kvalues_iq4nl[w[b].qs[j] >> 4] * x[b].qs[j + 16];
+        }
+        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)sumi;
+    }
+    return s;
+}
+static float dot_mxfp4(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_mxfp4 *w = vw;
+    const rf_act_q8 *x = vx;
+    float s = 0;
+    for (int64_t b = 0; b < n / 32; b++) {
+        int sumi = 0;
+        for (int j = 0; j < 16; j++) {
+            sumi += rf_kvalues_mxfp4[w[b].qs[j] & 0xF] * x[b].qs[j];
+            sumi += rf_kvalues_mxfp4[w[b].qs[j] >> 4] * x[b].qs[j + 16];
+        }
+        s += rf_e8m0_to_f32_half(w[b].e) * x[b].d * (float)sumi;
+    }
+    return s;
+}
+
+/* -------------------------------------------------------------- K-quants */
+static float dot_q2_K(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q2_K *w = vw;
+    const rf_block_q8_K *x = vx;
+    float s = 0;
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *q2 = w[b].qs;
+        const int8_t *q8 = x[b].qs;
+        int summs = 0;
+        for (int j = 0; j < 16; j++) summs += x[b].bsums[j] * (w[b].scales[j] >> 4);
+        int isum = 0, is = 0;
+        for (int k = 0; k < 2; k++, q2 += 32) {
+            for (int shift = 0; shift < 8; shift += 2) {
+                for (int half = 0; half < 2; half++) {
+                    int d = w[b].scales[is++] & 0xF, sumi = 0;
+                    for (int l = 0; l < 16; l++) sumi += q8[l] * ((q2[l + 16 * half] >> shift) & 3);
+                    isum += d * sumi;
+                    q8 += 16;
+                }
+            }
+        }
+        const float dall = x[b].d * rf_fp16_to_f32(w[b].d);
+        const float dmin = x[b].d * rf_fp16_to_f32(w[b].dmin);
+        s += dall * (float)isum - dmin * (float)summs;
+    }
+    return s;
+}
+static float dot_q3_K(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q3_K *w = vw;
+    const rf_block_q8_K *x = vx;
+    float s = 0;
+    for (int64_t b = 0; b < n / 256; b++) {
+        int8_t sc[16];
+        rf_q3k_unpack_scales(w[b].scales, sc);
+        const uint8_t *q = w[b].qs, *hm = w[b].hmask;
+        const int8_t *q8 = x[b].qs;
+        int isum = 0, is = 0;
+        uint8_t m = 1;
+        for (int k = 0; k < 2; k++, q += 32) {
+            for (int shift = 0; shift < 8; shift += 2, m <<= 1) {
+                for (int half = 0; half < 2; half++) {
+                    int sumi = 0;
+                    for (int l = 0; l < 16; l++) {
+                        int i = l + 16 * half;
+                        sumi += q8[l] * (((q[i] >> shift) & 3) - ((hm[i] & m) ? 0 : 4));
+                    }
+                    isum += sc[is++] * sumi;
+                    q8 += 16;
+                }
+            }
+        }
+        s += x[b].d * rf_fp16_to_f32(w[b].d) * (float)isum;
+    }
+    return s;
+}
+static float dot_q4_K(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q4_K *w = vw;
+    const rf_block_q8_K *x = vx;
+    float s = 0;
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *q = w[b].qs;
+        const int8_t *q8 = x[b].qs;
+        int isum = 0, summ = 0;
+        for (int j = 0; j < 8; j++) {
+            uint8_t sc, m;
+            rf_q4k_scale_min(j, w[b].scales, &sc, &m);
+            summ += m * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+            const uint8_t *qq = q + 32 * (j / 2);
+            int shift = 4 * (j & 1), sumi = 0;
+            for (int l = 0; l < 32; l++) sumi += ((qq[l] >> shift) & 0xF) * q8[32 * j + l];
+            isum += sc * sumi;
+        }
+        s += x[b].d * rf_fp16_to_f32(w[b].d) * (float)isum - x[b].d * rf_fp16_to_f32(w[b].dmin) * (float)summ;
+    }
+    return s;
+}
+static float dot_q5_K(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q5_K *w = vw;
+    const rf_block_q8_K *x = vx;
+    float s = 0;
+    for (int64_t b = 0; b < n / 256; b++) {
+        const int8_t *q8 = x[b].qs;
+        int isum = 0, summ = 0;
+        for (int j = 0; j < 8; j++) {
+            uint8_t sc, m;
+            rf_q4k_scale_min(j, w[b].scales, &sc, &m);
+            summ += m * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+            const uint8_t *ql = w[b].qs + 32 * (j / 2);
+            int shift = 4 * (j & 1), sumi = 0;
+            for (int l = 0; l < 32; l++) {
+                int v = ((ql[l] >> shift) & 0xF) | (((w[b].qh[l] >> j) & 1) << 4);
+                sumi += v * q8[32 * j + l];
+            }
+            isum += sc * sumi;
+        }
+        s += x[b].d * rf_fp16_to_f32(w[b].d) * (float)isum - x[b].d * rf_fp16_to_f32(w[b].dmin) * (float)summ;
+    }
+    return s;
+}
+static float dot_q6_K(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q6_K *w = vw;
+    const rf_block_q8_K *x = vx;
+    float s = 0;
+    for (int64_t b = 0; b < n / 256; b++) {
+        int isum = 0;
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = w[b].ql + 64 * h, *qh = w[b].qh + 32 * h;
+            const int8_t *sc = w[b].scales + 8 * h;
+            const int8_t *q8 = x[b].qs + 128 * h;
+            for (int l = 0; l < 32; l += 16) {
+                int is = l / 16, s1 = 0, s2 = 0, s3 = 0, s4 = 0;
+                for (int i = l; i < l + 16; i++) {
+                    s1 += (((ql[i] & 0xF) | (((qh[i] >> 0) & 3) << 4)) - 32) * q8[i];
+                    s2 += (((ql[i + 32] & 0xF) | (((qh[i] >> 2) & 3) << 4)) - 32) * q8[i + 32];
+                    s3 += (((ql[i] >> 4) | (((qh[i] >> 4) & 3) << 4)) - 32) * q8[i + 64];
+                    s4 += (((ql[i + 32] >> 4) | (((qh[i] >> 6) & 3) << 4)) - 32) * q8[i + 96];
+                }
+                isum += sc[is] * s1 + sc[is + 2] * s2 + sc[is + 4] * s3 + sc[is + 6] * s4;
+            }
+        }
+        s += x[b].d * rf_fp16_to_f32(w[b].d) * (float)isum;
+    }
+    return s;
+}
+static float dot_iq4_xs(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_iq4_xs *w = vw;
+    const rf_block_q8_K *x = vx;
+    float s = 0;
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *qs = w[b].qs;
+        const int8_t *q8 = x[b].qs;
+        int isum = 0;
+        for (int ib = 0; ib < 8; ib++, qs += 16, q8 += 32) {
+            const int ls = ((w[b].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((w[b].scales_h >> 2 * ib) & 3) << 4);
+            int sumi = 0;
+            for (int j = 0; j < 16; j++) {
+                sumi += rf_kvalues_iq4nl[qs[j] & 0xf] * q8[j];
+                sumi += rf_kvalues_iq4nl[qs[j] >> 4] * q8[j + 16];
+            }
+            isum += (ls - 32) * sumi;
+        }
+        s += x[b].d * rf_fp16_to_f32(w[b].d) * (float)isum;
+    }
+    return s;
+}
+
+static const rf_cpu_isa_kernels scalar_kernels = {
+    .dot = {
+        [RF_TYPE_F32] = dot_f32, [RF_TYPE_F16] = dot_f16, [RF_TYPE_BF16] = dot_bf16,
+        [RF_TYPE_Q4_0] = dot_q4_0, [RF_TYPE_Q4_1] = dot_q4_1, [RF_TYPE_Q5_0] = dot_q5_0,
+        [RF_TYPE_Q5_1] = dot_q5_1, [RF_TYPE_Q8_0] = dot_q8_0, [RF_TYPE_IQ4_NL] = dot_iq4_nl,
+        [RF_TYPE_MXFP4] = dot_mxfp4, [RF_TYPE_Q2_K] = dot_q2_K, [RF_TYPE_Q3_K] = dot_q3_K,
+        [RF_TYPE_Q4_K] = dot_q4_K, [RF_TYPE_Q5_K] = dot_q5_K, [RF_TYPE_Q6_K] = dot_q6_K,
+        [RF_TYPE_IQ4_XS] = dot_iq4_xs,
+    },
+    .act_q8 = rf_cpu_act_q8_scalar,
+    .act_q8k = rf_cpu_act_q8k_scalar,
+};
+
+const rf_cpu_isa_kernels *rf_cpu_kernels_scalar(void) { return &scalar_kernels; }
