@@ -1,0 +1,2 @@
+/* detok.c — incremental detokenizer. */
+#include "tokenizer/tok_internal.h"
