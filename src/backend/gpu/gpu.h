@@ -1,0 +1,182 @@
+/* gpu.h — the GPU backend as seen from C: devices, device memory, one stream
+ * per context, kernel launches and decode-step graphs.
+ *
+ * Implemented once in HIP-portable CUDA C (gpu_*.cu, see vendor.h) and built
+ * for NVIDIA (nvcc) or AMD (hipcc); when rocmforge is built without a GPU,
+ * gpu_none.c implements the same functions as "no device" so callers need no
+ * #ifdef. All pointers named d_* are device pointers. Launch functions are
+ * asynchronous on the context's stream; errors in arguments are reported at
+ * once, errors of the kernels themselves at the next rf_gpu_sync.
+ *
+ * Conventions shared with the CPU backend: activations are F32, row-major,
+ * one row per token; weights stay in their GGUF type, row r of a matrix at
+ * w + r * row_stride bytes.
+ */
+#ifndef RF_GPU_H
+#define RF_GPU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "gguf/gguf.h"
+#include "rocmforge.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------- devices */
+
+typedef struct rf_gpu_device_info {
+    int index;
+    char name[256];
+    char arch[64];          /* "sm_90", "gfx90a" */
+    int warp;               /* threads per warp / wavefront */
+    int n_sm;               /* multiprocessors / compute units */
+    size_t mem_total;       /* bytes */
+    size_t mem_free;        /* bytes, at the time of the query */
+} rf_gpu_device_info;
+
+/* "cuda", "hip", or "none" when built without a GPU backend. */
+const char *rf_gpu_vendor(void);
+/* Number of usable devices (0 when none, or when the runtime finds none). */
+int rf_gpu_device_count(void);
+rf_status rf_gpu_device_get(int index, rf_gpu_device_info *out, rf_error *err);
+
+/* ------------------------------------------------------------- context */
+
+typedef struct rf_gpu rf_gpu;
+
+rf_status rf_gpu_open(int device, rf_gpu **out, rf_error *err);
+void rf_gpu_close(rf_gpu *g);
+const rf_gpu_device_info *rf_gpu_info(const rf_gpu *g);
+
+/* Device memory. `what` names the buffer in the error message, which says
+ * how much was asked for and how much the device has free. */
+rf_status rf_gpu_alloc(rf_gpu *g, size_t n, void **d_out, const char *what, rf_error *err);
+void rf_gpu_free(rf_gpu *g, void *d);
+/* Synchronous copies (load time, tests). */
+rf_status rf_gpu_upload(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err);
+rf_status rf_gpu_download(rf_gpu *g, void *dst, const void *d_src, size_t n, rf_error *err);
+/* Asynchronous copies on the context's stream; host memory should be pinned
+ * (rf_gpu_host_alloc) for them to overlap and to be graph-capturable. */
+rf_status rf_gpu_upload_async(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err);
+rf_status rf_gpu_download_async(rf_gpu *g, void *dst, const void *d_src, size_t n, rf_error *err);
+rf_status rf_gpu_copy_async(rf_gpu *g, void *d_dst, const void *d_src, size_t n, rf_error *err);
+rf_status rf_gpu_fill_f32(rf_gpu *g, float *d, size_t n, float v, rf_error *err);
+rf_status rf_gpu_host_alloc(rf_gpu *g, size_t n, void **out, rf_error *err);
+void rf_gpu_host_free(rf_gpu *g, void *p);
+/* Waits for the stream; reports any kernel failure. */
+rf_status rf_gpu_sync(rf_gpu *g, rf_error *err);
+
+/* Graphs: everything launched between begin and end is recorded (not run);
+ * rf_gpu_graph_replay runs the recording. Kernels read every per-step value
+ * (positions, lengths, block tables, token ids) from device buffers, so one
+ * recording serves every step whose buffers are refreshed before replay. */
+rf_status rf_gpu_graph_begin(rf_gpu *g, rf_error *err);
+rf_status rf_gpu_graph_end(rf_gpu *g, rf_error *err);
+rf_status rf_gpu_graph_replay(rf_gpu *g, rf_error *err);
+bool rf_gpu_graph_ready(const rf_gpu *g);
+void rf_gpu_graph_reset(rf_gpu *g);
+
+/* Elapsed device time in ms of `fn(arg)` launches, timed with events. */
+rf_status rf_gpu_time_ms(rf_gpu *g, void (*fn)(void *arg), void *arg, float *ms, rf_error *err);
+
+/* ------------------------------------------------------------- kernels */
+
+/* Whether matmul / get_rows accept weights of type t. */
+bool rf_gpu_type_supported(rf_type t);
+
+/* y[t*n_rows + r] = dot(W row r, x[t*n_cols ...]) for t < n_tok.
+ * Few tokens: one pass over W per call, activations reused from cache.
+ * Many tokens: tiles dequantized to F16 and multiplied on the matrix units
+ * (F32 accumulation). n_cols must be a multiple of the type's block size
+ * (any n_cols for F32/F16/BF16). */
+rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
+                        int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
+                        float *d_y, rf_error *err);
+/* The two paths by name, for tests and benchmarks. */
+rf_status rf_gpu_matmul_vec(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
+                            int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
+                            float *d_y, rf_error *err);
+rf_status rf_gpu_matmul_mma(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
+                            int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
+                            float *d_y, rf_error *err);
+
+/* out[i*n_cols ...] = row ids[i] of W (n_rows rows), dequantized, times
+ * scale (embedding lookup). Ids out of range give NaN rows. */
+rf_status rf_gpu_get_rows(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows, int64_t n_cols,
+                          size_t row_stride, const int32_t *d_ids, int64_t n, float scale, float *d_out,
+                          rf_error *err);
+
+/* y = x / rms(x) * w (w may be NULL), over rows of n; y may alias x. */
+rf_status rf_gpu_rmsnorm(rf_gpu *g, const float *d_x, const float *d_w, float *d_y,
+                         int64_t n_rows, int64_t n, float eps, rf_error *err);
+
+/* In place on x: (n_tok, n_head, head_dim) contiguous; position of token t
+ * is d_pos[t]. Parameters as ggml's (YaRN, freq factors). */
+rf_status rf_gpu_rope(rf_gpu *g, float *d_x, int64_t n_tok, int n_head, int head_dim,
+                      const int32_t *d_pos, const rf_rope_params *p, rf_error *err);
+
+/* out (n_tok, n) = act(gate) * up, gate/up rows `stride` floats apart. */
+rf_status rf_gpu_glu(rf_gpu *g, rf_act act, const float *d_gate, const float *d_up, int64_t n_tok,
+                     int64_t n, int64_t stride, float *d_out, rf_error *err);
+/* y = a + b (n elements); y may alias a or b. */
+rf_status rf_gpu_add(rf_gpu *g, const float *d_a, const float *d_b, float *d_y, int64_t n,
+                     rf_error *err);
+/* x (n_tok, n) += b (n) per row. */
+rf_status rf_gpu_add_bias(rf_gpu *g, float *d_x, const float *d_b, int64_t n_tok, int64_t n,
+                          rf_error *err);
+/* x = cap * tanh(x / cap). */
+rf_status rf_gpu_softcap(rf_gpu *g, float *d_x, int64_t n, float cap, rf_error *err);
+/* out (n_rows, n) = rows idx[i] of x (row stride n). */
+rf_status rf_gpu_gather(rf_gpu *g, const float *d_x, const int32_t *d_idx, int64_t n_rows,
+                        int64_t n, float *d_out, rf_error *err);
+
+/* Paged KV cache (backend.h): per layer k/v pools (n_blocks, block_size,
+ * n_head_kv, head_dim) in F16. kv_write stores k, v (n_tok, kv_dim) at
+ * slots d_slots (n_tok) = block_id * block_size + offset. */
+rf_status rf_gpu_kv_write(rf_gpu *g, void *d_k_pool, void *d_v_pool, const float *d_k,
+                          const float *d_v, const int32_t *d_slots, int64_t n_tok, int kv_dim,
+                          rf_error *err);
+/* out (n_tok, n_head*head_dim): causal attention of q (n_tok, n_head,
+ * head_dim) over the blocks d_btab[d_seq_row[t]*max_blocks + j], keys at
+ * positions [0, d_pos[t]] (and > pos - window when windowed), GQA by
+ * n_head / n_head_kv, optional soft-capping of the scores. One pass over
+ * the keys with an online softmax (FlashAttention style); keys are split
+ * over warps and merged, so long contexts use the whole block. */
+rf_status rf_gpu_attention(rf_gpu *g, const float *d_q, const void *d_k_pool, const void *d_v_pool,
+                           const int32_t *d_btab, const int32_t *d_seq_row, const int32_t *d_pos,
+                           int64_t n_tok, const rf_attn_params *p, float *d_out, rf_error *err);
+
+/* Sampling on the device: one row of logits per sequence, the chosen id
+ * written to d_out[i]. */
+typedef struct rf_gpu_sample_params {
+    float temperature;      /* <= 0: greedy (argmax, lowest id on ties) */
+    int top_k;              /* <= 0: off (capped at RF_GPU_SAMPLE_MAX_K) */
+    float top_p;            /* 1: off */
+    float min_p;            /* 0: off */
+    float repeat_penalty;   /* 1: off */
+    float presence_penalty, frequency_penalty;
+} rf_gpu_sample_params;
+#define RF_GPU_SAMPLE_MAX_K 1024
+/* d_hist: (n_rows, hist_cap) recent tokens for the penalties (-1 = empty);
+ * may be NULL when no penalty is on. d_uniform: one uniform [0,1) draw per
+ * row (drawn on the host from the sampler's seeded generator). */
+rf_status rf_gpu_sample(rf_gpu *g, const float *d_logits, int64_t n_rows, int64_t n_vocab,
+                        const rf_gpu_sample_params *p, const int32_t *d_hist, int hist_cap,
+                        const float *d_uniform, int32_t *d_out, rf_error *err);
+
+/* ------------------------------------------------------------- backend */
+
+/* The rf_backend_ops of device `device` (backend.h): weights in a device
+ * arena, every op on the GPU, decode steps recorded as graphs and replayed.
+ * RF_GPU_GRAPHS=0 in the environment turns graphs off (eager launches). */
+rf_status rf_backend_gpu_create(int device, rf_backend *out, rf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,510 @@
+/* gpu_backend.c — the GPU's rf_backend_ops (backend.h) over gpu.h.
+ *
+ * Weights: weight_bind copies each tensor, in its GGUF type, into a weight
+ * arena: a few large device slabs filled front to back (no per-tensor
+ * allocations, no F32 expansion).
+ *
+ * Graphs: forward_run brackets a whole step with graph_begin(key) /
+ * graph_end. Between them the ops are not launched but recorded (op + a
+ * copy of its arguments) into a fixed-size queue allocated at creation, and
+ * hashed. At graph_end:
+ *   - a graph recorded earlier with the same key and the same argument hash
+ *     is replayed with one launch (the per-step values — token ids,
+ *     positions, slots, block tables — live in device buffers the engine
+ *     refreshes before the step, so the same graph serves every step);
+ *   - otherwise the queue is run under stream capture, instantiated, kept
+ *     (a few per context, least recently used replaced) and launched.
+ * The hash makes a stale graph impossible: any difference in any argument
+ * (n_tok, rows wanting logits, a buffer) records a new one. Ops that cannot
+ * be captured (a synchronous download inside the step) or a full queue
+ * flush what is queued and run the rest of the step eagerly.
+ *
+ * Ops that return void (backend.h) cannot report launch errors; the first
+ * one is kept and returned by the next op that returns a status.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "base/base.h"
+#include "gpu.h"
+
+#define GB_SLAB_BYTES ((size_t)256 << 20)
+#define GB_MAX_SLABS 1024
+#define GB_ALIGN 256
+#define GB_QUEUE_CAP 16384
+#define GB_GRAPHS 8
+
+typedef enum gb_op {
+    GB_GET_ROWS = 1, GB_MATMUL, GB_ADD_BIAS, GB_RMSNORM, GB_ROPE, GB_KV_WRITE, GB_ATTENTION,
+    GB_GLU, GB_ADD, GB_GATHER, GB_SOFTCAP, GB_COPY2D,
+} gb_op;
+
+/* One recorded op; memset to zero before filling so hashing is stable. */
+typedef struct gb_rec {
+    int op;
+    int act;
+    const void *p[8];
+    int64_t i[6];
+    float f[2];
+    rf_bweight w;          /* copy: the caller's struct may move */
+    rf_rope_params rope;
+    rf_attn_params attn;
+} gb_rec;
+
+typedef enum gb_mode { GB_EAGER = 0, GB_QUEUE, GB_EAGER_REST } gb_mode;
+
+typedef struct gb_ctx {
+    rf_gpu *g;
+    /* weight arena */
+    void *slab[GB_MAX_SLABS];
+    size_t slab_used[GB_MAX_SLABS], slab_size[GB_MAX_SLABS];
+    int n_slab;
+    size_t weight_bytes;
+    /* graph recording */
+    gb_mode mode;
+    int key;
+    gb_rec *queue;         /* (GB_QUEUE_CAP) */
+    int n_queue;
+    uint64_t hash;
+    uint64_t tick;
+    bool graphs_off;       /* RF_GPU_GRAPHS=0 */
+    /* one graph per (key, hash); gpu.h keeps one exec per rf_gpu, so each
+     * cached graph owns its own rf_gpu stream context */
+    struct { int key; uint64_t hash; uint64_t last_use; rf_gpu *g; bool valid; } graphs[GB_GRAPHS];
+    rf_error sticky;       /* first error of a void op */
+    int device;
+} gb_ctx;
+
+static void gb_note(gb_ctx *c, rf_status st, const rf_error *e)
+{
+    if (st != RF_OK && c->sticky.code == RF_OK) c->sticky = *e;
+}
+
+static rf_status gb_take_sticky(gb_ctx *c, rf_error *err)
+{
+    if (c->sticky.code == RF_OK) return RF_OK;
+    rf_status st = c->sticky.code;
+    if (err) *err = c->sticky;
+    c->sticky.code = RF_OK;
+    return st;
+}
+
+static uint64_t gb_hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* ------------------------------------------------------------ execution */
+
+static rf_status gb_exec(gb_ctx *c, rf_gpu *g, const gb_rec *r, rf_error *err)
+{
+    switch (r->op) {
+    case GB_GET_ROWS:
+        return rf_gpu_get_rows(g, r->w.type, r->w.dev, r->w.n_rows, r->w.n_cols, r->w.row_stride, r->p[0],
+                               r->i[0], r->f[0], (float *)r->p[1], err);
+    case GB_MATMUL:
+        return rf_gpu_matmul(g, r->w.type, r->w.dev, r->w.n_rows, r->w.n_cols, r->w.row_stride, r->p[0],
+                             r->i[0], (float *)r->p[1], err);
+    case GB_ADD_BIAS: return rf_gpu_add_bias(g, (float *)r->p[0], r->p[1], r->i[0], r->i[1], err);
+    case GB_RMSNORM:
+        return rf_gpu_rmsnorm(g, r->p[0], r->p[1], (float *)r->p[2], r->i[0], r->i[1], r->f[0], err);
+    case GB_ROPE: return rf_gpu_rope(g, (float *)r->p[0], r->i[0], (int)r->i[1], (int)r->i[2], r->p[1], &r->rope, err);
+    case GB_KV_WRITE:
+        return rf_gpu_kv_write(g, (void *)r->p[0], (void *)r->p[1], r->p[2], r->p[3], r->p[4], r->i[0], (int)r->i[1],
+                               err);
+    case GB_ATTENTION:
+        return rf_gpu_attention(g, r->p[0], r->p[1], r->p[2], r->p[3], r->p[4], r->p[5], r->i[0], &r->attn,
+                                (float *)r->p[6], err);
+    case GB_GLU: return rf_gpu_glu(g, (rf_act)r->act, r->p[0], r->p[1], r->i[0], r->i[1], r->i[2], (float *)r->p[2], err);
+    case GB_ADD: return rf_gpu_add(g, r->p[0], r->p[1], (float *)r->p[0], r->i[0], err);
+    case GB_GATHER: return rf_gpu_gather(g, r->p[0], r->p[1], r->i[0], r->i[1], (float *)r->p[2], err);
+    case GB_SOFTCAP: return rf_gpu_softcap(g, (float *)r->p[0], r->i[0], r->f[0], err);
+    case GB_COPY2D: {
+        /* rows of row_bytes; a run of contiguous rows is one copy */
+        const size_t ds = (size_t)r->i[0], ss = (size_t)r->i[1], rb = (size_t)r->i[3];
+        if (ds == rb && ss == rb)
+            return rf_gpu_copy_async(g, (void *)r->p[0], r->p[1], rb * (size_t)r->i[2], err);
+        for (int64_t k = 0; k < r->i[2]; k++) {
+            rf_status st = rf_gpu_copy_async(g, (char *)r->p[0] + k * ds, (const char *)r->p[1] + k * ss, rb, err);
+            if (st != RF_OK) return st;
+        }
+        return RF_OK;
+    }
+    }
+    (void)c;
+    return rf_err(err, RF_ERR_BACKEND, "GPU backend: unknown recorded op %d", r->op);
+}
+
+static rf_status gb_flush(gb_ctx *c, rf_gpu *g, rf_error *err)
+{
+    for (int k = 0; k < c->n_queue; k++) {
+        rf_status st = gb_exec(c, g, &c->queue[k], err);
+        if (st != RF_OK) {
+            c->n_queue = 0;
+            return st;
+        }
+    }
+    c->n_queue = 0;
+    return RF_OK;
+}
+
+/* Run an op now or record it, by mode. */
+static rf_status gb_submit(gb_ctx *c, gb_rec *r, rf_error *err)
+{
+    if (c->mode == GB_QUEUE) {
+        if (c->n_queue < GB_QUEUE_CAP) {
+            c->queue[c->n_queue++] = *r;
+            c->hash = gb_hash_bytes(c->hash, r, sizeof *r);
+            return RF_OK;
+        }
+        rf_status st = gb_flush(c, c->g, err);
+        c->mode = GB_EAGER_REST;
+        if (st != RF_OK) return st;
+    }
+    return gb_exec(c, c->g, r, err);
+}
+
+static void gb_submit_void(gb_ctx *c, gb_rec *r)
+{
+    rf_error e = {0};
+    rf_status st = gb_submit(c, r, &e);
+    gb_note(c, st, &e);
+}
+
+/* --------------------------------------------------------------- the ops */
+
+static bool gb_supports(void *ctx, rf_type t)
+{
+    (void)ctx;
+    return rf_gpu_type_supported(t);
+}
+
+static void *gb_alloc(void *ctx, size_t bytes, rf_error *err)
+{
+    gb_ctx *c = ctx;
+    void *d = NULL;
+    if (rf_gpu_alloc(c->g, bytes, &d, "context buffer", err) != RF_OK) return NULL;
+    return d;
+}
+
+static void gb_free(void *ctx, void *buf)
+{
+    gb_ctx *c = ctx;
+    rf_gpu_free(c->g, buf);
+}
+
+static rf_status gb_upload(void *ctx, void *dst, size_t off, const void *src, size_t n, rf_error *err)
+{
+    gb_ctx *c = ctx;
+    if (!n) return RF_OK;
+    if (c->mode == GB_QUEUE) { /* not capturable as recorded: run what is queued, then eagerly */
+        rf_status st = gb_flush(c, c->g, err);
+        c->mode = GB_EAGER_REST;
+        if (st != RF_OK) return st;
+    }
+    return rf_gpu_upload(c->g, (char *)dst + off, src, n, err);
+}
+
+static rf_status gb_download(void *ctx, void *dst, const void *src, size_t off, size_t n, rf_error *err)
+{
+    gb_ctx *c = ctx;
+    rf_status st = gb_take_sticky(c, err);
+    if (st != RF_OK) return st;
+    if (c->mode == GB_QUEUE) {
+        st = gb_flush(c, c->g, err);
+        c->mode = GB_EAGER_REST;
+        if (st != RF_OK) return st;
+    }
+    if (!n) return RF_OK;
+    st = rf_gpu_download(c->g, dst, (const char *)src + off, n, err);
+    if (st != RF_OK) return st;
+    return gb_take_sticky(c, err);
+}
+
+/* Weight arena: bump allocation in GB_SLAB_BYTES slabs (bigger tensors get
+ * a slab of their own size). */
+static rf_status gb_weight_bind(void *ctx, rf_bweight *w, rf_error *err)
+{
+    gb_ctx *c = ctx;
+    if (w->n_rows > 1 && !rf_gpu_type_supported(w->type))
+        return rf_err(err, RF_ERR_UNSUPPORTED, "GPU backend: tensor '%s' has type %s, which has no GPU kernel",
+                      w->name, rf_type_name(w->type));
+    uint64_t bytes;
+    if (rf_mul_ovf((uint64_t)w->n_rows, (uint64_t)w->row_stride, &bytes) || bytes > SIZE_MAX - GB_ALIGN)
+        return rf_err(err, RF_ERR_FORMAT, "GPU backend: tensor '%s' is too large", w->name);
+    size_t need = ((size_t)bytes + GB_ALIGN - 1) / GB_ALIGN * GB_ALIGN;
+    int s = c->n_slab - 1;
+    if (s < 0 || c->slab_size[s] - c->slab_used[s] < need) {
+        if (c->n_slab == GB_MAX_SLABS)
+            return rf_err(err, RF_ERR_NOMEM, "GPU backend: weight arena full (%d slabs)", GB_MAX_SLABS);
+        size_t sz = need > GB_SLAB_BYTES ? need : GB_SLAB_BYTES;
+        char what[160];
+        snprintf(what, sizeof what, "weights (%.1f MiB placed so far, next tensor '%s')",
+                 c->weight_bytes / 1048576.0, w->name);
+        void *d = NULL;
+        rf_status st = rf_gpu_alloc(c->g, sz, &d, what, err);
+        if (st != RF_OK) return st;
+        s = c->n_slab++;
+        c->slab[s] = d;
+        c->slab_size[s] = sz;
+        c->slab_used[s] = 0;
+    }
+    void *dst = (char *)c->slab[s] + c->slab_used[s];
+    rf_status st = rf_gpu_upload(c->g, dst, w->host, (size_t)bytes, err);
+    if (st != RF_OK) return st;
+    c->slab_used[s] += need;
+    c->weight_bytes += (size_t)bytes;
+    w->dev = dst;
+    return RF_OK;
+}
+
+static rf_status gb_reserve(void *ctx, const rf_bweight *const *ws, int n_w, int n_tok, rf_error *err)
+{
+    (void)ctx; (void)n_tok;
+    for (int i = 0; i < n_w; i++)
+        if (ws[i] && ws[i]->n_rows > 1 && !rf_gpu_type_supported(ws[i]->type))
+            return rf_err(err, RF_ERR_UNSUPPORTED, "GPU backend: tensor '%s' has type %s, which has no GPU kernel",
+                          ws[i]->name, rf_type_name(ws[i]->type));
+    return RF_OK;
+}
+
+static rf_status gb_get_rows(void *ctx, const rf_bweight *w, const int32_t *ids, int n, float scale, float *out,
+                             rf_error *err)
+{
+    gb_ctx *c = ctx;
+    rf_status st = gb_take_sticky(c, err);
+    if (st != RF_OK) return st;
+    gb_rec r;
+    memset(&r, 0, sizeof r);
+    r.op = GB_GET_ROWS; r.w = *w; r.p[0] = ids; r.p[1] = out; r.i[0] = n; r.f[0] = scale;
+    return gb_submit(c, &r, err);
+}
+
+static rf_status gb_matmul(void *ctx, const rf_bweight *w, const float *x, int n_tok, float *y, rf_error *err)
+{
+    gb_ctx *c = ctx;
+    rf_status st = gb_take_sticky(c, err);
+    if (st != RF_OK) return st;
+    gb_rec r;
+    memset(&r, 0, sizeof r);
+    r.op = GB_MATMUL; r.w = *w; r.p[0] = x; r.p[1] = y; r.i[0] = n_tok;
+    return gb_submit(c, &r, err);
+}
+
+static void gb_add_bias(void *ctx, float *x, const float *b, int n_tok, int n)
+{
+    gb_rec r;
+    memset(&r, 0, sizeof r);
+    r.op = GB_ADD_BIAS; r.p[0] = x; r.p[1] = b; r.i[0] = n_tok; r.i[1] = n;
+    gb_submit_void(ctx, &r);
+}
+
+static void gb_rmsnorm(void *ctx, const float *x, const float *w, float eps, int n_rows, int n, float *y)
+{
+    gb_rec r;
+    memset(&r, 0, sizeof r);
+    r.op = GB_RMSNORM; r.p[0] = x; r.p[1] = w; r.p[2] = y; r.i[0] = n_rows; r.i[1] = n; r.f[0] = eps;
+    gb_submit_void(ctx, &r);
+}
+
+static void gb_rope(void *ctx, float *x, const int32_t *pos, int n_tok, int n_head, int head_dim,
+                    const rf_rope_params *p)
+{
+    gb_rec r;
+    memset(&r, 0, sizeof r);
+    r.op = GB_ROPE; r.p[0] = x; r.p[1] = pos; r.i[0] = n_tok; r.i[1] = n_head; r.i[2] = head_dim; r.rope = *p;
+    gb_submit_void(ctx, &r);
+}
+
+static void gb_kv_write(void *ctx, void *k_pool, void *v_pool, const float *k, const float *v, const int32_t *slots,
+                        int n_tok, int kv_dim)
+{
+    gb_rec r;
+    memset(&r, 0, sizeof r);
+    r.op = GB_KV_WRITE; r.p[0] = k_pool; r.p[1] = v_pool; r.p[2] = k; r.p[3] = v; r.p[4] = slots;
+    r.i[0] = n_tok; r.i[1] = kv_dim;
+    gb_submit_void(ctx, &r);
+}
+
+static void gb_attention(void *ctx, const float *q, const void *k_pool, const void *v_pool, const int32_t *btab,
+                         const int32_t *seq_row, const int32_t *pos, int n_tok, const rf_attn_params *p, float *out)
+{
+    gb_rec r;
+    memset(&r, 0, sizeof r);
+    r.op = GB_ATTENTION; r.p[0] = q; r.p[1] = k_pool; r.p[2] = v_pool; r.p[3] = btab; r.p[4] = seq_row;
+    r.p[5] = pos; r.p[6] = out; r.i[0] = n_tok; r.attn = *p;
+    gb_submit_void(ctx, &r);
+}
+
+static void gb_glu(void *ctx, rf_act act, const float *gate, const float *up, int n_tok, int n, int stride, float *out)
+{
+    gb_rec r;
+    memset(&r, 0, sizeof r);
+    r.op = GB_GLU; r.act = (int)act; r.p[0] = gate; r.p[1] = up; r.p[2] = out;
+    r.i[0] = n_tok; r.i[1] = n; r.i[2] = stride;
+    gb_submit_void(ctx, &r);
+}
+
+static void gb_add(void *ctx, float *x, const float *y, int64_t n)
+{
+    gb_rec r;
+    memset(&r, 0, sizeof r);
+    r.op = GB_ADD; r.p[0] = x; r.p[1] = y; r.i[0] = n;
+    gb_submit_void(ctx, &r);
+}
+
+static void gb_gather(void *ctx, const float *x, const int32_t *idx, int n_rows, int n, float *out)
+{
+    gb_rec r;
+    memset(&r, 0, sizeof r);
+    r.op = GB_GATHER; r.p[0] = x; r.p[1] = idx; r.p[2] = out; r.i[0] = n_rows; r.i[1] = n;
+    gb_submit_void(ctx, &r);
+}
+
+static void gb_softcap(void *ctx, float *x, int64_t n, float cap)
+{
+    gb_rec r;
+    memset(&r, 0, sizeof r);
+    r.op = GB_SOFTCAP; r.p[0] = x; r.i[0] = n; r.f[0] = cap;
+    gb_submit_void(ctx, &r);
+}
+
+static void gb_copy2d(void *ctx, void *dst, size_t dst_stride, const void *src, size_t src_stride, int n_rows,
+                      size_t row_bytes)
+{
+    gb_rec r;
+    memset(&r, 0, sizeof r);
+    r.op = GB_COPY2D; r.p[0] = dst; r.p[1] = src; r.i[0] = (int64_t)dst_stride; r.i[1] = (int64_t)src_stride;
+    r.i[2] = n_rows; r.i[3] = (int64_t)row_bytes;
+    gb_submit_void(ctx, &r);
+}
+
+/* ----------------------------------------------------------------- graphs */
+
+static rf_status gb_graph_begin(void *ctx, int key, rf_error *err)
+{
+    gb_ctx *c = ctx;
+    rf_status st = gb_take_sticky(c, err);
+    if (st != RF_OK) return st;
+    if (c->graphs_off) return RF_OK;
+    c->mode = GB_QUEUE;
+    c->key = key;
+    c->n_queue = 0;
+    c->hash = 1469598103934665603ull;
+    return RF_OK;
+}
+
+static rf_status gb_graph_end(void *ctx, rf_error *err)
+{
+    gb_ctx *c = ctx;
+    gb_mode mode = c->mode;
+    c->mode = GB_EAGER;
+    if (mode != GB_QUEUE) return gb_take_sticky(c, err);
+    c->tick++;
+    int hit = -1, victim = 0;
+    for (int i = 0; i < GB_GRAPHS; i++) {
+        if (c->graphs[i].valid && c->graphs[i].key == c->key && c->graphs[i].hash == c->hash) hit = i;
+        if (!c->graphs[i].valid) victim = i;
+        else if (c->graphs[victim].valid && c->graphs[i].last_use < c->graphs[victim].last_use) victim = i;
+    }
+    rf_status st;
+    if (hit >= 0) {
+        c->n_queue = 0;
+        c->graphs[hit].last_use = c->tick;
+        /* the graph's stream differs from c->g's: order it after c->g's work */
+        if ((st = rf_gpu_sync(c->g, err)) != RF_OK) return st;
+        if ((st = rf_gpu_graph_replay(c->graphs[hit].g, err)) != RF_OK) return st;
+        return rf_gpu_sync(c->graphs[hit].g, err);
+    }
+    /* record: capture the queue on the victim's own stream context */
+    if (!c->graphs[victim].g) {
+        if ((st = rf_gpu_open(c->device, &c->graphs[victim].g, err)) != RF_OK) {
+            c->graphs[victim].g = NULL;
+            return gb_flush(c, c->g, err);
+        }
+    }
+    rf_gpu *gg = c->graphs[victim].g;
+    c->graphs[victim].valid = false;
+    if ((st = rf_gpu_sync(c->g, err)) != RF_OK) return st;
+    if ((st = rf_gpu_graph_begin(gg, err)) != RF_OK) return gb_flush(c, c->g, err);
+    rf_error e2 = {0};
+    st = gb_flush(c, gg, &e2);
+    rf_status st_end = rf_gpu_graph_end(gg, err);
+    if (st != RF_OK) {
+        if (err) *err = e2;
+        return st;
+    }
+    if (st_end != RF_OK) return st_end;
+    c->graphs[victim].valid = true;
+    c->graphs[victim].key = c->key;
+    c->graphs[victim].hash = c->hash;
+    c->graphs[victim].last_use = c->tick;
+    if ((st = rf_gpu_graph_replay(gg, err)) != RF_OK) return st;
+    return rf_gpu_sync(gg, err);
+}
+
+static void gb_destroy(void *ctx)
+{
+    gb_ctx *c = ctx;
+    if (!c) return;
+    for (int i = 0; i < GB_GRAPHS; i++)
+        if (c->graphs[i].g) rf_gpu_close(c->graphs[i].g);
+    for (int s = 0; s < c->n_slab; s++) rf_gpu_free(c->g, c->slab[s]);
+    rf_gpu_close(c->g);
+    free(c->queue);
+    free(c);
+}
+
+static rf_backend_ops gb_ops = {
+    .name = "gpu",
+    .supports = gb_supports,
+    .alloc = gb_alloc,
+    .free = gb_free,
+    .upload = gb_upload,
+    .download = gb_download,
+    .weight_bind = gb_weight_bind,
+    .reserve = gb_reserve,
+    .get_rows = gb_get_rows,
+    .matmul = gb_matmul,
+    .add_bias = gb_add_bias,
+    .rmsnorm = gb_rmsnorm,
+    .rope = gb_rope,
+    .kv_write = gb_kv_write,
+    .attention = gb_attention,
+    .glu = gb_glu,
+    .add = gb_add,
+    .gather = gb_gather,
+    .softcap = gb_softcap,
+    .copy2d = gb_copy2d,
+    .graph_begin = gb_graph_begin,
+    .graph_end = gb_graph_end,
+    .destroy = gb_destroy,
+};
+
+rf_status rf_backend_gpu_create(int device, rf_backend *out, rf_error *err)
+{
+    gb_ctx *c = rf_calloc(1, sizeof *c, err, "GPU backend");
+    if (!c) return RF_ERR_NOMEM;
+    c->queue = rf_malloc(sizeof(gb_rec) * GB_QUEUE_CAP, err, "GPU step recording queue");
+    if (!c->queue) {
+        free(c);
+        return RF_ERR_NOMEM;
+    }
+    rf_status st = rf_gpu_open(device, &c->g, err);
+    if (st != RF_OK) {
+        free(c->queue);
+        free(c);
+        return st;
+    }
+    c->device = device;
+    const char *env = getenv("RF_GPU_GRAPHS");
+    c->graphs_off = env && env[0] == '0';
+    gb_ops.name = rf_gpu_vendor();
+    out->ops = &gb_ops;
+    out->ctx = c;
+    return RF_OK;
+}

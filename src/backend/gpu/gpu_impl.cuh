@@ -1,0 +1,41 @@
+/* gpu_impl.cuh — what the GPU sources share: the context struct and the
+ * checking wrappers that turn a runtime failure into an rf_error naming the
+ * call, file and line. */
+#ifndef RF_GPU_IMPL_CUH
+#define RF_GPU_IMPL_CUH
+
+#include <stdio.h>
+#include <string.h>
+
+#include "vendor.h"
+#include "gpu.h"
+
+extern "C" {
+#include "base/base.h"
+}
+
+struct rf_gpu {
+    int device;
+    rf_gpu_device_info info;
+    gpuStream_t stream;
+    gpuEvent_t ev_start, ev_stop;
+    bool capturing;
+    gpuGraph_t graph;
+    gpuGraphExec_t graph_exec;    /* NULL until a capture ended */
+};
+
+/* Evaluates a runtime call; on failure fills err and returns RF_ERR_BACKEND
+ * from the enclosing function. */
+#define GPU_TRY(call) do { gpuError_t e_ = (call); if (e_ != gpuSuccess) \
+    return rf_err(err, RF_ERR_BACKEND, "%s failed: %s (%s:%d)", #call, gpuGetErrorString(e_), \
+                  __FILE__, __LINE__); } while (0)
+
+/* After a launch: configuration errors (bad grid, too much shared memory)
+ * are reported at once; faults inside the kernel surface at rf_gpu_sync. */
+#define GPU_LAUNCHED(name) do { gpuError_t e_ = gpuGetLastError(); if (e_ != gpuSuccess) \
+    return rf_err(err, RF_ERR_BACKEND, "kernel %s: launch failed: %s", (name), gpuGetErrorString(e_)); \
+    } while (0)
+
+static inline unsigned rf_gpu_blocks(int64_t n, int per) { return (unsigned)((n + per - 1) / per); }
+
+#endif

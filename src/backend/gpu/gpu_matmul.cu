@@ -1,0 +1,313 @@
+/* gpu_matmul.cu — products of GGUF-typed weights with F32 activations, and
+ * embedding-row lookups.
+ *
+ * Two paths (gpu.h):
+ *   - vec (decode, up to a few tokens): one warp per weight row; lanes take
+ *     consecutive 32-element chunks (gpu_quant.cuh), decode them into
+ *     registers once and multiply them with every token's activations
+ *     (NT tokens per pass), so W is read once per pass. Each output's
+ *     reduction order (lane partial sums, then the warp tree) depends only
+ *     on n_cols, not on how many tokens share the pass.
+ *   - mma (prompt processing): output tiles of MM_BM weight rows x MM_BN
+ *     tokens; each k-step decodes a 32-wide slice of MM_BM rows to F16 in
+ *     shared memory, converts the tokens' activations to F16 beside it, and
+ *     each warp runs 16x16x16 matrix-unit products (gpu_mma.cuh) with F32
+ *     accumulation. W is read once per MM_BN tokens.
+ */
+#include "gpu_impl.cuh"
+#include "gpu_mma.cuh"
+#include "gpu_quant.cuh"
+
+#define MV_THREADS 256
+#define MV_MAX_NT 8
+
+template <int T, int NT>
+static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec(
+    const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
+    const float *__restrict__ x, float *__restrict__ y, int64_t y_stride, int64_t n_chunks,
+    int64_t tail_start)
+{
+    typedef rf_q<T> Q;
+    const int64_t r = (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id();
+    if (r >= n_rows) return; /* the whole warp leaves together */
+    const uint8_t *row = w + r * row_stride;
+    const int lane = rf_lane();
+    const int cpb = Q::QK / 32;
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) acc[t] = 0.f;
+
+    for (int64_t c = lane; c < n_chunks; c += RF_WARP) {
+        float wv[32];
+        Q::chunk(row + (c / cpb) * Q::BYTES, (int)(c % cpb), wv);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            const float4 *xp = (const float4 *)(x + t * n_cols + c * 32);
+            float s = 0.f;
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                const float4 v = xp[j];
+                s += wv[4 * j] * v.x + wv[4 * j + 1] * v.y + wv[4 * j + 2] * v.z + wv[4 * j + 3] * v.w;
+            }
+            acc[t] += s;
+        }
+    }
+    if (T == RF_TYPE_F32 || T == RF_TYPE_F16 || T == RF_TYPE_BF16) {
+        for (int64_t i = tail_start + lane; i < n_cols; i += RF_WARP) {
+            const float wi = rf_plain_get(T, row, i);
+#pragma unroll
+            for (int t = 0; t < NT; t++) acc[t] += wi * x[t * n_cols + i];
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        const float s = rf_warp_sum(acc[t]);
+        if (lane == 0) y[t * y_stride + r] = s;
+    }
+}
+
+/* ----------------------------------------------------------------- mma */
+#define MM_BM 128          /* weight rows per tile */
+#define MM_BN 64           /* tokens per tile */
+#define MM_BK 32           /* k per step: one decoded chunk per row */
+#define MM_LD (MM_BK + 8)  /* padded row (halves): 80 bytes, keeps 32-byte fragment alignment */
+#define MM_THREADS 256
+#define MM_TILES ((MM_BM / 16) * (MM_BN / 16))
+
+template <int T>
+static __global__ __launch_bounds__(MM_THREADS) void rf_k_matmul_mma(
+    const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
+    const float *__restrict__ x, int64_t n_tok, float *__restrict__ y)
+{
+    typedef rf_q<T> Q;
+    __shared__ __align__(32) __half As[MM_BM * MM_LD];
+    __shared__ __align__(32) __half Bs[MM_BN * MM_LD];
+    __shared__ __align__(32) float Cs[MM_THREADS / 32][256];
+    enum { NW = MM_THREADS / RF_WARP, TPW = MM_TILES / NW };
+
+    const int tid = threadIdx.x, warp = rf_warp_id();
+    const int64_t r0 = (int64_t)blockIdx.x * MM_BM, t0 = (int64_t)blockIdx.y * MM_BN;
+    const int cpb = Q::QK / 32;
+    rf_mma_acc acc[TPW];
+#pragma unroll
+    for (int j = 0; j < TPW; j++) rf_mma_zero(acc[j]);
+
+    for (int64_t k0 = 0; k0 < n_cols; k0 += MM_BK) {
+        if (tid < MM_BM) {
+            /* decode: one row's 32-element chunk per thread */
+            const int64_t r = r0 + tid;
+            float wv[32];
+            if (r < n_rows) {
+                const int64_t c = k0 / 32;
+                Q::chunk(w + r * row_stride + (c / cpb) * Q::BYTES, (int)(c % cpb), wv);
+            } else {
+#pragma unroll
+                for (int j = 0; j < 32; j++) wv[j] = 0.f;
+            }
+            __half2 *dst = (__half2 *)(As + tid * MM_LD);
+#pragma unroll
+            for (int j = 0; j < 16; j++) dst[j] = __floats2half2_rn(wv[2 * j], wv[2 * j + 1]);
+        } else {
+            /* activations: MM_BN tokens x 32 floats as float4, to F16 */
+            for (int q = tid - MM_BM; q < MM_BN * 8; q += MM_THREADS - MM_BM) {
+                const int tk = q / 8, part = q % 8;
+                float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+                if (t0 + tk < n_tok) v = *(const float4 *)(x + (t0 + tk) * n_cols + k0 + part * 4);
+                __half2 *dst = (__half2 *)(Bs + tk * MM_LD + part * 4);
+                dst[0] = __floats2half2_rn(v.x, v.y);
+                dst[1] = __floats2half2_rn(v.z, v.w);
+            }
+        }
+        __syncthreads();
+#pragma unroll
+        for (int j = 0; j < TPW; j++) {
+            const int id = warp + j * NW, tm = id % (MM_BM / 16), tn = id / (MM_BM / 16);
+            rf_mma_16x16x16(acc[j], As + tm * 16 * MM_LD, MM_LD, Bs + tn * 16 * MM_LD, MM_LD);
+            rf_mma_16x16x16(acc[j], As + tm * 16 * MM_LD + 16, MM_LD, Bs + tn * 16 * MM_LD + 16, MM_LD);
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int j = 0; j < TPW; j++) {
+        const int id = warp + j * NW, tm = id % (MM_BM / 16), tn = id / (MM_BM / 16);
+        rf_mma_store(acc[j], Cs[warp], 16);
+        rf_syncwarp();
+        for (int e = rf_lane(); e < 256; e += RF_WARP) {
+            const int64_t r = r0 + tm * 16 + e / 16, t = t0 + tn * 16 + e % 16;
+            if (r < n_rows && t < n_tok) y[t * n_rows + r] = Cs[warp][e];
+        }
+        rf_syncwarp();
+    }
+}
+
+/* ------------------------------------------------------------ get_rows */
+template <int T>
+static __global__ void rf_k_get_rows(const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols,
+                                     size_t row_stride, const int32_t *__restrict__ ids, float scale,
+                                     float *__restrict__ out, int64_t n_chunks, int64_t tail_start)
+{
+    typedef rf_q<T> Q;
+    const int64_t i = blockIdx.x;
+    const int32_t id = ids[i];
+    float *o = out + i * n_cols;
+    if (id < 0 || id >= n_rows) { /* the host validates ids; make a slip loud, not a stray read */
+        for (int64_t j = threadIdx.x; j < n_cols; j += blockDim.x) o[j] = __int_as_float(0x7fc00000);
+        return;
+    }
+    const uint8_t *row = w + (int64_t)id * row_stride;
+    const int cpb = Q::QK / 32;
+    for (int64_t c = threadIdx.x; c < n_chunks; c += blockDim.x) {
+        float wv[32];
+        Q::chunk(row + (c / cpb) * Q::BYTES, (int)(c % cpb), wv);
+#pragma unroll
+        for (int j = 0; j < 32; j++) o[c * 32 + j] = wv[j] * scale;
+    }
+    if (T == RF_TYPE_F32 || T == RF_TYPE_F16 || T == RF_TYPE_BF16)
+        for (int64_t j = tail_start + threadIdx.x; j < n_cols; j += blockDim.x)
+            o[j] = rf_plain_get(T, row, j) * scale;
+}
+
+/* --------------------------------------------------------------- hosts */
+
+static bool rf_gpu_is_plain(rf_type t) { return t == RF_TYPE_F32 || t == RF_TYPE_F16 || t == RF_TYPE_BF16; }
+
+extern "C" bool rf_gpu_type_supported(rf_type t)
+{
+    switch ((int)t) {
+#define X(T) case T:
+        RF_GPU_TYPES(X)
+#undef X
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Checks shapes and works out how much of a row the chunk decoder covers:
+ * quantized rows are whole blocks; plain rows use chunks only when every
+ * chunk is 16-byte aligned (vector loads) and finish with an element tail. */
+static rf_status rf_gpu_row_plan(rf_type t, const void *w, int64_t n_rows, int64_t n_cols,
+                                 size_t row_stride, const float *x, int64_t *n_chunks,
+                                 int64_t *tail_start, rf_error *err)
+{
+    const rf_type_traits *tr = rf_type_get(t);
+    if (!tr || !rf_gpu_type_supported(t))
+        return rf_err(err, RF_ERR_UNSUPPORTED, "GPU matmul: weight type %s has no GPU kernel", rf_type_name(t));
+    if (n_rows <= 0 || n_cols <= 0)
+        return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: bad shape %lld x %lld", (long long)n_rows,
+                      (long long)n_cols);
+    if (n_cols % tr->block_size)
+        return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: %s rows of %lld elements are not whole %u-element blocks",
+                      tr->name, (long long)n_cols, tr->block_size);
+    if (row_stride < rf_type_row_bytes(t, (uint64_t)n_cols))
+        return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: row stride %zu below the %s row size", row_stride, tr->name);
+    if (rf_gpu_is_plain(t)) {
+        const bool aligned = n_cols % 4 == 0 && ((uintptr_t)w % 16) == 0 && row_stride % 16 == 0 &&
+                             (x == NULL || ((uintptr_t)x % 16) == 0);
+        *n_chunks = aligned ? n_cols / 32 : 0;
+        *tail_start = *n_chunks * 32;
+    } else {
+        if (x && (((uintptr_t)x % 16) || n_cols % 4))
+            return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: activations must be 16-byte aligned");
+        *n_chunks = n_cols / 32;
+        *tail_start = n_cols;
+    }
+    return RF_OK;
+}
+
+template <int T, int NT>
+static void rf_launch_matvec(rf_gpu *g, const void *w, int64_t n_rows, int64_t n_cols, size_t row_stride,
+                             const float *x, float *y, int64_t y_stride, int64_t n_chunks, int64_t tail)
+{
+    const int rows_per_block = MV_THREADS / g->info.warp;
+    rf_k_matvec<T, NT><<<rf_gpu_blocks(n_rows, rows_per_block), MV_THREADS, 0, g->stream>>>(
+        (const uint8_t *)w, n_rows, n_cols, row_stride, x, y, y_stride, n_chunks, tail);
+}
+
+template <int T>
+static void rf_matvec_t(rf_gpu *g, const void *w, int64_t n_rows, int64_t n_cols, size_t row_stride,
+                        const float *x, int64_t n_tok, float *y, int64_t n_chunks, int64_t tail)
+{
+    int64_t t = 0;
+    while (t < n_tok) {
+        const int64_t left = n_tok - t;
+        const float *xt = x + t * n_cols;
+        float *yt = y + t * n_rows;
+        if (left >= 8) { rf_launch_matvec<T, 8>(g, w, n_rows, n_cols, row_stride, xt, yt, n_rows, n_chunks, tail); t += 8; }
+        else if (left >= 4) { rf_launch_matvec<T, 4>(g, w, n_rows, n_cols, row_stride, xt, yt, n_rows, n_chunks, tail); t += 4; }
+        else if (left >= 2) { rf_launch_matvec<T, 2>(g, w, n_rows, n_cols, row_stride, xt, yt, n_rows, n_chunks, tail); t += 2; }
+        else { rf_launch_matvec<T, 1>(g, w, n_rows, n_cols, row_stride, xt, yt, n_rows, n_chunks, tail); t += 1; }
+    }
+}
+
+extern "C" rf_status rf_gpu_matmul_vec(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
+                                       int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
+                                       float *d_y, rf_error *err)
+{
+    int64_t n_chunks, tail;
+    rf_status st = rf_gpu_row_plan(wtype, d_w, n_rows, n_cols, row_stride, d_x, &n_chunks, &tail, err);
+    if (st != RF_OK) return st;
+    if (n_tok <= 0) return RF_OK;
+    switch ((int)wtype) {
+#define X(T) case T: rf_matvec_t<T>(g, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, n_chunks, tail); break;
+        RF_GPU_TYPES(X)
+#undef X
+    }
+    GPU_LAUNCHED("matvec");
+    return RF_OK;
+}
+
+extern "C" rf_status rf_gpu_matmul_mma(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
+                                       int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
+                                       float *d_y, rf_error *err)
+{
+    int64_t n_chunks, tail;
+    rf_status st = rf_gpu_row_plan(wtype, d_w, n_rows, n_cols, row_stride, d_x, &n_chunks, &tail, err);
+    if (st != RF_OK) return st;
+    if (n_tok <= 0) return RF_OK;
+    if (n_chunks * 32 != n_cols) /* unaligned plain rows or a tail: the vec path handles those */
+        return rf_gpu_matmul_vec(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
+    if ((n_tok + MM_BN - 1) / MM_BN > 65535)
+        return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: %lld tokens in one call is too many", (long long)n_tok);
+    dim3 grid(rf_gpu_blocks(n_rows, MM_BM), rf_gpu_blocks(n_tok, MM_BN));
+    switch ((int)wtype) {
+#define X(T) case T: rf_k_matmul_mma<T><<<grid, MM_THREADS, 0, g->stream>>>( \
+        (const uint8_t *)d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y); break;
+        RF_GPU_TYPES(X)
+#undef X
+    }
+    GPU_LAUNCHED("matmul_mma");
+    return RF_OK;
+}
+
+/* Few tokens: the vec path reads W once per 8 tokens at full bandwidth; from
+ * a dozen tokens on, the tiles' reuse of W wins. */
+#define RF_GPU_MMA_MIN_TOK 12
+
+extern "C" rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
+                                   int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
+                                   float *d_y, rf_error *err)
+{
+    if (n_tok >= RF_GPU_MMA_MIN_TOK)
+        return rf_gpu_matmul_mma(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
+    return rf_gpu_matmul_vec(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
+}
+
+extern "C" rf_status rf_gpu_get_rows(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
+                                     int64_t n_cols, size_t row_stride, const int32_t *d_ids, int64_t n,
+                                     float scale, float *d_out, rf_error *err)
+{
+    int64_t n_chunks, tail;
+    rf_status st = rf_gpu_row_plan(wtype, d_w, n_rows, n_cols, row_stride, NULL, &n_chunks, &tail, err);
+    if (st != RF_OK) return st;
+    if (n <= 0) return RF_OK;
+    if (n > 0x7fffffff) return rf_err(err, RF_ERR_INVALID_ARG, "GPU get_rows: too many rows");
+    switch ((int)wtype) {
+#define X(T) case T: rf_k_get_rows<T><<<(unsigned)n, 128, 0, g->stream>>>( \
+        (const uint8_t *)d_w, n_rows, n_cols, row_stride, d_ids, scale, d_out, n_chunks, tail); break;
+        RF_GPU_TYPES(X)
+#undef X
+    }
+    GPU_LAUNCHED("get_rows");
+    return RF_OK;
+}

@@ -1,0 +1,115 @@
+/* gpu_mma.cuh — one warp-level matrix-multiply interface over each vendor's
+ * matrix units, with a portable fallback.
+ *
+ * A warp (wavefront) accumulates a 16x16 F32 tile:
+ *     C[m][n] += sum_k A[m][k] * B[n][k]      m, n, k < 16
+ * A and B are F16 in shared memory, row-major with leading dimensions lda /
+ * ldb (B is stored as [n][k], i.e. the weight-row-by-token layout the matmul
+ * tiles use). Implementations:
+ *   - NVIDIA (sm_70+): WMMA fragments (HMMA instructions).
+ *   - AMD CDNA (gfx908/90a/94x, wave64): v_mfma_f32_16x16x16f16. Lane l holds
+ *     A[l%16][4(l/16)+j], B[n=l%16][4(l/16)+j] and C[4(l/16)+j][l%16], j<4.
+ *   - AMD RDNA3 (gfx11, wave32): v_wmma_f32_16x16x16_f16. Lane l holds all 16
+ *     k of A row l%16 and of B column l%16; C[2j + l/16][l%16], j<8.
+ *   - anything else (RDNA2 gfx1030, ...): FMA loops, each lane owning
+ *     256/RF_WARP elements of C.
+ * The AMD paths are compiled in CI (gfx90a; gfx11 needs a full ROCm, see
+ * docs/gpu.md) but have only been run on NVIDIA so far.
+ */
+#ifndef RF_GPU_MMA_CUH
+#define RF_GPU_MMA_CUH
+
+#include "vendor.h"
+
+#if defined(RF_MMA_WMMA_NV)
+#include <mma.h>
+struct rf_mma_acc { nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> f; };
+RF_DEV void rf_mma_zero(rf_mma_acc &c) { nvcuda::wmma::fill_fragment(c.f, 0.0f); }
+RF_DEV void rf_mma_16x16x16(rf_mma_acc &c, const __half *A, int lda, const __half *B, int ldb)
+{
+    nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __half, nvcuda::wmma::row_major> a;
+    nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 16, __half, nvcuda::wmma::col_major> b;
+    nvcuda::wmma::load_matrix_sync(a, A, lda);
+    nvcuda::wmma::load_matrix_sync(b, B, ldb);
+    nvcuda::wmma::mma_sync(c.f, a, b, c.f);
+}
+RF_DEV void rf_mma_store(const rf_mma_acc &c, float *C, int ldc)
+{
+    nvcuda::wmma::store_matrix_sync(C, c.f, ldc, nvcuda::wmma::mem_row_major);
+}
+
+#elif defined(RF_MMA_MFMA)
+typedef float rf_f32x4 __attribute__((ext_vector_type(4)));
+typedef _Float16 rf_f16x4 __attribute__((ext_vector_type(4)));
+struct rf_mma_acc { rf_f32x4 v; };
+RF_DEV void rf_mma_zero(rf_mma_acc &c) { c.v = (rf_f32x4){0.f, 0.f, 0.f, 0.f}; }
+RF_DEV void rf_mma_16x16x16(rf_mma_acc &c, const __half *A, int lda, const __half *B, int ldb)
+{
+    const int l = rf_lane(), r = l % 16, k0 = 4 * (l / 16);
+    const _Float16 *a = (const _Float16 *)A + r * lda + k0;
+    const _Float16 *b = (const _Float16 *)B + r * ldb + k0;
+    rf_f16x4 av = {a[0], a[1], a[2], a[3]}, bv = {b[0], b[1], b[2], b[3]};
+    c.v = __builtin_amdgcn_mfma_f32_16x16x16f16(av, bv, c.v, 0, 0, 0);
+}
+RF_DEV void rf_mma_store(const rf_mma_acc &c, float *C, int ldc)
+{
+    const int l = rf_lane(), n = l % 16, m0 = 4 * (l / 16);
+#pragma unroll
+    for (int j = 0; j < 4; j++) C[(m0 + j) * ldc + n] = c.v[j];
+}
+
+#elif defined(RF_MMA_WMMA_RDNA3)
+typedef float rf_f32x8 __attribute__((ext_vector_type(8)));
+typedef _Float16 rf_f16x16 __attribute__((ext_vector_type(16)));
+struct rf_mma_acc { rf_f32x8 v; };
+RF_DEV void rf_mma_zero(rf_mma_acc &c)
+{
+#pragma unroll
+    for (int j = 0; j < 8; j++) c.v[j] = 0.f;
+}
+RF_DEV void rf_mma_16x16x16(rf_mma_acc &c, const __half *A, int lda, const __half *B, int ldb)
+{
+    const int r = rf_lane() % 16;
+    const _Float16 *a = (const _Float16 *)A + r * lda, *b = (const _Float16 *)B + r * ldb;
+    rf_f16x16 av, bv;
+#pragma unroll
+    for (int k = 0; k < 16; k++) { av[k] = a[k]; bv[k] = b[k]; }
+    c.v = __builtin_amdgcn_wmma_f32_16x16x16_f16_w32(av, bv, c.v);
+}
+RF_DEV void rf_mma_store(const rf_mma_acc &c, float *C, int ldc)
+{
+    const int l = rf_lane(), n = l % 16, half = l / 16;
+#pragma unroll
+    for (int j = 0; j < 8; j++) C[(2 * j + half) * ldc + n] = c.v[j];
+}
+
+#else
+/* Portable fallback: lane l owns C elements l, l + RF_WARP, ... (row-major). */
+#define RF_MMA_PER_LANE (256 / RF_WARP)
+struct rf_mma_acc { float v[RF_MMA_PER_LANE]; };
+RF_DEV void rf_mma_zero(rf_mma_acc &c)
+{
+#pragma unroll
+    for (int j = 0; j < RF_MMA_PER_LANE; j++) c.v[j] = 0.f;
+}
+RF_DEV void rf_mma_16x16x16(rf_mma_acc &c, const __half *A, int lda, const __half *B, int ldb)
+{
+#pragma unroll
+    for (int j = 0; j < RF_MMA_PER_LANE; j++) {
+        const int e = rf_lane() + j * RF_WARP, m = e / 16, n = e % 16;
+        float s = c.v[j];
+        for (int k = 0; k < 16; k++) s += __half2float(A[m * lda + k]) * __half2float(B[n * ldb + k]);
+        c.v[j] = s;
+    }
+}
+RF_DEV void rf_mma_store(const rf_mma_acc &c, float *C, int ldc)
+{
+#pragma unroll
+    for (int j = 0; j < RF_MMA_PER_LANE; j++) {
+        const int e = rf_lane() + j * RF_WARP;
+        C[(e / 16) * ldc + e % 16] = c.v[j];
+    }
+}
+#endif
+
+#endif

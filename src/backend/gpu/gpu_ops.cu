@@ -1,0 +1,211 @@
+/* gpu_ops.cu — the element-wise and per-row operations of the layer loop:
+ * RMSNorm, RoPE (normal/NeoX, frequency factors, YaRN), gated activations,
+ * adds, soft-capping, row gathers and KV-cache writes.
+ *
+ * Each follows the CPU backend's definition (cpu_backend.c) operation for
+ * operation where that decides results (RoPE's theta is advanced by
+ * repeated multiplication like ggml's; K/V are rounded to F16 to nearest
+ * even), so GPU and CPU differ only by the rounding of sums and of the
+ * device's transcendental functions.
+ */
+#include "gpu_impl.cuh"
+
+#define OPS_THREADS 256
+
+/* ------------------------------------------------------------- rmsnorm */
+/* One block per row; the sum of squares is reduced lane-strided, then by a
+ * warp tree, then across warps: a fixed order for a given n. */
+static __global__ __launch_bounds__(OPS_THREADS) void rf_k_rmsnorm(const float *__restrict__ x,
+                                                                  const float *__restrict__ w,
+                                                                  float *y, int n, float eps)
+{
+    __shared__ float part[OPS_THREADS / 32];
+    const float *xr = x + (int64_t)blockIdx.x * n;
+    float *yr = y + (int64_t)blockIdx.x * n;
+    float ss = 0.f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) ss += xr[i] * xr[i];
+    ss = rf_warp_sum(ss);
+    if (rf_lane() == 0) part[rf_warp_id()] = ss;
+    __syncthreads();
+    float tot = 0.f;
+    for (int i = 0; i < rf_warps_per_block(); i++) tot += part[i];
+    const float scale = 1.0f / sqrtf(tot / n + eps);
+    for (int i = threadIdx.x; i < n; i += blockDim.x) yr[i] = w ? (xr[i] * scale) * w[i] : xr[i] * scale;
+}
+
+extern "C" rf_status rf_gpu_rmsnorm(rf_gpu *g, const float *d_x, const float *d_w, float *d_y,
+                                    int64_t n_rows, int64_t n, float eps, rf_error *err)
+{
+    if (n_rows <= 0) return RF_OK;
+    if (n <= 0 || n > 0x7fffffff || n_rows > 0x7fffffff)
+        return rf_err(err, RF_ERR_INVALID_ARG, "GPU rmsnorm: bad shape %lld x %lld", (long long)n_rows, (long long)n);
+    rf_k_rmsnorm<<<(unsigned)n_rows, n >= 1024 ? OPS_THREADS : 64, 0, g->stream>>>(d_x, d_w, d_y, (int)n, eps);
+    GPU_LAUNCHED("rmsnorm");
+    return RF_OK;
+}
+
+/* ---------------------------------------------------------------- rope */
+struct rf_rope_dev {
+    int style, n_rot;
+    float freq_base, freq_scale, ext_factor, attn_factor, corr0, corr1;
+    const float *freq_factors;
+};
+
+/* One thread per (token, head, rotated pair). */
+static __global__ void rf_k_rope(float *x, const int32_t *__restrict__ pos, int64_t n_pairs_total,
+                                 int n_head, int head_dim, rf_rope_dev p)
+{
+    const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (gid >= n_pairs_total) return;
+    const int n_pairs = p.n_rot / 2;
+    const int i = (int)(gid % n_pairs);
+    const int64_t th = gid / n_pairs; /* token * n_head + head */
+    const int64_t t = th / n_head;
+    /* theta = pos * theta_scale^i by repeated multiplication, as ggml */
+    const float theta_scale = powf(p.freq_base, -2.0f / (float)p.n_rot);
+    float theta = (float)pos[t];
+    for (int k = 0; k < i; k++) theta *= theta_scale;
+    const float ff = p.freq_factors ? p.freq_factors[i] : 1.0f;
+    const float theta_extrap = theta / ff;
+    const float theta_interp = p.freq_scale * theta_extrap;
+    float ang = theta_interp, mscale = p.attn_factor;
+    if (p.ext_factor != 0.0f) {
+        const float y = ((float)i - p.corr0) / fmaxf(0.001f, p.corr1 - p.corr0);
+        const float mix = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * p.ext_factor;
+        ang = theta_interp * (1 - mix) + theta_extrap * mix;
+        mscale *= 1.0f + 0.1f * logf(1.0f / p.freq_scale);
+    }
+    const float c = cosf(ang) * mscale, s = sinf(ang) * mscale;
+    float *v = x + th * head_dim;
+    const int a = p.style == RF_ROPE_NORM ? 2 * i : i;
+    const int b = p.style == RF_ROPE_NORM ? 2 * i + 1 : i + n_pairs;
+    const float x0 = v[a], x1 = v[b];
+    v[a] = x0 * c - x1 * s;
+    v[b] = x0 * s + x1 * c;
+}
+
+extern "C" rf_status rf_gpu_rope(rf_gpu *g, float *d_x, int64_t n_tok, int n_head, int head_dim,
+                                 const int32_t *d_pos, const rf_rope_params *p, rf_error *err)
+{
+    if (p->n_rot <= 0 || p->n_rot % 2 || p->n_rot > head_dim)
+        return rf_err(err, RF_ERR_INVALID_ARG, "GPU rope: n_rot %d must be even and <= head_dim %d", p->n_rot, head_dim);
+    const int64_t total = n_tok * n_head * (int64_t)(p->n_rot / 2);
+    if (total <= 0) return RF_OK;
+    rf_rope_dev d = {(int)p->style, p->n_rot, p->freq_base, p->freq_scale, p->ext_factor, p->attn_factor,
+                     p->corr_dims[0], p->corr_dims[1], p->freq_factors};
+    rf_k_rope<<<rf_gpu_blocks(total, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(d_x, d_pos, total, n_head, head_dim, d);
+    GPU_LAUNCHED("rope");
+    return RF_OK;
+}
+
+/* ----------------------------------------------------- glu, add, softcap */
+static __global__ void rf_k_glu(int act, const float *__restrict__ gate, const float *__restrict__ up,
+                                int64_t n_tok, int64_t n, int64_t stride, float *__restrict__ out)
+{
+    const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (gid >= n_tok * n) return;
+    const int64_t t = gid / n, i = gid % n;
+    const float gv = gate[t * stride + i], uv = up[t * stride + i];
+    float a;
+    if (act == RF_ACT_SILU) {
+        a = gv / (1.0f + expf(-gv));
+    } else {
+        const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+        a = 0.5f * gv * (1.0f + tanhf(k * gv * (1.0f + 0.044715f * gv * gv)));
+    }
+    out[gid] = a * uv;
+}
+
+extern "C" rf_status rf_gpu_glu(rf_gpu *g, rf_act act, const float *d_gate, const float *d_up, int64_t n_tok,
+                                int64_t n, int64_t stride, float *d_out, rf_error *err)
+{
+    if (n_tok * n <= 0) return RF_OK;
+    rf_k_glu<<<rf_gpu_blocks(n_tok * n, OPS_THREADS), OPS_THREADS, 0, g->stream>>>((int)act, d_gate, d_up, n_tok,
+                                                                                   n, stride, d_out);
+    GPU_LAUNCHED("glu");
+    return RF_OK;
+}
+
+static __global__ void rf_k_add(const float *a, const float *b, float *y, int64_t n)
+{
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = a[i] + b[i];
+}
+
+extern "C" rf_status rf_gpu_add(rf_gpu *g, const float *d_a, const float *d_b, float *d_y, int64_t n, rf_error *err)
+{
+    if (n <= 0) return RF_OK;
+    rf_k_add<<<rf_gpu_blocks(n, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(d_a, d_b, d_y, n);
+    GPU_LAUNCHED("add");
+    return RF_OK;
+}
+
+static __global__ void rf_k_add_bias(float *x, const float *__restrict__ b, int64_t n_tok, int64_t n)
+{
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n_tok * n) x[i] += b[i % n];
+}
+
+extern "C" rf_status rf_gpu_add_bias(rf_gpu *g, float *d_x, const float *d_b, int64_t n_tok, int64_t n, rf_error *err)
+{
+    if (n_tok * n <= 0) return RF_OK;
+    rf_k_add_bias<<<rf_gpu_blocks(n_tok * n, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(d_x, d_b, n_tok, n);
+    GPU_LAUNCHED("add_bias");
+    return RF_OK;
+}
+
+static __global__ void rf_k_softcap(float *x, int64_t n, float cap)
+{
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) x[i] = cap * tanhf(x[i] / cap);
+}
+
+extern "C" rf_status rf_gpu_softcap(rf_gpu *g, float *d_x, int64_t n, float cap, rf_error *err)
+{
+    if (n <= 0) return RF_OK;
+    if (!(cap > 0.0f)) return rf_err(err, RF_ERR_INVALID_ARG, "GPU softcap: cap %g must be > 0", cap);
+    rf_k_softcap<<<rf_gpu_blocks(n, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(d_x, n, cap);
+    GPU_LAUNCHED("softcap");
+    return RF_OK;
+}
+
+static __global__ void rf_k_gather(const float *__restrict__ x, const int32_t *__restrict__ idx, int64_t n_rows,
+                                   int64_t n, float *__restrict__ out)
+{
+    const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (gid >= n_rows * n) return;
+    const int64_t r = gid / n, i = gid % n;
+    out[gid] = x[(int64_t)idx[r] * n + i];
+}
+
+extern "C" rf_status rf_gpu_gather(rf_gpu *g, const float *d_x, const int32_t *d_idx, int64_t n_rows, int64_t n,
+                                   float *d_out, rf_error *err)
+{
+    if (n_rows * n <= 0) return RF_OK;
+    rf_k_gather<<<rf_gpu_blocks(n_rows * n, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(d_x, d_idx, n_rows, n, d_out);
+    GPU_LAUNCHED("gather");
+    return RF_OK;
+}
+
+/* ------------------------------------------------------------ kv_write */
+static __global__ void rf_k_kv_write(__half *kp, __half *vp, const float *__restrict__ k,
+                                     const float *__restrict__ v, const int32_t *__restrict__ slots,
+                                     int64_t n_tok, int kv_dim)
+{
+    const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (gid >= n_tok * kv_dim) return;
+    const int64_t t = gid / kv_dim, i = gid % kv_dim;
+    const int64_t dst = (int64_t)slots[t] * kv_dim + i;
+    kp[dst] = __float2half_rn(k[gid]);
+    vp[dst] = __float2half_rn(v[gid]);
+}
+
+extern "C" rf_status rf_gpu_kv_write(rf_gpu *g, void *d_k_pool, void *d_v_pool, const float *d_k, const float *d_v,
+                                     const int32_t *d_slots, int64_t n_tok, int kv_dim, rf_error *err)
+{
+    if (n_tok * kv_dim <= 0) return RF_OK;
+    rf_k_kv_write<<<rf_gpu_blocks(n_tok * kv_dim, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(
+        (__half *)d_k_pool, (__half *)d_v_pool, d_k, d_v, d_slots, n_tok, kv_dim);
+    GPU_LAUNCHED("kv_write");
+    return RF_OK;
+}

@@ -1,0 +1,332 @@
+/* gpu_quant.cuh — ggml block formats decoded on the GPU.
+ *
+ * Every weight type is read as a run of 32-element "chunks": a chunk is the
+ * unit one lane decodes into registers (32 floats) before multiplying it
+ * with activations. 32-element types have one chunk per block, 256-element
+ * (K-quant, IQ4_XS) types have eight, each chunk covering elements
+ * [32c, 32c+32) of its block. Decoding a chunk reads only that chunk's
+ * quants and the scales it needs, so lanes of a warp decode neighbouring
+ * chunks of one row and their loads fall into the same few cache lines.
+ *
+ * Layouts are ggml's (the file format); the scalar reference for each one is
+ * in src/quant, and tests/gpu compares these decoders with it.
+ */
+#ifndef RF_GPU_QUANT_CUH
+#define RF_GPU_QUANT_CUH
+
+#include "vendor.h"
+#include "gguf/gguf.h"
+
+RF_DEV uint16_t rf_ld16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+RF_DEV uint32_t rf_ld32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/* Lookup tables of the non-linear 4-bit types (ggml's values). */
+__constant__ static const int8_t rf_kv_iq4nl[16] = {
+    -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+/* MXFP4 E2M1 values doubled (the block scale is halved to compensate). */
+__constant__ static const int8_t rf_kv_mxfp4[16] = {
+    0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+/* Decoder of one type: QK elements in BYTES bytes per block, chunk(b, c, w)
+ * writes elements [32c, 32c+32) of block b into w. */
+template <int T> struct rf_q;
+
+template <> struct rf_q<RF_TYPE_Q4_0> {
+    enum { QK = 32, BYTES = 18 };
+    RF_DEV void chunk(const uint8_t *b, int /*c*/, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b));
+        const uint8_t *qs = b + 2;
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+            w[j] = ((int)(qs[j] & 15) - 8) * d;
+            w[j + 16] = ((int)(qs[j] >> 4) - 8) * d;
+        }
+    }
+};
+
+template <> struct rf_q<RF_TYPE_Q4_1> {
+    enum { QK = 32, BYTES = 20 };
+    RF_DEV void chunk(const uint8_t *b, int /*c*/, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b)), m = rf_h2f(rf_ld16(b + 2));
+        const uint8_t *qs = b + 4;
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+            w[j] = (qs[j] & 15) * d + m;
+            w[j + 16] = (qs[j] >> 4) * d + m;
+        }
+    }
+};
+
+template <> struct rf_q<RF_TYPE_Q5_0> {
+    enum { QK = 32, BYTES = 22 };
+    RF_DEV void chunk(const uint8_t *b, int /*c*/, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b));
+        const uint32_t qh = rf_ld32(b + 2);
+        const uint8_t *qs = b + 6;
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+            const int h0 = ((qh >> j) << 4) & 0x10, h1 = (qh >> (j + 12)) & 0x10;
+            w[j] = ((int)((qs[j] & 15) | h0) - 16) * d;
+            w[j + 16] = ((int)((qs[j] >> 4) | h1) - 16) * d;
+        }
+    }
+};
+
+template <> struct rf_q<RF_TYPE_Q5_1> {
+    enum { QK = 32, BYTES = 24 };
+    RF_DEV void chunk(const uint8_t *b, int /*c*/, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b)), m = rf_h2f(rf_ld16(b + 2));
+        const uint32_t qh = rf_ld32(b + 4);
+        const uint8_t *qs = b + 8;
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+            const int h0 = ((qh >> j) << 4) & 0x10, h1 = (qh >> (j + 12)) & 0x10;
+            w[j] = ((qs[j] & 15) | h0) * d + m;
+            w[j + 16] = ((qs[j] >> 4) | h1) * d + m;
+        }
+    }
+};
+
+template <> struct rf_q<RF_TYPE_Q8_0> {
+    enum { QK = 32, BYTES = 34 };
+    RF_DEV void chunk(const uint8_t *b, int /*c*/, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b));
+        const int8_t *qs = (const int8_t *)(b + 2);
+#pragma unroll
+        for (int j = 0; j < 32; j++) w[j] = qs[j] * d;
+    }
+};
+
+/* Q2_K: scales[16] | qs[64] | d | dmin. Chunk c: half n = c/4 of the block,
+ * 2-bit plane j = c%4 of its 32 quant bytes, two 16-element scale groups. */
+template <> struct rf_q<RF_TYPE_Q2_K> {
+    enum { QK = 256, BYTES = 84 };
+    RF_DEV void chunk(const uint8_t *b, int c, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b + 80)), dmin = rf_h2f(rf_ld16(b + 82));
+        const uint8_t *q = b + 16 + (c / 4) * 32;
+        const int shift = 2 * (c % 4);
+        const uint8_t s0 = b[2 * c], s1 = b[2 * c + 1];
+        const float d0 = d * (s0 & 15), m0 = dmin * (s0 >> 4);
+        const float d1 = d * (s1 & 15), m1 = dmin * (s1 >> 4);
+#pragma unroll
+        for (int l = 0; l < 16; l++) {
+            w[l] = d0 * ((q[l] >> shift) & 3) - m0;
+            w[l + 16] = d1 * ((q[l + 16] >> shift) & 3) - m1;
+        }
+    }
+};
+
+/* Q3_K: hmask[32] | qs[64] | scales[12] (16 6-bit signed scales) | d. */
+template <> struct rf_q<RF_TYPE_Q3_K> {
+    enum { QK = 256, BYTES = 110 };
+    RF_DEV int scale(const uint8_t *sb, int s)
+    {
+        const int lo = s < 8 ? (sb[s] & 15) : (sb[s - 8] >> 4);
+        const int hi = (sb[8 + (s % 4)] >> (2 * (s / 4))) & 3;
+        return (lo | (hi << 4)) - 32;
+    }
+    RF_DEV void chunk(const uint8_t *b, int c, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b + 108));
+        const uint8_t *hm = b, *q = b + 32 + (c / 4) * 32, *sb = b + 96;
+        const int shift = 2 * (c % 4);
+        const uint8_t m = (uint8_t)(1u << c);
+        const float d0 = d * scale(sb, 2 * c), d1 = d * scale(sb, 2 * c + 1);
+#pragma unroll
+        for (int l = 0; l < 16; l++) {
+            w[l] = d0 * ((int)((q[l] >> shift) & 3) - ((hm[l] & m) ? 0 : 4));
+            w[l + 16] = d1 * ((int)((q[l + 16] >> shift) & 3) - ((hm[l + 16] & m) ? 0 : 4));
+        }
+    }
+};
+
+/* 6-bit scale and min j of the 12-byte K-quant scale field (Q4_K, Q5_K). */
+RF_DEV void rf_scale_min_k4(int j, const uint8_t *q, int *sc, int *mn)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *mn = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 15) | ((q[j - 4] >> 6) << 4);
+        *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+/* Q4_K: d | dmin | scales[12] | qs[128]; chunk c uses nibble plane c%2 of
+ * quant bytes [32(c/2), 32(c/2)+32). */
+template <> struct rf_q<RF_TYPE_Q4_K> {
+    enum { QK = 256, BYTES = 144 };
+    RF_DEV void chunk(const uint8_t *b, int c, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b)), dmin = rf_h2f(rf_ld16(b + 2));
+        int sc, mn;
+        rf_scale_min_k4(c, b + 4, &sc, &mn);
+        const float dl = d * sc, ml = dmin * mn;
+        const uint8_t *q = b + 16 + (c / 2) * 32;
+        const int shift = 4 * (c % 2);
+#pragma unroll
+        for (int l = 0; l < 32; l++) w[l] = dl * ((q[l] >> shift) & 15) - ml;
+    }
+};
+
+/* Q5_K: d | dmin | scales[12] | qh[32] | qs[128]; bit c of qh[l] is the
+ * fifth bit of element l of chunk c. */
+template <> struct rf_q<RF_TYPE_Q5_K> {
+    enum { QK = 256, BYTES = 176 };
+    RF_DEV void chunk(const uint8_t *b, int c, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b)), dmin = rf_h2f(rf_ld16(b + 2));
+        int sc, mn;
+        rf_scale_min_k4(c, b + 4, &sc, &mn);
+        const float dl = d * sc, ml = dmin * mn;
+        const uint8_t *qh = b + 16, *q = b + 48 + (c / 2) * 32;
+        const int shift = 4 * (c % 2);
+#pragma unroll
+        for (int l = 0; l < 32; l++)
+            w[l] = dl * (((q[l] >> shift) & 15) + (((qh[l] >> c) & 1) << 4)) - ml;
+    }
+};
+
+/* Q6_K: ql[128] | qh[64] | scales[16] (int8) | d. Chunk c: half n = c/4,
+ * sub-plane s = c%4 (low/high nibble of ql rows 0/32, 2-bit field s of qh). */
+template <> struct rf_q<RF_TYPE_Q6_K> {
+    enum { QK = 256, BYTES = 210 };
+    RF_DEV void chunk(const uint8_t *b, int c, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b + 208));
+        const int n = c / 4, s = c % 4;
+        const uint8_t *ql = b + n * 64 + (s & 1) * 32, *qh = b + 128 + n * 32;
+        const int8_t *sc = (const int8_t *)(b + 192) + n * 8 + 2 * s;
+        const int nshift = (s >> 1) * 4, hshift = 2 * s;
+        const float d0 = d * sc[0], d1 = d * sc[1];
+#pragma unroll
+        for (int l = 0; l < 32; l++) {
+            const int q = (int)(((ql[l] >> nshift) & 15) | (((qh[l] >> hshift) & 3) << 4)) - 32;
+            w[l] = (l < 16 ? d0 : d1) * q;
+        }
+    }
+};
+
+template <> struct rf_q<RF_TYPE_IQ4_NL> {
+    enum { QK = 32, BYTES = 18 };
+    RF_DEV void chunk(const uint8_t *b, int /*c*/, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b));
+        const uint8_t *qs = b + 2;
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+            w[j] = d * rf_kv_iq4nl[qs[j] & 15];
+            w[j + 16] = d * rf_kv_iq4nl[qs[j] >> 4];
+        }
+    }
+};
+
+/* IQ4_XS: d | scales_h (u16) | scales_l[4] | qs[128]; 6-bit scale per chunk. */
+template <> struct rf_q<RF_TYPE_IQ4_XS> {
+    enum { QK = 256, BYTES = 136 };
+    RF_DEV void chunk(const uint8_t *b, int c, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b));
+        const int sh = rf_ld16(b + 2);
+        const int ls = ((b[4 + c / 2] >> (4 * (c % 2))) & 15) | (((sh >> (2 * c)) & 3) << 4);
+        const float dl = d * (ls - 32);
+        const uint8_t *qs = b + 8 + 16 * c;
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+            w[j] = dl * rf_kv_iq4nl[qs[j] & 15];
+            w[j + 16] = dl * rf_kv_iq4nl[qs[j] >> 4];
+        }
+    }
+};
+
+/* MXFP4: e (E8M0 shared exponent) | qs[16]. */
+template <> struct rf_q<RF_TYPE_MXFP4> {
+    enum { QK = 32, BYTES = 17 };
+    RF_DEV void chunk(const uint8_t *b, int /*c*/, float *w)
+    {
+        const uint8_t e = b[0];
+        /* 2^(e-128): half the E8M0 scale, as the table values are doubled. */
+        const uint32_t bits = e < 2 ? (0x00200000u << e) : ((uint32_t)(e - 1) << 23);
+        const float d = __uint_as_float(bits);
+        const uint8_t *qs = b + 1;
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+            w[j] = d * rf_kv_mxfp4[qs[j] & 15];
+            w[j + 16] = d * rf_kv_mxfp4[qs[j] >> 4];
+        }
+    }
+};
+
+/* Plain types as 32-element "blocks" so the same kernels serve them. */
+template <> struct rf_q<RF_TYPE_F32> {
+    enum { QK = 32, BYTES = 128 };
+    RF_DEV void chunk(const uint8_t *b, int /*c*/, float *w)
+    {
+        const float4 *p = (const float4 *)b;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const float4 v = p[j];
+            w[4 * j] = v.x; w[4 * j + 1] = v.y; w[4 * j + 2] = v.z; w[4 * j + 3] = v.w;
+        }
+    }
+};
+template <> struct rf_q<RF_TYPE_F16> {
+    enum { QK = 32, BYTES = 64 };
+    RF_DEV void chunk(const uint8_t *b, int /*c*/, float *w)
+    {
+        const uint4 *p = (const uint4 *)b;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const uint4 v = p[j];
+            const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                w[8 * j + 2 * k] = rf_h2f((uint16_t)(u[k] & 0xffff));
+                w[8 * j + 2 * k + 1] = rf_h2f((uint16_t)(u[k] >> 16));
+            }
+        }
+    }
+};
+template <> struct rf_q<RF_TYPE_BF16> {
+    enum { QK = 32, BYTES = 64 };
+    RF_DEV void chunk(const uint8_t *b, int /*c*/, float *w)
+    {
+        const uint4 *p = (const uint4 *)b;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const uint4 v = p[j];
+            const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                w[8 * j + 2 * k] = rf_bf2f((uint16_t)(u[k] & 0xffff));
+                w[8 * j + 2 * k + 1] = rf_bf2f((uint16_t)(u[k] >> 16));
+            }
+        }
+    }
+};
+
+/* One element of a row of any plain type (tails that are not whole chunks). */
+RF_DEV float rf_plain_get(int t, const uint8_t *row, int64_t i)
+{
+    if (t == RF_TYPE_F32) return ((const float *)row)[i];
+    if (t == RF_TYPE_F16) return rf_h2f(((const uint16_t *)row)[i]);
+    return rf_bf2f(((const uint16_t *)row)[i]);
+}
+
+/* Calls M<T>::run(args...) for the runtime type t; returns false when t has
+ * no GPU decoder. */
+#define RF_GPU_TYPES(X) X(RF_TYPE_F32) X(RF_TYPE_F16) X(RF_TYPE_BF16) X(RF_TYPE_Q4_0) \
+    X(RF_TYPE_Q4_1) X(RF_TYPE_Q5_0) X(RF_TYPE_Q5_1) X(RF_TYPE_Q8_0) X(RF_TYPE_Q2_K) \
+    X(RF_TYPE_Q3_K) X(RF_TYPE_Q4_K) X(RF_TYPE_Q5_K) X(RF_TYPE_Q6_K) X(RF_TYPE_IQ4_NL) \
+    X(RF_TYPE_IQ4_XS) X(RF_TYPE_MXFP4)
+
+#endif

@@ -1,0 +1,227 @@
+/* gpu_runtime.cu — devices, contexts, device memory, copies and graphs.
+ *
+ * One context = one device + one non-blocking stream; every launch of a
+ * context goes to that stream, so a decode step is a single ordered queue
+ * that can be recorded as a graph (begin/end) and replayed with one call.
+ */
+#include "gpu_impl.cuh"
+
+extern "C" const char *rf_gpu_vendor(void) { return RF_GPU_VENDOR_NAME; }
+
+extern "C" int rf_gpu_device_count(void)
+{
+    int n = 0;
+    if (gpuGetDeviceCount(&n) != gpuSuccess) {
+        (void)gpuGetLastError(); /* no driver / no device: clear the sticky error */
+        return 0;
+    }
+    return n;
+}
+
+extern "C" rf_status rf_gpu_device_get(int index, rf_gpu_device_info *out, rf_error *err)
+{
+    int n = rf_gpu_device_count();
+    if (index < 0 || index >= n)
+        return rf_err(err, RF_ERR_INVALID_ARG, "GPU device %d does not exist (%d %s device%s found)",
+                      index, n, RF_GPU_VENDOR_NAME, n == 1 ? "" : "s");
+    gpuDeviceProp_t prop;
+    GPU_TRY(gpuGetDeviceProperties(&prop, index));
+    memset(out, 0, sizeof *out);
+    out->index = index;
+    snprintf(out->name, sizeof out->name, "%s", prop.name);
+    RF_GPU_ARCH_FMT(prop, out->arch, sizeof out->arch);
+    out->warp = prop.warpSize;
+    out->n_sm = prop.multiProcessorCount;
+    out->mem_total = prop.totalGlobalMem;
+    int cur = 0;
+    size_t fr = 0, tot = 0;
+    /* Free memory needs a context on that device; restore the caller's. */
+    if (gpuGetDevice(&cur) == gpuSuccess && gpuSetDevice(index) == gpuSuccess &&
+        gpuMemGetInfo(&fr, &tot) == gpuSuccess)
+        out->mem_free = fr;
+    (void)gpuSetDevice(cur);
+    (void)gpuGetLastError();
+    return RF_OK;
+}
+
+extern "C" rf_status rf_gpu_open(int device, rf_gpu **out, rf_error *err)
+{
+    *out = NULL;
+    rf_gpu_device_info info;
+    rf_status st = rf_gpu_device_get(device, &info, err);
+    if (st != RF_OK) return st;
+    GPU_TRY(gpuSetDevice(device));
+    rf_gpu *g = (rf_gpu *)rf_calloc(1, sizeof *g, err, "GPU context");
+    if (!g) return RF_ERR_NOMEM;
+    g->device = device;
+    g->info = info;
+    if (gpuStreamCreate(&g->stream) != gpuSuccess || gpuEventCreate(&g->ev_start) != gpuSuccess ||
+        gpuEventCreate(&g->ev_stop) != gpuSuccess) {
+        gpuError_t e = gpuGetLastError();
+        rf_gpu_close(g);
+        return rf_err(err, RF_ERR_BACKEND, "GPU %d (%s): cannot create stream/events: %s", device,
+                      info.name, gpuGetErrorString(e));
+    }
+    *out = g;
+    return RF_OK;
+}
+
+extern "C" void rf_gpu_close(rf_gpu *g)
+{
+    if (!g) return;
+    rf_gpu_graph_reset(g);
+    if (g->stream) {
+        (void)gpuStreamSynchronize(g->stream);
+        (void)gpuStreamDestroy(g->stream);
+    }
+    if (g->ev_start) (void)gpuEventDestroy(g->ev_start);
+    if (g->ev_stop) (void)gpuEventDestroy(g->ev_stop);
+    free(g);
+}
+
+extern "C" const rf_gpu_device_info *rf_gpu_info(const rf_gpu *g) { return &g->info; }
+
+extern "C" rf_status rf_gpu_alloc(rf_gpu *g, size_t n, void **d_out, const char *what, rf_error *err)
+{
+    *d_out = NULL;
+    gpuError_t e = gpuMalloc(d_out, n ? n : 1);
+    if (e != gpuSuccess) {
+        (void)gpuGetLastError();
+        size_t fr = 0, tot = 0;
+        (void)gpuMemGetInfo(&fr, &tot);
+        *d_out = NULL;
+        return rf_err(err, RF_ERR_NOMEM,
+                      "GPU %d (%s): cannot allocate %s: %.1f MiB needed, %.1f MiB free of %.1f MiB "
+                      "(%s); offload fewer layers (-ngl) or use a smaller context (-c)",
+                      g->device, g->info.name, what, n / 1048576.0, fr / 1048576.0, tot / 1048576.0,
+                      gpuGetErrorString(e));
+    }
+    return RF_OK;
+}
+
+extern "C" void rf_gpu_free(rf_gpu *g, void *d)
+{
+    (void)g;
+    if (d) (void)gpuFree(d);
+}
+
+extern "C" rf_status rf_gpu_upload(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err)
+{
+    GPU_TRY(gpuMemcpyAsync(d_dst, src, n, gpuMemcpyHostToDevice, g->stream));
+    GPU_TRY(gpuStreamSynchronize(g->stream));
+    return RF_OK;
+}
+
+extern "C" rf_status rf_gpu_download(rf_gpu *g, void *dst, const void *d_src, size_t n, rf_error *err)
+{
+    GPU_TRY(gpuMemcpyAsync(dst, d_src, n, gpuMemcpyDeviceToHost, g->stream));
+    GPU_TRY(gpuStreamSynchronize(g->stream));
+    return RF_OK;
+}
+
+extern "C" rf_status rf_gpu_upload_async(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err)
+{
+    GPU_TRY(gpuMemcpyAsync(d_dst, src, n, gpuMemcpyHostToDevice, g->stream));
+    return RF_OK;
+}
+
+extern "C" rf_status rf_gpu_download_async(rf_gpu *g, void *dst, const void *d_src, size_t n, rf_error *err)
+{
+    GPU_TRY(gpuMemcpyAsync(dst, d_src, n, gpuMemcpyDeviceToHost, g->stream));
+    return RF_OK;
+}
+
+extern "C" rf_status rf_gpu_copy_async(rf_gpu *g, void *d_dst, const void *d_src, size_t n, rf_error *err)
+{
+    GPU_TRY(gpuMemcpyAsync(d_dst, d_src, n, gpuMemcpyDeviceToDevice, g->stream));
+    return RF_OK;
+}
+
+static __global__ void rf_k_fill(float *d, size_t n, float v)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        d[i] = v;
+}
+
+extern "C" rf_status rf_gpu_fill_f32(rf_gpu *g, float *d, size_t n, float v, rf_error *err)
+{
+    if (!n) return RF_OK;
+    unsigned nb = rf_gpu_blocks((int64_t)n, 256);
+    if (nb > 65535u) nb = 65535u;
+    rf_k_fill<<<nb, 256, 0, g->stream>>>(d, n, v);
+    GPU_LAUNCHED("fill");
+    return RF_OK;
+}
+
+extern "C" rf_status rf_gpu_host_alloc(rf_gpu *g, size_t n, void **out, rf_error *err)
+{
+    (void)g;
+    *out = NULL;
+    GPU_TRY(gpuMallocHost(out, n ? n : 1));
+    return RF_OK;
+}
+
+extern "C" void rf_gpu_host_free(rf_gpu *g, void *p)
+{
+    (void)g;
+    if (p) (void)gpuFreeHost(p);
+}
+
+extern "C" rf_status rf_gpu_sync(rf_gpu *g, rf_error *err)
+{
+    GPU_TRY(gpuStreamSynchronize(g->stream));
+    GPU_TRY(gpuGetLastError());
+    return RF_OK;
+}
+
+/* ---------------------------------------------------------------- graphs */
+
+extern "C" void rf_gpu_graph_reset(rf_gpu *g)
+{
+    if (g->graph_exec) (void)gpuGraphExecDestroy(g->graph_exec);
+    if (g->graph) (void)gpuGraphDestroy(g->graph);
+    g->graph_exec = NULL;
+    g->graph = NULL;
+}
+
+extern "C" rf_status rf_gpu_graph_begin(rf_gpu *g, rf_error *err)
+{
+    if (g->capturing) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: capture already running");
+    rf_gpu_graph_reset(g);
+    GPU_TRY(gpuStreamBeginCapture(g->stream));
+    g->capturing = true;
+    return RF_OK;
+}
+
+extern "C" rf_status rf_gpu_graph_end(rf_gpu *g, rf_error *err)
+{
+    if (!g->capturing) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: no capture running");
+    g->capturing = false;
+    GPU_TRY(gpuStreamEndCapture(g->stream, &g->graph));
+    gpuError_t e = gpuGraphInstantiate(&g->graph_exec, g->graph);
+    if (e != gpuSuccess) {
+        g->graph_exec = NULL;
+        rf_gpu_graph_reset(g);
+        return rf_err(err, RF_ERR_BACKEND, "GPU graph: instantiate failed: %s", gpuGetErrorString(e));
+    }
+    return RF_OK;
+}
+
+extern "C" rf_status rf_gpu_graph_replay(rf_gpu *g, rf_error *err)
+{
+    if (!g->graph_exec) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: nothing captured");
+    GPU_TRY(gpuGraphLaunch(g->graph_exec, g->stream));
+    return RF_OK;
+}
+
+extern "C" bool rf_gpu_graph_ready(const rf_gpu *g) { return g->graph_exec != NULL; }
+
+extern "C" rf_status rf_gpu_time_ms(rf_gpu *g, void (*fn)(void *arg), void *arg, float *ms, rf_error *err)
+{
+    GPU_TRY(gpuEventRecord(g->ev_start, g->stream));
+    fn(arg);
+    GPU_TRY(gpuEventRecord(g->ev_stop, g->stream));
+    GPU_TRY(gpuEventSynchronize(g->ev_stop));
+    GPU_TRY(gpuEventElapsedTime(ms, g->ev_start, g->ev_stop));
+    return RF_OK;
+}

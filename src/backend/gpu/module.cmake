@@ -1,0 +1,75 @@
+# GPU backend: one HIP-portable source (src/backend/gpu/*.cu, see vendor.h)
+# built with nvcc for NVIDIA or with hipcc/clang for AMD.
+#
+#   RF_GPU=auto  CUDA when nvcc and a CUDA toolkit are found, else HIP when a
+#                full ROCm is found, else no GPU backend
+#   RF_GPU=cuda  RF_CUDA_ARCHS (default: the GPUs of this machine, "native",
+#                when nvidia-smi sees one, else 90 for the H100/H200)
+#   RF_GPU=hip   RF_HIP_ARCHS  (default gfx90a;gfx942;gfx1030;gfx1100), needs a
+#                full ROCm (hip-config.cmake, device libraries), see docs/gpu.md
+#   RF_GPU=off   gpu_none.c answers "no GPU" for every call
+#
+# Sets RF_GPU_ENABLED to cuda, hip or OFF.
+if(NOT DEFINED RF_CUDA_ARCHS)
+  set(_rf_cuda_default 90)
+  execute_process(COMMAND nvidia-smi -L RESULT_VARIABLE _rf_smi OUTPUT_QUIET ERROR_QUIET)
+  if(_rf_smi EQUAL 0 AND CMAKE_VERSION VERSION_GREATER_EQUAL 3.24)
+    set(_rf_cuda_default native)
+  endif()
+endif()
+set(RF_CUDA_ARCHS "${_rf_cuda_default}" CACHE STRING "CUDA architectures for RF_GPU=cuda")
+set(RF_HIP_ARCHS "gfx90a;gfx942;gfx1030;gfx1100" CACHE STRING "AMD GPU targets for RF_GPU=hip")
+
+set(_rf_gpu_dir ${CMAKE_SOURCE_DIR}/src/backend/gpu)
+file(GLOB _rf_gpu_cu CONFIGURE_DEPENDS ${_rf_gpu_dir}/*.cu)
+set(_rf_gpu_want ${RF_GPU})
+include(CheckLanguage)
+
+if(_rf_gpu_want STREQUAL "auto" OR _rf_gpu_want STREQUAL "cuda")
+  if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(_rf_gpu_want cuda)
+  elseif(_rf_gpu_want STREQUAL "cuda")
+    message(FATAL_ERROR "RF_GPU=cuda: no CUDA compiler found (set CMAKE_CUDA_COMPILER or put nvcc on PATH)")
+  endif()
+endif()
+if(_rf_gpu_want STREQUAL "auto" OR _rf_gpu_want STREQUAL "hip")
+  find_package(hip CONFIG QUIET PATHS /opt/rocm $ENV{ROCM_PATH})
+  if(hip_FOUND)
+    check_language(HIP)
+  endif()
+  if(hip_FOUND AND CMAKE_HIP_COMPILER)
+    set(_rf_gpu_want hip)
+  elseif(_rf_gpu_want STREQUAL "hip")
+    message(FATAL_ERROR "RF_GPU=hip: no full ROCm found (hip-config.cmake and a HIP compiler; "
+                        "set ROCM_PATH). Debian's hipcc alone only serves scripts/gpu-ci-build.sh")
+  else()
+    set(_rf_gpu_want off)
+  endif()
+endif()
+
+if(_rf_gpu_want STREQUAL "cuda")
+  enable_language(CUDA)
+  find_package(CUDAToolkit REQUIRED)
+  set_source_files_properties(${_rf_gpu_cu} PROPERTIES LANGUAGE CUDA)
+  target_sources(rocmforge PRIVATE ${_rf_gpu_cu} ${_rf_gpu_dir}/gpu_backend.c)
+  set_target_properties(rocmforge PROPERTIES CUDA_ARCHITECTURES "${RF_CUDA_ARCHS}" CUDA_STANDARD 17)
+  target_compile_options(rocmforge PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra>)
+  target_link_libraries(rocmforge PUBLIC CUDA::cudart_static)
+  set(RF_GPU_ENABLED cuda)
+elseif(_rf_gpu_want STREQUAL "hip")
+  enable_language(HIP)
+  set(CMAKE_HIP_ARCHITECTURES "${RF_HIP_ARCHS}")
+  set_source_files_properties(${_rf_gpu_cu} PROPERTIES LANGUAGE HIP)
+  target_sources(rocmforge PRIVATE ${_rf_gpu_cu} ${_rf_gpu_dir}/gpu_backend.c)
+  set_target_properties(rocmforge PROPERTIES HIP_ARCHITECTURES "${RF_HIP_ARCHS}" HIP_STANDARD 17)
+  target_compile_options(rocmforge PRIVATE $<$<COMPILE_LANGUAGE:HIP>:-Wall -Wextra>)
+  target_link_libraries(rocmforge PUBLIC hip::host)
+  set(RF_GPU_ENABLED hip)
+else()
+  target_sources(rocmforge PRIVATE ${_rf_gpu_dir}/gpu_none.c ${_rf_gpu_dir}/gpu_backend.c)
+  set(RF_GPU_ENABLED OFF)
+endif()

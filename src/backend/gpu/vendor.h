@@ -1,0 +1,191 @@
+/* vendor.h — the one place where HIP (AMD) and CUDA (NVIDIA) differ.
+ *
+ * Every GPU source of rocmforge is written once, in CUDA-style C, against the
+ * names below: the runtime API (gpu*), half types, warp shuffles and the warp
+ * size. hipcc builds it for AMD, nvcc for NVIDIA. No other file may spell a
+ * vendor runtime call, a literal warp width or a full-warp lane mask.
+ *
+ * Warp (wavefront) width is a per-target compile-time constant, RF_WARP:
+ *   - CDNA / GCN (gfx9xx: gfx90a, gfx942, ...)  64
+ *   - RDNA (gfx10xx, gfx11xx)                    32 (hipcc defaults to wave32 there)
+ *   - NVIDIA                                     32
+ * In the host pass of a HIP build the device width is unknown: host code
+ * never uses RF_WARP for launch geometry; it reads the device's width at run
+ * time (rf_gpu_device.warp) and kernels derive lane/warp indices from RF_WARP.
+ * Launch block sizes are multiples of 64, so they split evenly either way.
+ */
+#ifndef RF_GPU_VENDOR_H
+#define RF_GPU_VENDOR_H
+
+#include <stdint.h>
+
+#if defined(__HIPCC__) || defined(__HIP__) || defined(__HIP_PLATFORM_AMD__)
+/* ================================================================= HIP */
+#include <hip/hip_runtime.h>
+#include <hip/hip_fp16.h>
+
+#define RF_GPU_VENDOR_HIP 1
+#define RF_GPU_VENDOR_NAME "hip"
+
+#if defined(__HIP_DEVICE_COMPILE__)
+#if defined(__AMDGCN_WAVEFRONT_SIZE)
+#define RF_WARP __AMDGCN_WAVEFRONT_SIZE
+#elif defined(__GFX9__)
+#define RF_WARP 64
+#else
+#define RF_WARP 32
+#endif
+#else
+#define RF_WARP 64 /* host pass: never used for launch geometry */
+#endif
+
+/* Matrix-unit families (see gpu_mma.cuh). */
+#if defined(__HIP_DEVICE_COMPILE__) && (defined(__gfx908__) || defined(__gfx90a__) || \
+    defined(__gfx940__) || defined(__gfx941__) || defined(__gfx942__) || defined(__gfx950__))
+#define RF_MMA_MFMA 1
+#elif defined(__HIP_DEVICE_COMPILE__) && (defined(__gfx1100__) || defined(__gfx1101__) || \
+    defined(__gfx1102__) || defined(__gfx1103__) || defined(__gfx1150__) || defined(__gfx1151__))
+#define RF_MMA_WMMA_RDNA3 1
+#endif
+
+typedef hipStream_t gpuStream_t;
+typedef hipEvent_t gpuEvent_t;
+typedef hipError_t gpuError_t;
+typedef hipGraph_t gpuGraph_t;
+typedef hipGraphExec_t gpuGraphExec_t;
+typedef hipDeviceProp_t gpuDeviceProp_t;
+#define gpuSuccess hipSuccess
+#define gpuGetErrorString hipGetErrorString
+#define gpuGetLastError hipGetLastError
+#define gpuGetDeviceCount hipGetDeviceCount
+#define gpuGetDevice hipGetDevice
+#define gpuGetDeviceProperties hipGetDeviceProperties
+#define gpuSetDevice hipSetDevice
+#define gpuMemGetInfo hipMemGetInfo
+#define gpuMalloc hipMalloc
+#define gpuFree hipFree
+#define gpuMallocHost(p, n) hipHostMalloc((p), (n), hipHostMallocDefault)
+#define gpuFreeHost hipHostFree
+#define gpuMemcpy hipMemcpy
+#define gpuMemcpyAsync hipMemcpyAsync
+#define gpuMemsetAsync hipMemsetAsync
+#define gpuMemcpyHostToDevice hipMemcpyHostToDevice
+#define gpuMemcpyDeviceToHost hipMemcpyDeviceToHost
+#define gpuMemcpyDeviceToDevice hipMemcpyDeviceToDevice
+#define gpuStreamCreate(s) hipStreamCreateWithFlags((s), hipStreamNonBlocking)
+#define gpuStreamDestroy hipStreamDestroy
+#define gpuStreamSynchronize hipStreamSynchronize
+#define gpuDeviceSynchronize hipDeviceSynchronize
+#define gpuEventCreate hipEventCreate
+#define gpuEventDestroy hipEventDestroy
+#define gpuEventRecord hipEventRecord
+#define gpuEventSynchronize hipEventSynchronize
+#define gpuEventElapsedTime hipEventElapsedTime
+#define gpuStreamBeginCapture(s) hipStreamBeginCapture((s), hipStreamCaptureModeThreadLocal)
+#define gpuStreamEndCapture hipStreamEndCapture
+#define gpuGraphInstantiate(e, g) hipGraphInstantiate((e), (g), NULL, NULL, 0)
+#define gpuGraphLaunch hipGraphLaunch
+#define gpuGraphDestroy hipGraphDestroy
+#define gpuGraphExecDestroy hipGraphExecDestroy
+#define gpuFuncSetMaxDynamicShared(f, n) \
+    hipFuncSetAttribute((const void *)(f), hipFuncAttributeMaxDynamicSharedMemorySize, (n))
+
+/* Device architecture as the user knows it: "gfx90a" (feature suffixes cut). */
+#define RF_GPU_ARCH_FMT(prop, buf, n) do { \
+        snprintf((buf), (n), "%s", (prop).gcnArchName); \
+        char *rf_colon_ = strchr((buf), ':'); if (rf_colon_) *rf_colon_ = 0; } while (0)
+
+/* Warp intrinsics: HIP shuffles act on the whole wavefront. */
+#define rf_shfl_xor(v, m) __shfl_xor((v), (m), RF_WARP)
+#define rf_shfl(v, src) __shfl((v), (src), RF_WARP)
+#define rf_syncwarp() __builtin_amdgcn_wave_barrier()
+
+#else
+/* ================================================================ CUDA */
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+
+#define RF_GPU_VENDOR_CUDA 1
+#define RF_GPU_VENDOR_NAME "cuda"
+#define RF_WARP 32
+#define RF_WARP_MASK_ALL 0xffffffffu
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 700
+#define RF_MMA_WMMA_NV 1
+#endif
+
+typedef cudaStream_t gpuStream_t;
+typedef cudaEvent_t gpuEvent_t;
+typedef cudaError_t gpuError_t;
+typedef cudaGraph_t gpuGraph_t;
+typedef cudaGraphExec_t gpuGraphExec_t;
+typedef cudaDeviceProp gpuDeviceProp_t;
+#define gpuSuccess cudaSuccess
+#define gpuGetErrorString cudaGetErrorString
+#define gpuGetLastError cudaGetLastError
+#define gpuGetDeviceCount cudaGetDeviceCount
+#define gpuGetDevice cudaGetDevice
+#define gpuGetDeviceProperties cudaGetDeviceProperties
+#define gpuSetDevice cudaSetDevice
+#define gpuMemGetInfo cudaMemGetInfo
+#define gpuMalloc cudaMalloc
+#define gpuFree cudaFree
+#define gpuMallocHost cudaMallocHost
+#define gpuFreeHost cudaFreeHost
+#define gpuMemcpy cudaMemcpy
+#define gpuMemcpyAsync cudaMemcpyAsync
+#define gpuMemsetAsync cudaMemsetAsync
+#define gpuMemcpyHostToDevice cudaMemcpyHostToDevice
+#define gpuMemcpyDeviceToHost cudaMemcpyDeviceToHost
+#define gpuMemcpyDeviceToDevice cudaMemcpyDeviceToDevice
+#define gpuStreamCreate(s) cudaStreamCreateWithFlags((s), cudaStreamNonBlocking)
+#define gpuStreamDestroy cudaStreamDestroy
+#define gpuStreamSynchronize cudaStreamSynchronize
+#define gpuDeviceSynchronize cudaDeviceSynchronize
+#define gpuEventCreate cudaEventCreate
+#define gpuEventDestroy cudaEventDestroy
+#define gpuEventRecord cudaEventRecord
+#define gpuEventSynchronize cudaEventSynchronize
+#define gpuEventElapsedTime cudaEventElapsedTime
+#define gpuStreamBeginCapture(s) cudaStreamBeginCapture((s), cudaStreamCaptureModeThreadLocal)
+#define gpuStreamEndCapture cudaStreamEndCapture
+#define gpuGraphInstantiate(e, g) cudaGraphInstantiate((e), (g), 0)
+#define gpuGraphLaunch cudaGraphLaunch
+#define gpuGraphDestroy cudaGraphDestroy
+#define gpuGraphExecDestroy cudaGraphExecDestroy
+#define gpuFuncSetMaxDynamicShared(f, n) \
+    cudaFuncSetAttribute((f), cudaFuncAttributeMaxDynamicSharedMemorySize, (n))
+
+#define RF_GPU_ARCH_FMT(prop, buf, n) snprintf((buf), (n), "sm_%d%d", (prop).major, (prop).minor)
+
+#define rf_shfl_xor(v, m) __shfl_xor_sync(RF_WARP_MASK_ALL, (v), (m), RF_WARP)
+#define rf_shfl(v, src) __shfl_sync(RF_WARP_MASK_ALL, (v), (src), RF_WARP)
+#define rf_syncwarp() __syncwarp()
+#endif
+
+/* ====================================================== shared helpers */
+#if defined(__CUDACC__) || defined(__HIPCC__) || defined(__HIP__)
+#define RF_DEV static __device__ __forceinline__
+
+/* Sum / max over the whole warp; every lane gets the result. */
+RF_DEV float rf_warp_sum(float v)
+{
+#pragma unroll
+    for (int m = RF_WARP / 2; m > 0; m >>= 1) v += rf_shfl_xor(v, m);
+    return v;
+}
+RF_DEV float rf_warp_max(float v)
+{
+#pragma unroll
+    for (int m = RF_WARP / 2; m > 0; m >>= 1) v = fmaxf(v, rf_shfl_xor(v, m));
+    return v;
+}
+RF_DEV int rf_lane(void) { return (int)(threadIdx.x % RF_WARP); }
+RF_DEV int rf_warp_id(void) { return (int)(threadIdx.x / RF_WARP); }
+RF_DEV int rf_warps_per_block(void) { return (int)(blockDim.x / RF_WARP); }
+
+/* IEEE half / bfloat16 from raw bits, without relying on vendor casts. */
+RF_DEV float rf_h2f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+RF_DEV float rf_bf2f(uint16_t b) { return __uint_as_float((uint32_t)b << 16); }
+#endif
+
+#endif

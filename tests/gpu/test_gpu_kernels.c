@@ -1,0 +1,493 @@
+/* test_gpu_kernels.c — every GPU kernel against the scalar CPU reference.
+ *
+ * References: src/quant's dequantizers (bit-exact with llama.cpp's, proven by
+ * the quant_ tests) followed by double-precision dot products for the matrix
+ * products; the CPU backend's ops (backend.h) for everything else. Inputs are
+ * fresh random data every run (the seed is printed; RF_TEST_SEED repeats a
+ * run), sizes are odd where the kernel allows it, and every output buffer is
+ * filled with NaN before the kernel runs, so an element the kernel forgot
+ * to write fails the comparison.
+ *
+ * Tolerances (relative L2 error over the whole output, and no NaN):
+ *   - F32 arithmetic paths (vec matmul, norms, rope, attention): 1e-5..1e-4,
+ *     sums in a different order than the reference and the device's
+ *     expf/sinf/cosf/tanhf differing from glibc's by a few ulp;
+ *   - the matrix-unit matmul: 5e-3, because weights and activations are
+ *     rounded to F16 (11-bit mantissa: 2^-11 ~ 4.9e-4 per operand) before
+ *     the F32-accumulated products.
+ * Skips (exit 77) when no GPU is present or the build has no GPU backend.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/backend.h"
+#include "backend/gpu/gpu.h"
+#include "quant/quant.h"
+#include "test_util.h"
+
+static uint64_t rng_state;
+static uint32_t rng_u32(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+static float rng_f(void) { return (float)((rng_u32() & 0xffffff) / 16777216.0 * 2.0 - 1.0); }
+static void fill_rand(float *x, size_t n, float scale)
+{
+    for (size_t i = 0; i < n; i++) x[i] = rng_f() * scale;
+}
+
+static rf_gpu *G;
+static rf_backend CPU;
+
+#define OK(call) do { rf_error e_ = {0}; rf_status s_ = (call); \
+    if (s_ != RF_OK) { fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, e_.msg); exit(1); } } while (0)
+#define E (&e_)
+
+static void *dev_alloc(size_t n)
+{
+    void *d;
+    OK(rf_gpu_alloc(G, n, &d, "test buffer", E));
+    return d;
+}
+static void *dev_from(const void *h, size_t n)
+{
+    void *d = dev_alloc(n);
+    OK(rf_gpu_upload(G, d, h, n, E));
+    return d;
+}
+static void dev_poison(float *d, size_t n) { OK(rf_gpu_fill_f32(G, d, n, NAN, E)); }
+static void dev_get(void *h, const void *d, size_t n)
+{
+    OK(rf_gpu_sync(G, E));
+    OK(rf_gpu_download(G, h, d, n, E));
+}
+
+/* ||a - ref|| / ||ref||, or +inf when a has a NaN/inf. */
+static double rel_err(const float *a, const double *ref, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i])) return INFINITY;
+        num += (a[i] - ref[i]) * (a[i] - ref[i]);
+        den += ref[i] * ref[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+static double rel_err_f(const float *a, const float *ref, size_t n)
+{
+    double *r = malloc(n * sizeof *r);
+    for (size_t i = 0; i < n; i++) r[i] = ref[i];
+    double e = rel_err(a, r, n);
+    free(r);
+    return e;
+}
+
+/* -------------------------------------------------------------- matmul */
+
+static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const int *toks, int n_toks)
+{
+    const rf_quant_ops *q = rf_quant_get(t);
+    const rf_type_traits *tr = rf_type_get(t);
+    if (!q || !tr) {
+        CHECKF(0, "no reference for %s", rf_type_name(t));
+        return;
+    }
+    const size_t row_bytes = rf_type_row_bytes(t, (uint64_t)n_cols);
+    /* pad rows to 16 bytes like a GGUF tensor's start, and once without */
+    const size_t stride = row_bytes;
+    float *wf = malloc(sizeof(float) * n_rows * n_cols);
+    fill_rand(wf, (size_t)(n_rows * n_cols), 1.0f);
+    uint8_t *wq = malloc(stride * n_rows);
+    for (int64_t r = 0; r < n_rows; r++) q->quantize_row(wf + r * n_cols, wq + r * stride, n_cols);
+    /* reference weights: the quantized matrix dequantized by src/quant */
+    float *wd = malloc(sizeof(float) * n_rows * n_cols);
+    for (int64_t r = 0; r < n_rows; r++) q->dequantize_row(wq + r * stride, wd + r * n_cols, n_cols);
+    void *d_w = dev_from(wq, stride * n_rows);
+
+    int max_tok = 0;
+    for (int k = 0; k < n_toks; k++) max_tok = toks[k] > max_tok ? toks[k] : max_tok;
+    float *x = malloc(sizeof(float) * max_tok * n_cols);
+    fill_rand(x, (size_t)(max_tok * n_cols), 1.0f);
+    float *d_x = dev_from(x, sizeof(float) * max_tok * n_cols);
+    float *d_y = dev_alloc(sizeof(float) * max_tok * n_rows);
+    float *y = malloc(sizeof(float) * max_tok * n_rows);
+    double *ref = malloc(sizeof(double) * max_tok * n_rows);
+    for (int t2 = 0; t2 < max_tok; t2++)
+        for (int64_t r = 0; r < n_rows; r++) {
+            double s = 0;
+            for (int64_t i = 0; i < n_cols; i++) s += (double)wd[r * n_cols + i] * x[t2 * n_cols + i];
+            ref[t2 * n_rows + r] = s;
+        }
+
+    for (int k = 0; k < n_toks; k++) {
+        const int nt = toks[k];
+        for (int path = 0; path < 2; path++) {
+            dev_poison(d_y, (size_t)(max_tok * n_rows));
+            rf_error e = {0};
+            rf_status st = path == 0
+                ? rf_gpu_matmul_vec(G, t, d_w, n_rows, n_cols, stride, d_x, nt, d_y, &e)
+                : rf_gpu_matmul_mma(G, t, d_w, n_rows, n_cols, stride, d_x, nt, d_y, &e);
+            CHECKF(st == RF_OK, "%s: %s", rf_type_name(t), e.msg);
+            dev_get(y, d_y, sizeof(float) * nt * n_rows);
+            double err = rel_err(y, ref, (size_t)(nt * n_rows));
+            double tol = path == 0 ? 1e-5 : 5e-3;
+            CHECKF(err < tol, "matmul %s %s: %lld x %lld, %d tokens: rel err %.3g (tol %g)", path ? "mma" : "vec",
+                   rf_type_name(t), (long long)n_rows, (long long)n_cols, nt, err, tol);
+        }
+    }
+
+    /* get_rows: rows dequantized exactly as the reference (x scale) */
+    int32_t ids[5] = {0, (int32_t)(n_rows - 1), (int32_t)(n_rows / 2), 1 % (int32_t)n_rows, (int32_t)(n_rows / 3)};
+    int32_t *d_ids = dev_from(ids, sizeof ids);
+    float *d_o = dev_alloc(sizeof(float) * 5 * n_cols);
+    dev_poison(d_o, (size_t)(5 * n_cols));
+    OK(rf_gpu_get_rows(G, t, d_w, n_rows, n_cols, stride, d_ids, 5, 0.5f, d_o, E));
+    float *o = malloc(sizeof(float) * 5 * n_cols);
+    dev_get(o, d_o, sizeof(float) * 5 * n_cols);
+    int bad = 0;
+    for (int i = 0; i < 5; i++)
+        for (int64_t j = 0; j < n_cols; j++) {
+            float want = wd[(int64_t)ids[i] * n_cols + j] * 0.5f;
+            if (!(fabsf(o[i * n_cols + j] - want) <= 1e-6f * fabsf(want) + 1e-30f)) bad++;
+        }
+    CHECKF(bad == 0, "get_rows %s: %d of %lld elements differ from the reference dequantizer", rf_type_name(t), bad,
+           (long long)(5 * n_cols));
+
+    free(o); free(wf); free(wq); free(wd); free(x); free(y); free(ref);
+    rf_gpu_free(G, d_w); rf_gpu_free(G, d_x); rf_gpu_free(G, d_y); rf_gpu_free(G, d_ids); rf_gpu_free(G, d_o);
+}
+
+static void test_matmul(void)
+{
+    static const rf_type types[] = {RF_TYPE_F32, RF_TYPE_F16, RF_TYPE_BF16, RF_TYPE_Q4_0, RF_TYPE_Q4_1,
+                                    RF_TYPE_Q5_0, RF_TYPE_Q5_1, RF_TYPE_Q8_0, RF_TYPE_Q2_K, RF_TYPE_Q3_K,
+                                    RF_TYPE_Q4_K, RF_TYPE_Q5_K, RF_TYPE_Q6_K, RF_TYPE_IQ4_NL, RF_TYPE_IQ4_XS,
+                                    RF_TYPE_MXFP4};
+    static const int toks[] = {1, 3, 8, 13, 77};
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+        const rf_type t = types[i];
+        const uint32_t bs = rf_type_get(t)->block_size;
+        const int64_t cols = bs == 256 ? 768 : bs == 32 ? 96 + 32 * (int64_t)(rng_u32() % 7) : 160;
+        test_matmul_type(t, 129 + (int64_t)(rng_u32() % 64), cols, toks, 5);
+        /* one more shape: odd rows, a few hundred columns, a big batch */
+        const int toks2[] = {2, 200};
+        test_matmul_type(t, 37, bs == 256 ? 512 : 320, toks2, 2);
+    }
+    /* plain rows whose length is not a multiple of 4 (element tail path) */
+    const int toks3[] = {1, 5, 20};
+    test_matmul_type(RF_TYPE_F32, 33, 67, toks3, 3);
+    test_matmul_type(RF_TYPE_F16, 9, 172, toks3, 3);
+    test_matmul_type(RF_TYPE_BF16, 11, 45, toks3, 3);
+    CHECK(!rf_gpu_type_supported(RF_TYPE_IQ2_XXS));
+}
+
+/* ------------------------------------------------- ops vs the CPU backend */
+
+static void test_rmsnorm(void)
+{
+    const int rows = 7, n = 4096 + 13;
+    float *x = malloc(sizeof(float) * rows * n), *w = malloc(sizeof(float) * n);
+    fill_rand(x, (size_t)rows * n, 3.0f);
+    fill_rand(w, (size_t)n, 1.0f);
+    float *ref = malloc(sizeof(float) * rows * n), *y = malloc(sizeof(float) * rows * n);
+    CPU.ops->rmsnorm(CPU.ctx, x, w, 1e-5f, rows, n, ref);
+    float *d_x = dev_from(x, sizeof(float) * rows * n), *d_w = dev_from(w, sizeof(float) * n);
+    float *d_y = dev_alloc(sizeof(float) * rows * n);
+    dev_poison(d_y, (size_t)rows * n);
+    OK(rf_gpu_rmsnorm(G, d_x, d_w, d_y, rows, n, 1e-5f, E));
+    dev_get(y, d_y, sizeof(float) * rows * n);
+    double err = rel_err_f(y, ref, (size_t)rows * n);
+    CHECKF(err < 1e-5, "rmsnorm: rel err %.3g", err);
+    /* in place, short rows (Q/K norm shape: head_dim 64) */
+    CPU.ops->rmsnorm(CPU.ctx, x, w, 1e-6f, rows * 3, 64, ref);
+    OK(rf_gpu_rmsnorm(G, d_x, d_w, d_x, rows * 3, 64, 1e-6f, E));
+    dev_get(y, d_x, sizeof(float) * rows * 3 * 64);
+    err = rel_err_f(y, ref, (size_t)rows * 3 * 64);
+    CHECKF(err < 1e-5, "rmsnorm in place: rel err %.3g", err);
+    free(x); free(w); free(ref); free(y);
+    rf_gpu_free(G, d_x); rf_gpu_free(G, d_w); rf_gpu_free(G, d_y);
+}
+
+static void test_rope(void)
+{
+    const int n_tok = 5, n_head = 3;
+    const int hds[] = {64, 128, 80};
+    for (int v = 0; v < 6; v++) {
+        const int hd = hds[v % 3];
+        rf_rope_params p;
+        memset(&p, 0, sizeof p);
+        p.style = v % 2 ? RF_ROPE_NEOX : RF_ROPE_NORM;
+        p.n_rot = v == 2 ? hd / 2 : hd;   /* partial rotation once */
+        p.freq_base = v < 3 ? 10000.0f : 500000.0f;
+        p.freq_scale = v >= 4 ? 0.25f : 1.0f;
+        p.ext_factor = v >= 4 ? 1.0f : 0.0f;
+        p.attn_factor = 1.0f;
+        p.corr_dims[0] = 12.0f;
+        p.corr_dims[1] = 40.0f;
+        float ff[128];
+        for (int i = 0; i < p.n_rot / 2; i++) ff[i] = 1.0f + (float)(rng_u32() % 8);
+        float *d_ff = NULL;
+        if (v == 3) {
+            d_ff = dev_from(ff, sizeof(float) * (size_t)p.n_rot / 2);
+            p.freq_factors = ff;   /* the CPU reads host memory */
+        }
+        int32_t pos[5];
+        for (int t = 0; t < n_tok; t++) pos[t] = (int32_t)(rng_u32() % 6000);
+        const size_t n = (size_t)n_tok * n_head * hd;
+        float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
+        fill_rand(x, n, 2.0f);
+        float *d_x = dev_from(x, sizeof(float) * n);
+        int32_t *d_pos = dev_from(pos, sizeof pos);
+        CPU.ops->rope(CPU.ctx, x, pos, n_tok, n_head, hd, &p);
+        rf_rope_params pd = p;
+        pd.freq_factors = d_ff;
+        OK(rf_gpu_rope(G, d_x, n_tok, n_head, hd, d_pos, &pd, E));
+        dev_get(y, d_x, sizeof(float) * n);
+        double err = rel_err_f(y, x, n);
+        /* angles up to 6000 rad: float sinf/cosf argument reduction differs by ulps of the angle */
+        CHECKF(err < 2e-5, "rope variant %d (%s, n_rot %d, head_dim %d): rel err %.3g", v,
+               p.style == RF_ROPE_NEOX ? "neox" : "norm", p.n_rot, hd, err);
+        free(x); free(y);
+        rf_gpu_free(G, d_x); rf_gpu_free(G, d_pos);
+        if (d_ff) rf_gpu_free(G, d_ff);
+    }
+}
+
+static void test_elementwise(void)
+{
+    const int n_tok = 3, n = 1000 + 7, stride = 2 * n + 5;
+    const size_t ng = (size_t)n_tok * stride;
+    float *gu = malloc(sizeof(float) * ng), *ref = malloc(sizeof(float) * n_tok * n), *y = malloc(sizeof(float) * n_tok * n);
+    fill_rand(gu, ng, 6.0f);
+    float *d_gu = dev_from(gu, sizeof(float) * ng), *d_o = dev_alloc(sizeof(float) * n_tok * n);
+    for (int act = 0; act < 2; act++) {
+        CPU.ops->glu(CPU.ctx, (rf_act)act, gu, gu + n, n_tok, n, stride, ref);
+        dev_poison(d_o, (size_t)n_tok * n);
+        OK(rf_gpu_glu(G, (rf_act)act, d_gu, d_gu + n, n_tok, n, stride, d_o, E));
+        dev_get(y, d_o, sizeof(float) * n_tok * n);
+        double err = rel_err_f(y, ref, (size_t)n_tok * n);
+        CHECKF(err < 1e-6, "glu %s: rel err %.3g", act ? "gelu" : "silu", err);
+    }
+    /* add (in place, as the engine calls it), add_bias, softcap, gather */
+    const size_t m = (size_t)n_tok * n;
+    float *a = malloc(sizeof(float) * m), *b = malloc(sizeof(float) * m);
+    fill_rand(a, m, 1.0f);
+    fill_rand(b, m, 1.0f);
+    float *d_a = dev_from(a, sizeof(float) * m), *d_b = dev_from(b, sizeof(float) * m);
+    OK(rf_gpu_add(G, d_a, d_b, d_a, (int64_t)m, E));
+    CPU.ops->add(CPU.ctx, a, b, (int64_t)m);
+    dev_get(y, d_a, sizeof(float) * m);
+    CHECKF(memcmp(y, a, sizeof(float) * m) == 0, "add differs from the CPU");
+    OK(rf_gpu_add_bias(G, d_a, d_b, n_tok, n, E));
+    CPU.ops->add_bias(CPU.ctx, a, b, n_tok, n);
+    dev_get(y, d_a, sizeof(float) * m);
+    CHECKF(memcmp(y, a, sizeof(float) * m) == 0, "add_bias differs from the CPU");
+    for (size_t i = 0; i < m; i++) a[i] *= 40.0f;
+    OK(rf_gpu_upload(G, d_a, a, sizeof(float) * m, E));
+    OK(rf_gpu_softcap(G, d_a, (int64_t)m, 30.0f, E));
+    CPU.ops->softcap(CPU.ctx, a, (int64_t)m, 30.0f);
+    dev_get(y, d_a, sizeof(float) * m);
+    double err = rel_err_f(y, a, m);
+    CHECKF(err < 1e-6, "softcap: rel err %.3g", err);
+    int32_t idx[2] = {2, 0};
+    int32_t *d_idx = dev_from(idx, sizeof idx);
+    OK(rf_gpu_gather(G, d_b, d_idx, 2, n, d_o, E));
+    CPU.ops->gather(CPU.ctx, b, idx, 2, n, ref);
+    dev_get(y, d_o, sizeof(float) * 2 * n);
+    CHECKF(memcmp(y, ref, sizeof(float) * 2 * n) == 0, "gather differs from the CPU");
+    free(gu); free(ref); free(y); free(a); free(b);
+    rf_gpu_free(G, d_gu); rf_gpu_free(G, d_o); rf_gpu_free(G, d_a); rf_gpu_free(G, d_b); rf_gpu_free(G, d_idx);
+}
+
+/* ------------------------------------------------ KV cache and attention */
+
+static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float softcap, int window)
+{
+    const int n_seq = 3, max_blocks = 40, n_blocks = 100;
+    const int kv_dim = n_head_kv * hd;
+    const size_t pool = (size_t)n_blocks * bs * kv_dim;
+    uint16_t *kp = calloc(pool, 2), *vp = calloc(pool, 2);
+    int32_t btab[3 * 40];
+    /* distinct random physical blocks per sequence */
+    int perm[100];
+    for (int i = 0; i < n_blocks; i++) perm[i] = i;
+    for (int i = n_blocks - 1; i > 0; i--) {
+        int j = (int)(rng_u32() % (uint32_t)(i + 1)), tmp = perm[i];
+        perm[i] = perm[j];
+        perm[j] = tmp;
+    }
+    for (int i = 0; i < n_seq * max_blocks; i++) btab[i] = perm[i % n_blocks];
+    int len[3];
+    for (int s = 0; s < n_seq; s++) len[s] = 1 + (int)(rng_u32() % (uint32_t)(bs * 6));
+    len[1] = 1;   /* a sequence with a single key */
+    int n_all = len[0] + len[1] + len[2];
+    /* fill every sequence's keys with one kv_write of all positions */
+    int32_t *slots = malloc(sizeof(int32_t) * n_all), *pos = malloc(sizeof(int32_t) * n_all);
+    int32_t *seq = malloc(sizeof(int32_t) * n_all);
+    int k = 0;
+    for (int s = 0; s < n_seq; s++)
+        for (int p = 0; p < len[s]; p++, k++) {
+            pos[k] = p;
+            seq[k] = s;
+            slots[k] = btab[s * max_blocks + p / bs] * bs + p % bs;
+        }
+    float *kk = malloc(sizeof(float) * n_all * kv_dim), *vv = malloc(sizeof(float) * n_all * kv_dim);
+    fill_rand(kk, (size_t)n_all * kv_dim, 2.0f);
+    fill_rand(vv, (size_t)n_all * kv_dim, 1.0f);
+    CPU.ops->kv_write(CPU.ctx, kp, vp, kk, vv, slots, n_all, kv_dim);
+    void *d_kp = dev_alloc(pool * 2), *d_vp = dev_alloc(pool * 2);
+    OK(rf_gpu_upload(G, d_kp, kp, pool * 2, E));   /* untouched slots equal on both sides */
+    OK(rf_gpu_upload(G, d_vp, vp, pool * 2, E));
+    float *d_kk = dev_from(kk, sizeof(float) * n_all * kv_dim), *d_vv = dev_from(vv, sizeof(float) * n_all * kv_dim);
+    int32_t *d_slots = dev_from(slots, sizeof(int32_t) * n_all);
+    memset(kp, 0, pool * 2);
+    memset(vp, 0, pool * 2);
+    CPU.ops->kv_write(CPU.ctx, kp, vp, kk, vv, slots, n_all, kv_dim);
+    OK(rf_gpu_kv_write(G, d_kp, d_vp, d_kk, d_vv, d_slots, n_all, kv_dim, E));
+    uint16_t *chk = malloc(pool * 2);
+    dev_get(chk, d_kp, pool * 2);
+    int kdiff = 0;
+    for (int i = 0; i < n_all; i++)
+        kdiff += memcmp(chk + (size_t)slots[i] * kv_dim, kp + (size_t)slots[i] * kv_dim, (size_t)kv_dim * 2) != 0;
+    dev_get(chk, d_vp, pool * 2);
+    for (int i = 0; i < n_all; i++)
+        kdiff += memcmp(chk + (size_t)slots[i] * kv_dim, vp + (size_t)slots[i] * kv_dim, (size_t)kv_dim * 2) != 0;
+    CHECKF(kdiff == 0, "kv_write: %d rows differ from the CPU's F16 rounding", kdiff);
+
+    /* queries: every position of every sequence (prefill shape) */
+    rf_attn_params ap = {.n_head = n_head, .n_head_kv = n_head_kv, .head_dim = hd, .block_size = bs,
+                         .max_blocks = max_blocks, .scale = 1.0f / sqrtf((float)hd), .softcap = softcap,
+                         .window = window};
+    const size_t qn = (size_t)n_all * n_head * hd;
+    float *q = malloc(sizeof(float) * qn), *ref = malloc(sizeof(float) * qn), *out = malloc(sizeof(float) * qn);
+    fill_rand(q, qn, 2.0f);
+    CPU.ops->attention(CPU.ctx, q, kp, vp, btab, seq, pos, n_all, &ap, ref);
+    float *d_q = dev_from(q, sizeof(float) * qn), *d_out = dev_alloc(sizeof(float) * qn);
+    int32_t *d_btab = dev_from(btab, sizeof btab), *d_pos = dev_from(pos, sizeof(int32_t) * n_all);
+    int32_t *d_seq = dev_from(seq, sizeof(int32_t) * n_all);
+    dev_poison(d_out, qn);
+    OK(rf_gpu_attention(G, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, n_all, &ap, d_out, E));
+    dev_get(out, d_out, sizeof(float) * qn);
+    double err = rel_err_f(out, ref, qn);
+    CHECKF(err < 1e-4, "attention %d/%d heads, head_dim %d, block %d, softcap %g, window %d: rel err %.3g",
+           n_head, n_head_kv, hd, bs, softcap, window, err);
+
+    free(kp); free(vp); free(slots); free(pos); free(seq); free(kk); free(vv); free(chk); free(q); free(ref); free(out);
+    rf_gpu_free(G, d_kp); rf_gpu_free(G, d_vp); rf_gpu_free(G, d_kk); rf_gpu_free(G, d_vv); rf_gpu_free(G, d_slots);
+    rf_gpu_free(G, d_q); rf_gpu_free(G, d_out); rf_gpu_free(G, d_btab); rf_gpu_free(G, d_pos); rf_gpu_free(G, d_seq);
+}
+
+static void test_attention(void)
+{
+    test_attention_case(8, 2, 64, 16, 0.0f, 0);     /* GQA */
+    test_attention_case(4, 4, 128, 16, 0.0f, 0);    /* MHA, 128-dim heads */
+    test_attention_case(6, 1, 80, 32, 0.0f, 0);     /* MQA, odd head dim */
+    test_attention_case(8, 4, 8, 16, 0.0f, 0);      /* stories260K's 8-dim heads */
+    test_attention_case(8, 4, 256, 16, 50.0f, 0);   /* soft-capping (gemma2) */
+    test_attention_case(8, 2, 64, 16, 0.0f, 23);    /* sliding window */
+}
+
+/* ----------------------------------------------------------- sampling */
+
+static void test_argmax(void)
+{
+    const int rows = 3, nv = 32000 + 7;
+    float *l = malloc(sizeof(float) * rows * nv);
+    fill_rand(l, (size_t)rows * nv, 10.0f);
+    l[1 * nv + 12345] = 50.0f;   /* a tie: the lower id wins */
+    l[1 * nv + 23456] = 50.0f;
+    float *d_l = dev_from(l, sizeof(float) * rows * nv);
+    int32_t *d_o = dev_alloc(sizeof(int32_t) * rows), o[3];
+    rf_gpu_sample_params sp = {.temperature = 0.0f, .top_p = 1.0f, .repeat_penalty = 1.0f};
+    OK(rf_gpu_sample(G, d_l, rows, nv, &sp, NULL, 0, NULL, d_o, E));
+    dev_get(o, d_o, sizeof o);
+    for (int r = 0; r < rows; r++) {
+        int best = 0;
+        for (int i = 1; i < nv; i++)
+            if (l[r * nv + i] > l[r * nv + best]) best = i;
+        CHECKF(o[r] == best, "argmax row %d: GPU %d, CPU %d", r, o[r], best);
+    }
+    free(l);
+    rf_gpu_free(G, d_l); rf_gpu_free(G, d_o);
+}
+
+/* -------------------------------------------------------------- graphs */
+
+/* A recorded sequence replayed after its input changed gives the eager
+ * result for the new input. */
+static void test_graph(void)
+{
+    const int rows = 300, cols = 512;
+    const size_t wb = rf_type_row_bytes(RF_TYPE_Q4_K, cols);
+    float *wf = malloc(sizeof(float) * rows * cols);
+    fill_rand(wf, (size_t)rows * cols, 1.0f);
+    uint8_t *wq = malloc(wb * rows);
+    OK(rf_quantize_rows(RF_TYPE_Q4_K, wf, wq, rows, cols, E));
+    void *d_w = dev_from(wq, wb * rows);
+    float x[512], nw[512];
+    fill_rand(nw, 512, 1.0f);
+    float *d_x = dev_alloc(sizeof x), *d_h = dev_alloc(sizeof x), *d_y = dev_alloc(sizeof(float) * rows);
+    float *d_nw = dev_from(nw, sizeof nw);
+    float y1[300], y2[300];
+    OK(rf_gpu_graph_begin(G, E));
+    OK(rf_gpu_rmsnorm(G, d_x, d_nw, d_h, 1, cols, 1e-5f, E));
+    OK(rf_gpu_matmul(G, RF_TYPE_Q4_K, d_w, rows, cols, wb, d_h, 1, d_y, E));
+    OK(rf_gpu_graph_end(G, E));
+    for (int rep = 0; rep < 3; rep++) {
+        fill_rand(x, 512, 1.0f);
+        OK(rf_gpu_upload(G, d_x, x, sizeof x, E));
+        dev_poison(d_y, rows);
+        OK(rf_gpu_graph_replay(G, E));
+        dev_get(y1, d_y, sizeof y1);
+        dev_poison(d_y, rows);
+        OK(rf_gpu_rmsnorm(G, d_x, d_nw, d_h, 1, cols, 1e-5f, E));
+        OK(rf_gpu_matmul(G, RF_TYPE_Q4_K, d_w, rows, cols, wb, d_h, 1, d_y, E));
+        dev_get(y2, d_y, sizeof y2);
+        CHECKF(memcmp(y1, y2, sizeof y1) == 0 && isfinite(y1[0]), "graph replay %d differs from eager launches", rep);
+    }
+    free(wf); free(wq);
+    rf_gpu_free(G, d_w); rf_gpu_free(G, d_x); rf_gpu_free(G, d_h); rf_gpu_free(G, d_y); rf_gpu_free(G, d_nw);
+}
+
+/* Not enough memory is an error that names the sizes, never a crash. */
+static void test_oom(void)
+{
+    void *d = NULL;
+    rf_error e = {0};
+    rf_status st = rf_gpu_alloc(G, (size_t)1 << 50, &d, "weights", &e);
+    CHECKF(st == RF_ERR_NOMEM && strstr(e.msg, "MiB") && strstr(e.msg, "-ngl"), "OOM message: %s", e.msg);
+    CHECK(d == NULL);
+}
+
+int main(void)
+{
+    if (rf_gpu_device_count() <= 0) {
+        if (!strcmp(rf_gpu_vendor(), "none")) rf_test_skip("built without a GPU backend (RF_GPU=off or no toolkit)");
+        rf_test_skip("no GPU device found");
+    }
+    const char *seed = getenv("RF_TEST_SEED");
+    rng_state = seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL) * 2654435761u + (uint64_t)clock();
+    if (!rng_state) rng_state = 1;
+    fprintf(stderr, "gpu_kernels: seed %llu (RF_TEST_SEED repeats it)\n", (unsigned long long)rng_state);
+    OK(rf_gpu_open(0, &G, E));
+    const rf_gpu_device_info *inf = rf_gpu_info(G);
+    fprintf(stderr, "gpu_kernels: %s %s, warp %d, %.0f MiB\n", inf->name, inf->arch, inf->warp, inf->mem_total / 1048576.0);
+    OK(rf_backend_cpu_create(1, &CPU, E));
+    test_matmul();
+    test_rmsnorm();
+    test_rope();
+    test_elementwise();
+    test_attention();
+    test_argmax();
+    test_graph();
+    test_oom();
+    CPU.ops->destroy(CPU.ctx);
+    rf_gpu_close(G);
+    return rf_test_done("gpu_kernels");
+}
