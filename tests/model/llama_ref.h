@@ -91,14 +91,14 @@ typedef struct rf_llama_ref {
     void *(*smp_init_min_p)(float p, size_t min_keep);
     void *(*smp_init_typical)(float p, size_t min_keep);
     void *(*smp_init_temp)(float t);
-    void *(*smp_init_penalties)(int32_t last_n, float repeat, float freq, float present);
+    void *(*smp_init_penalties)(int32_t n_vocab, int32_t last_n, float repeat, float freq, float present);
     void (*smp_apply)(void *s, rf_ll_token_data_array *cur);
     void (*smp_accept)(void *s, int32_t tok);
     void (*smp_reset)(void *s);
     void (*smp_free)(void *s);
 } rf_llama_ref;
 
-static void rf_llama_ref_quiet_log(int level, const char *text, void *ud)
+static inline void rf_llama_ref_quiet_log(int level, const char *text, void *ud)
 {
     (void)ud;
     if (level >= 4 /* GGML_LOG_LEVEL_ERROR */ && getenv("RF_LLAMA_LOG") == NULL)
@@ -108,7 +108,7 @@ static void rf_llama_ref_quiet_log(int level, const char *text, void *ud)
 }
 
 /* Directory of the prebuilt libraries, or NULL. */
-static const char *rf_llama_ref_dir(char *buf, size_t n)
+static inline const char *rf_llama_ref_dir(char *buf, size_t n)
 {
     const char *cache = getenv("RF_CACHE_DIR");
     char tmp[1024];
@@ -123,7 +123,7 @@ static const char *rf_llama_ref_dir(char *buf, size_t n)
 
 /* Opens the reference. On failure returns false and writes why into `why`
  * (callers skip with that message: the reference is absent, not wrong). */
-static bool rf_llama_ref_open(rf_llama_ref *r, char *why, size_t n_why)
+static inline bool rf_llama_ref_open(rf_llama_ref *r, char *why, size_t n_why)
 {
     memset(r, 0, sizeof *r);
 #if !defined(__x86_64__)
@@ -205,7 +205,7 @@ static inline void rf_ll_set_i32(rf_ll_blob *p, size_t off, int32_t v) { memcpy(
 
 /* A context for exact comparisons: F32 KV cache (the default F16 would cost
  * ~1e-3 relative error), no flash attention, every batch row may output. */
-static void *rf_llama_ref_ctx_exact(rf_llama_ref *r, void *model, uint32_t n_ctx, int n_threads)
+static inline void *rf_llama_ref_ctx_exact(rf_llama_ref *r, void *model, uint32_t n_ctx, int n_threads)
 {
     rf_ll_blob cp = r->context_default_params();
     rf_ll_set_u32(&cp, RF_LL_CP_N_CTX, n_ctx);
@@ -219,7 +219,7 @@ static void *rf_llama_ref_ctx_exact(rf_llama_ref *r, void *model, uint32_t n_ctx
     return r->init_from_model(model, cp);
 }
 
-static void *rf_llama_ref_load(rf_llama_ref *r, const char *path)
+static inline void *rf_llama_ref_load(rf_llama_ref *r, const char *path)
 {
     rf_ll_blob mp = r->model_default_params();
     return r->model_load_from_file(path, mp);
