@@ -19,13 +19,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" { /* the project's C headers have no C++ guards of their own */
+#endif
+
 #include "backend/backend.h"
 #include "gguf/gguf.h"
 #include "rocmforge.h"
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 /* ------------------------------------------------------------- devices */
 
