@@ -215,6 +215,19 @@ void rf_sampler_accept(rf_sampler *s, int32_t tok);
 void rf_sampler_reset(rf_sampler *s);
 void rf_sampler_free(rf_sampler *s);
 
+/* Stop strings for streamed output. The caller keeps all text generated so
+ * far; after each new piece it scans the tail. Returns the byte offset where
+ * the first stop string starts (output ends there; -1: none yet) and sets
+ * *n_safe to the bytes that can be sent now (text that could still begin a
+ * stop string is held back). `from` is the previous call's *n_safe (0 at
+ * first), so each scan looks only at new text. Allocates nothing. */
+typedef struct rf_stop_set rf_stop_set;
+rf_status rf_stop_set_create(const char *const *stops, int n_stops,
+                             rf_stop_set **out, rf_error *err);
+long rf_stop_set_scan(const rf_stop_set *s, const char *text, size_t len,
+                      size_t from, size_t *n_safe);
+void rf_stop_set_free(rf_stop_set *s);
+
 #ifdef __cplusplus
 }
 #endif
