@@ -252,7 +252,15 @@ static void slot_admit(srv_sched *s, srv_slot *sl, srv_job *j)
     sl->generating = false;
     sl->t_admit = rf_time_now();
     s->n_active++;
+    /* The detokenizer drops the leading space of a stream's first piece
+     * (SPM's prefix space); a reply continues its prompt, so start it past
+     * that point by feeding a control token, which renders as nothing. */
     rf_detok_reset(sl->detok);
+    if (!j->embed) {
+        int32_t prime = rf_token_bos(s->model);
+        if (prime < 0) prime = j->prompt[j->n_prompt - 1];
+        (void)rf_detok_push(sl->detok, prime, j->text, (int)j->cap_text);
+    }
 
     srv_cache_entry *best = NULL;
     int best_n = 0;

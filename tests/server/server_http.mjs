@@ -60,7 +60,7 @@ async function waitIdle(srv, hdr) {
   isErr(await request(srv, 'POST', '/v1/chat/completions', { ...chat, messages: 'Hi' }, auth), 400, 'invalid_type', 'messages as a string');
   isErr(await request(srv, 'POST', '/v1/chat/completions', { ...chat, max_tokens: -1 }, auth), 400, 'invalid_value', 'negative max_tokens');
   isErr(await request(srv, 'POST', '/v1/chat/completions', { ...chat, model: 'gpt-4o' }, auth), 404, 'model_not_found', 'unknown model');
-  isErr(await request(srv, 'POST', '/v1/completions', { prompt: 'Once upon a time', max_tokens: 200 }, auth), 400, 'context_length_exceeded', 'prompt + max_tokens over the context');
+  isErr(await request(srv, 'POST', '/v1/completions', { prompt: 'Once upon a time '.repeat(4), max_tokens: 120 }, auth), 400, 'context_length_exceeded', 'prompt + max_tokens over the context');
   isErr(await request(srv, 'POST', '/v1/completions', { prompt: 'Once upon a time '.repeat(40) }, auth), 400, 'context_length_exceeded', 'prompt longer than the context');
   isErr(await request(srv, 'POST', '/v1/completions', { prompt: [1, 5000] }, auth), 400, 'invalid_value', 'token id out of the vocabulary');
   isErr(await request(srv, 'POST', '/v1/completions', { prompt: 'x', logit_bias: { 9999: 1 } }, auth), 400, 'invalid_value', 'logit_bias token out of the vocabulary');

@@ -142,20 +142,24 @@ for (const c of cases) {
   check(!lb.choices[0].text.startsWith(ref.detokenize([first])), 'logit_bias bans a token');
 }
 
-// Logprobs against llama.cpp's logits (steps 0 and 1 of case 0).
+// Logprobs against llama.cpp's logits (steps 0 and 1 of case 0). Tolerance
+// 1e-2: the engine's logits match llama.cpp's within a relative L2 error of
+// 1e-3 (tests/engine/engine_greedy.c; F32 sums in another order), which
+// leaves errors of a few 1e-3 on single logits of unlikely tokens.
 {
+  const TOL = 1e-2;
   const c = cases[0];
   const r = await client.completions.create({ model: MODEL, prompt: c.prompt, max_tokens: 2, temperature: 0, logprobs: 5 });
   const lp = r.choices[0].logprobs;
   for (const step of [0, 1]) {
     const ls = logSoftmax(c.logits[step]);
     const tok = c.genTokens[step];
-    check(Math.abs(lp.token_logprobs[step] - ls[tok]) < 2e-3, `logprob step ${step}: ${lp.token_logprobs[step]} vs llama.cpp ${ls[tok]}`);
+    check(Math.abs(lp.token_logprobs[step] - ls[tok]) < TOL, `logprob step ${step}: ${lp.token_logprobs[step]} vs llama.cpp ${ls[tok]}`);
     const top = Object.entries(lp.top_logprobs[step]);
     const refTop = ls.map((v, i) => [i, v]).sort((a, b) => b[1] - a[1]).slice(0, 5);
     check(top.length === 5, 'five top logprobs');
     for (let k = 0; k < Math.min(top.length, 5); k++)
-      check(Math.abs(top[k][1] - refTop[k][1]) < 2e-3, `top ${k} at step ${step}: ${top[k][1]} vs ${refTop[k][1]}`);
+      check(Math.abs(top[k][1] - refTop[k][1]) < TOL, `top ${k} at step ${step}: ${top[k][1]} vs ${refTop[k][1]}`);
   }
   check(lp.tokens.join('') === r.choices[0].text, 'logprobs tokens spell the text');
   const ch = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4,
