@@ -23,7 +23,7 @@
 #define cpu_relax() ((void)0)
 #endif
 
-#define POOL_SPIN 20000
+#define POOL_SPIN 2000
 
 struct rf_threadpool {
     int n_threads;                 /* workers + the caller */
@@ -45,7 +45,9 @@ static void *pool_worker(void *varg)
     worker_arg wa = *(worker_arg *)varg;
     free(varg);
     rf_threadpool *p = wa.p;
-    unsigned seen = atomic_load(&p->generation);
+    /* generation is 0 when the pool is created; reading it here instead
+     * could skip a job published before this thread started */
+    unsigned seen = 0;
     for (;;) {
         unsigned g;
         int spins = 0;

@@ -1,0 +1,164 @@
+/* test_cpu_matmul.c — every CPU kernel variant the machine can run
+ * (scalar, AVX2, AVX-512, NEON; each forced in turn) against the reference:
+ * weights dequantized by the reference dequantizer (itself bit-exact with
+ * llama.cpp, see quant_ggml) and a double-precision dot product.
+ *
+ * Tolerance, per output y = sum_i w_i x_i (derived, not tuned):
+ *  - activation quantization: the kernels see x_i' = d_b * q_i with
+ *    |x_i - x_i'| <= d_b / 2, d_b = max|x| of x_i's block / 127 (32-value
+ *    blocks for the Q8 activations, 256 for Q8_K). That contributes at most
+ *    sum_i |w_i| d_b / 2 (times 1.001 for the rounding of 1/d_b).
+ *  - float accumulation: products of exact integer block sums by float
+ *    scales, summed block after block (or lane-wise then reduced): at most
+ *    (n_terms + 8) * 2^-24 * sum_i |w_i x_i'| with n_terms the number of
+ *    float additions in the longest chain (blocks, or columns for F32/F16/BF16).
+ * Odd sizes: rows not a multiple of any tile, n_tok = 1, 3, 17, 70 (more than
+ * one token tile), a padded row stride, 1 and 3 threads. Also: results do not
+ * depend on the batch (each token alone gives the same bits) nor on the
+ * thread count; bad arguments are errors, not crashes. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_kernels.h"
+#include "quant/quant.h"
+#include "test_util.h"
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+static uint64_t rng_u64(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+static float rng_unif(void) { return (float)((rng_u64() >> 40) * (1.0 / 16777216.0)); }
+static float rng_gauss(void)
+{
+    float u = rng_unif() + 1e-7f, v = rng_unif();
+    return sqrtf(-2.f * logf(u)) * cosf(6.2831853f * v);
+}
+
+static int act_block(rf_type t)
+{
+    switch (t) {
+    case RF_TYPE_F32: case RF_TYPE_F16: case RF_TYPE_BF16: return 0;
+    case RF_TYPE_Q2_K: case RF_TYPE_Q3_K: case RF_TYPE_Q4_K: case RF_TYPE_Q5_K: case RF_TYPE_Q6_K:
+    case RF_TYPE_IQ4_XS: return 256;
+    default: return 32;
+    }
+}
+
+static double worst_ratio[RF_ISA_COUNT][RF_TYPE_COUNT];
+
+static void run_case(rf_cpu_isa isa, rf_type t, int64_t n_rows, int64_t n_cols, int64_t n_tok, size_t pad,
+                     rf_threadpool *pool)
+{
+    const rf_type_traits *tr = rf_type_get((uint32_t)t);
+    const size_t rb = (size_t)rf_type_row_bytes(t, (uint64_t)n_cols), stride = rb + pad;
+    float *wf = malloc(sizeof(float) * (size_t)(n_rows * n_cols));
+    float *wd = malloc(sizeof(float) * (size_t)(n_rows * n_cols));
+    float *x = malloc(sizeof(float) * (size_t)(n_tok * n_cols));
+    float *y = malloc(sizeof(float) * (size_t)(n_tok * n_rows));
+    float *y1 = malloc(sizeof(float) * (size_t)n_rows);
+    uint8_t *w = malloc(stride * (size_t)n_rows + 64);
+    for (int64_t i = 0; i < n_rows * n_cols; i++) wf[i] = rng_gauss() * (rng_unif() < 0.01f ? 8.f : 1.f);
+    for (int64_t i = 0; i < n_tok * n_cols; i++) x[i] = rng_gauss() * (rng_unif() < 0.01f ? 10.f : 1.f);
+    rf_error err = {0};
+    for (int64_t r = 0; r < n_rows; r++) {
+        CHECK(rf_quantize_rows(t, wf + r * n_cols, w + (size_t)r * stride, 1, n_cols, &err) == RF_OK);
+        memset(w + (size_t)r * stride + rb, 0x7f, pad);   /* padding must not be read */
+        rf_quant_get(t)->dequantize_row(w + (size_t)r * stride, wd + r * n_cols, n_cols);
+    }
+    size_t ss = rf_cpu_matmul_scratch_size(t, n_cols, n_tok);
+    void *scratch = ss ? aligned_alloc(64, (ss + 63) / 64 * 64) : NULL;
+    rf_status st = rf_cpu_matmul(pool, t, w, n_rows, n_cols, stride, x, n_tok, y, scratch, &err);
+    CHECKF(st == RF_OK, "%s %s: %s", rf_cpu_isa_name(isa), tr->name, err.msg);
+
+    const int ab = act_block(t);
+    const int64_t n_terms = ab ? n_cols / (ab == 256 ? 256 : 32) * (ab == 256 ? 16 : 1) : n_cols;
+    int bad = 0;
+    for (int64_t tk = 0; tk < n_tok; tk++) {
+        const float *xt = x + tk * n_cols;
+        for (int64_t r = 0; r < n_rows; r++) {
+            const float *wr = wd + r * n_cols;
+            double ref = 0, qerr = 0, mag = 0;
+            for (int64_t b0 = 0; b0 < n_cols; b0 += ab ? ab : n_cols) {
+                int64_t len = ab ? ab : n_cols;
+                double amax = 0;
+                for (int64_t i = b0; i < b0 + len; i++) amax = fmax(amax, fabs(xt[i]));
+                double half_step = ab ? amax / 127.0 / 2.0 * 1.001 : 0;
+                for (int64_t i = b0; i < b0 + len; i++) {
+                    ref += (double)wr[i] * xt[i];
+                    qerr += fabs(wr[i]) * half_step;
+                    mag += fabs((double)wr[i]) * (fabs(xt[i]) + half_step);
+                }
+            }
+            double tol = qerr + (double)(n_terms + 8) * 0x1p-24 * mag + 1e-30;
+            double e = fabs((double)y[tk * n_rows + r] - ref);
+            if (e / tol > worst_ratio[isa][t]) worst_ratio[isa][t] = e / tol;
+            if (!(e <= tol) && bad++ < 3)
+                fprintf(stderr, "%s %s %lldx%lld tok %lld row %lld: got %.9g want %.9g (err %.3g > tol %.3g)\n",
+                        rf_cpu_isa_name(isa), tr->name, (long long)n_rows, (long long)n_cols, (long long)tk,
+                        (long long)r, y[tk * n_rows + r], ref, e, tol);
+        }
+    }
+    CHECKF(bad == 0, "%s %s rows %lld cols %lld tok %lld: %d outputs outside the bound", rf_cpu_isa_name(isa), tr->name,
+           (long long)n_rows, (long long)n_cols, (long long)n_tok, bad);
+
+    /* batch invariance: each token alone gives the same bits */
+    int diff = 0;
+    for (int64_t tk = 0; tk < n_tok; tk += (n_tok > 4 ? 5 : 1)) {
+        CHECK(rf_cpu_matmul(NULL, t, w, n_rows, n_cols, stride, x + tk * n_cols, 1, y1, scratch, &err) == RF_OK);
+        if (memcmp(y1, y + tk * n_rows, sizeof(float) * (size_t)n_rows)) diff++;
+    }
+    CHECKF(diff == 0, "%s %s: %d tokens give different results alone than in a batch of %lld (or with 1 thread)",
+           rf_cpu_isa_name(isa), tr->name, diff, (long long)n_tok);
+    free(scratch); free(wf); free(wd); free(x); free(y); free(y1); free(w);
+}
+
+int main(void)
+{
+    const rf_type types[] = {RF_TYPE_F32, RF_TYPE_F16, RF_TYPE_BF16, RF_TYPE_Q4_0, RF_TYPE_Q4_1, RF_TYPE_Q5_0,
+                             RF_TYPE_Q5_1, RF_TYPE_Q8_0, RF_TYPE_Q2_K, RF_TYPE_Q3_K, RF_TYPE_Q4_K, RF_TYPE_Q5_K,
+                             RF_TYPE_Q6_K, RF_TYPE_IQ4_NL, RF_TYPE_IQ4_XS, RF_TYPE_MXFP4};
+    const int64_t shapes[][3] = {{1, 256, 1}, {7, 512, 3}, {37, 768, 17}, {130, 256, 1}, {19, 1024, 5}, {33, 512, 70}};
+    rf_error err = {0};
+    rf_threadpool *pool = rf_threadpool_create(3, &err);
+    CHECK(pool != NULL);
+    int n_isa = 0;
+    for (int isa = 0; isa < RF_ISA_COUNT; isa++) {
+        if (!rf_cpu_kernels_force((rf_cpu_isa)isa)) {
+            fprintf(stderr, "variant %s: not available on this CPU/build\n", rf_cpu_isa_name((rf_cpu_isa)isa));
+            continue;
+        }
+        n_isa++;
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+                run_case((rf_cpu_isa)isa, types[ti], shapes[s][0], shapes[s][1], shapes[s][2], s == 2 ? 48 : 0,
+                         (s & 1) ? pool : NULL);
+        }
+        fprintf(stderr, "variant %-6s worst err/bound:", rf_cpu_isa_name((rf_cpu_isa)isa));
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
+            fprintf(stderr, " %s %.2f", rf_type_name(types[ti]), worst_ratio[isa][types[ti]]);
+        fputc('\n', stderr);
+    }
+    CHECK(n_isa >= 1);
+
+    /* errors are values */
+    float xs[256] = {0}, ys[4];
+    uint8_t wq[4 * 144] = {0};
+    uint8_t scr[4096] __attribute__((aligned(64)));
+    CHECK(rf_cpu_matmul(NULL, RF_TYPE_IQ2_XXS, wq, 1, 256, 66, xs, 1, ys, scr, &err) == RF_ERR_UNSUPPORTED);
+    CHECK(rf_cpu_matmul(NULL, RF_TYPE_Q4_K, wq, 1, 200, 144, xs, 1, ys, scr, &err) == RF_ERR_INVALID_ARG);
+    CHECK(rf_cpu_matmul(NULL, RF_TYPE_Q4_K, wq, 2, 256, 100, xs, 1, ys, scr, &err) == RF_ERR_INVALID_ARG);
+    CHECK(rf_cpu_matmul(NULL, RF_TYPE_Q4_K, wq, 1, 256, 144, xs, 1, ys, NULL, &err) == RF_ERR_INVALID_ARG);
+    CHECK(!rf_cpu_matmul_supports(RF_TYPE_IQ2_XXS) && rf_cpu_matmul_supports(RF_TYPE_Q4_K));
+    float row[32];
+    CHECK(rf_cpu_dequantize_row(RF_TYPE_Q4_0, wq, row, 33, &err) == RF_ERR_INVALID_ARG);
+    CHECK(rf_cpu_dequantize_row(RF_TYPE_IQ1_S, wq, row, 256, &err) == RF_ERR_UNSUPPORTED);
+    rf_threadpool_free(pool);
+    return rf_test_done("cpu_matmul");
+}
