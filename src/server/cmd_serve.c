@@ -228,6 +228,17 @@ int cmd_serve(int argc, char **argv)
     srv.sched.shutdown = true;
     pthread_cond_signal(&srv.sched.cv);
     pthread_mutex_unlock(&srv.sched.mu);
+    /* Up to 2 s for HTTP threads to write those final events: a task an
+     * HTTP thread still holds has more than the registry's reference. */
+    for (double t_end = rf_time_now() + 2.0; rf_time_now() < t_end;) {
+        int held = 0;
+        pthread_mutex_lock(&srv.sched.mu);
+        for (srv_task *t = srv.sched.tasks; t; t = t->next) held += t->refs > 1;
+        pthread_mutex_unlock(&srv.sched.mu);
+        if (!held) break;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 out:
     srv_sched_stop(&srv.sched);
     srv_http_stop(&srv);
