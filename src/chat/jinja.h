@@ -38,6 +38,8 @@ struct jfunc;
 
 typedef struct jv {
     jv_type t;
+    bool safe;      /* JV_STR: a markupsafe.Markup (from |safe, |escape):
+                       `+` with a plain string HTML-escapes the plain side */
     union {
         bool b;
         int64_t i;
@@ -50,7 +52,12 @@ typedef struct jv {
     } u;
 } jv;
 
-typedef struct jlist { jv *v; size_t n, cap; bool tuple; } jlist;
+/* gen: a Python iterator (what jinja's map/select/unique/reverse return):
+ * single use (gen_pos = items already consumed), no len(), always truthy,
+ * not JSON-serializable, not printable. Modelled because templates that
+ * misuse them fail in jinja2 and must fail here too. */
+typedef struct jlist { jv *v; size_t n, cap; bool tuple; bool gen; size_t gen_pos; } jlist;
+static inline bool jv_is_gen(jv v) { return v.t == JV_LIST && v.u.l->gen; }
 /* Insertion-ordered; linear lookup (chat dicts hold a handful of keys). */
 typedef struct jdict { jv *k; jv *v; size_t n, cap; } jdict;
 
@@ -165,12 +172,15 @@ void jbuf_printf(jctx *c, jbuf *b, const char *fmt, ...)
     ;
 
 /* ------------------------------------------------------------- value helpers */
-static inline jv jv_undef(void) { jv v; v.t = JV_UNDEF; v.u.s.p = NULL; v.u.s.n = 0; return v; }
-static inline jv jv_none(void) { jv v; v.t = JV_NONE; v.u.i = 0; return v; }
-static inline jv jv_bool(bool b) { jv v; v.t = JV_BOOL; v.u.b = b; return v; }
-static inline jv jv_int(int64_t i) { jv v; v.t = JV_INT; v.u.i = i; return v; }
-static inline jv jv_float(double f) { jv v; v.t = JV_FLOAT; v.u.f = f; return v; }
-static inline jv jv_strn(const char *p, size_t n) { jv v; v.t = JV_STR; v.u.s.p = p; v.u.s.n = n; return v; }
+static inline jv jv_undef(void) { jv v = {0}; v.t = JV_UNDEF; v.u.s.p = NULL; v.u.s.n = 0; return v; }
+static inline jv jv_none(void) { jv v = {0}; v.t = JV_NONE; v.u.i = 0; return v; }
+static inline jv jv_bool(bool b) { jv v = {0}; v.t = JV_BOOL; v.u.b = b; return v; }
+static inline jv jv_int(int64_t i) { jv v = {0}; v.t = JV_INT; v.u.i = i; return v; }
+static inline jv jv_float(double f) { jv v = {0}; v.t = JV_FLOAT; v.u.f = f; return v; }
+static inline jv jv_strn(const char *p, size_t n) { jv v = {0}; v.t = JV_STR; v.u.s.p = p; v.u.s.n = n; return v; }
+static inline jv jv_safe(jv s, bool safe) { s.safe = safe; return s; }
+/* HTML escaping as markupsafe.escape does it. */
+jv jv_html_escape(jctx *c, jv s);
 jv jv_str_copy(jctx *c, const char *p, size_t n);
 jv jv_cstr(jctx *c, const char *s);
 jv jv_list_new(jctx *c, size_t cap);
@@ -207,6 +217,9 @@ jv jv_from_json_text(jctx *c, const char *text, const char *what);
 /* UTF-8 helpers: number of code points; byte offset of code point i. */
 size_t jutf8_len(const char *p, size_t n);
 size_t jutf8_offset(const char *p, size_t n, size_t cp);
+
+/* Remaining items of a generator as a plain list, consuming it. */
+jv jv_gen_drain(jctx *c, jv g);
 
 /* ------------------------------------------------------------- stages */
 /* Source -> tokens (arena). */

@@ -361,7 +361,7 @@ static jv str_format(jctx *c, jv s, const fargs *a, int line)
         size_t fl = j - i - 1;
         if (memchr(f, ':', fl) || memchr(f, '!', fl) || memchr(f, '.', fl) || memchr(f, '[', fl))
             jfail(c, line, RF_ERR_UNSUPPORTED, "format: field '{%.*s}' (specs/conversions) is not supported", (int)fl, f);
-        jv v;
+        jv v = {0};
         if (fl == 0) {
             if (auto_idx >= a->n_pos) jfail(c, line, RF_ERR_INVALID_ARG, "format: not enough arguments");
             v = a->pos[auto_idx++];
@@ -387,7 +387,7 @@ static jv str_format(jctx *c, jv s, const fargs *a, int line)
 static jv as_list(jctx *c, jv v, int line)
 {
     switch (v.t) {
-    case JV_LIST: return v;
+    case JV_LIST: return v.u.l->gen ? jv_gen_drain(c, v) : v;
     case JV_UNDEF: return jv_list_new(c, 0);
     case JV_DICT: case JV_NS: {
         jv l = jv_list_new(c, v.u.d->n);
@@ -541,7 +541,7 @@ static jv do_tojson(jctx *c, jv v, const fargs *a, int line)
     return jv_strn(b.p ? b.p : "", b.n);
 }
 
-static jv html_escape(jctx *c, jv s)
+jv jv_html_escape(jctx *c, jv s)
 {
     jbuf b = {0};
     for (size_t i = 0; i < s.u.s.n; i++) {
@@ -555,7 +555,7 @@ static jv html_escape(jctx *c, jv s)
         default: jbuf_putc(c, &b, ch);
         }
     }
-    return jv_strn(b.p ? b.p : "", b.n);
+    return jv_safe(jv_strn(b.p ? b.p : "", b.n), true);
 }
 
 /* Python int(str): optional sign, digits with single underscores, spaces. */
@@ -617,8 +617,10 @@ static jv round_float(double x, int64_t prec)
 /* select/reject/selectattr/rejectattr share this: test name at args[t0]. */
 static jv select_impl(jctx *c, jv seq, const fargs *a, bool want, bool attr, int line)
 {
-    jv items = as_list(c, seq, line);
+    /* jinja: `if value:` first, so none/undefined select nothing */
+    jv items = jv_truthy(seq) ? as_list(c, seq, line) : jv_list_new(c, 0);
     jv out = jv_list_new(c, items.u.l->n);
+    out.u.l->gen = true;
     int t0 = attr ? 1 : 0;
     jv path = jv_undef();
     if (attr) {
@@ -667,14 +669,16 @@ jv jinja_filter(jctx *c, const char *name, jv v, jv *pos, int n_pos, const char 
         if (v.t == JV_UNDEF || (boolean && !jv_truthy(v))) return dv;
         return v;
     }
-    if (!strcmp(name, "safe")) { NOARGS(); return v; }
+    if (!strcmp(name, "safe")) { NOARGS(); return v.t == JV_STR ? jv_safe(v, true) : jv_safe(jv_to_str(c, v), true); }
     if (!strcmp(name, "string")) { NOARGS(); return jv_to_str(c, v); }
     if (!strcmp(name, "tojson")) return do_tojson(c, v, &a, line);
     if (!strcmp(name, "length") || !strcmp(name, "count")) {
         NOARGS();
         switch (v.t) {
         case JV_STR: return jv_int((int64_t)jutf8_len(v.u.s.p, v.u.s.n));
-        case JV_LIST: return jv_int((int64_t)v.u.l->n);
+        case JV_LIST:
+            if (v.u.l->gen) jfail(c, line, RF_ERR_INVALID_ARG, "object of type 'generator' has no len() (add |list)");
+            return jv_int((int64_t)v.u.l->n);
         case JV_DICT: case JV_NS: return jv_int((int64_t)v.u.d->n);
         case JV_UNDEF: return jv_int(0);
         default: jfail(c, line, RF_ERR_INVALID_ARG, "object of type '%s' has no len()", jv_type_name(v));
@@ -685,15 +689,17 @@ jv jinja_filter(jctx *c, const char *name, jv v, jv *pos, int n_pos, const char 
         arg_check(c, &a, name, 1, k, line);
         jv chars = arg_get(c, &a, 0, "chars", jv_none(), line);
         if (chars.t != JV_NONE) want_str(c, chars, "trim chars", line);
-        return str_strip(jv_to_str(c, v), chars, 3);
+        return jv_safe(str_strip(jv_to_str(c, v), chars, 3), v.safe);
     }
-    if (!strcmp(name, "upper")) { NOARGS(); return str_map(c, jv_to_str(c, v), 0); }
-    if (!strcmp(name, "lower")) { NOARGS(); return str_map(c, jv_to_str(c, v), 1); }
-    if (!strcmp(name, "capitalize")) { NOARGS(); return str_map(c, jv_to_str(c, v), 2); }
+    /* soft_str(v).method() keeps a Markup a Markup */
+    if (!strcmp(name, "upper")) { NOARGS(); return jv_safe(str_map(c, jv_to_str(c, v), 0), v.safe); }
+    if (!strcmp(name, "lower")) { NOARGS(); return jv_safe(str_map(c, jv_to_str(c, v), 1), v.safe); }
+    if (!strcmp(name, "capitalize")) { NOARGS(); return jv_safe(str_map(c, jv_to_str(c, v), 2), v.safe); }
     if (!strcmp(name, "title")) { NOARGS(); return jinja_title(c, jv_to_str(c, v)); }
     if (!strcmp(name, "escape") || !strcmp(name, "e") || !strcmp(name, "forceescape")) {
         NOARGS();
-        return html_escape(c, jv_to_str(c, v));
+        if (v.t == JV_STR && v.safe && name[0] != 'f') return v;
+        return jv_html_escape(c, jv_to_str(c, v));
     }
     if (!strcmp(name, "replace")) {
         static const char *const k[] = {"old", "new", "count", NULL};
@@ -720,6 +726,11 @@ jv jinja_filter(jctx *c, const char *name, jv v, jv *pos, int n_pos, const char 
     }
     if (!strcmp(name, "first") || !strcmp(name, "last")) {
         NOARGS();
+        if (jv_is_gen(v)) {
+            if (name[0] == 'l') jfail(c, line, RF_ERR_INVALID_ARG, "'generator' object is not reversible");
+            jlist *l = v.u.l;
+            return l->gen_pos < l->n ? l->v[l->gen_pos++] : jv_undef();
+        }
         jv items = as_list(c, v, line);
         if (!items.u.l->n) return jv_undef();
         return name[0] == 'f' ? items.u.l->v[0] : items.u.l->v[items.u.l->n - 1];
@@ -739,16 +750,21 @@ jv jinja_filter(jctx *c, const char *name, jv v, jv *pos, int n_pos, const char 
             for (size_t i = chars.u.l->n; i-- > 0;) jbuf_put(c, &b, chars.u.l->v[i].u.s.p, chars.u.l->v[i].u.s.n);
             return jv_strn(b.p ? b.p : "", b.n);
         }
+        /* reversed() of a list/dict is an iterator; of an iterator, a list */
+        bool was_gen = jv_is_gen(v);
         jv items = as_list(c, v, line);
         jv out = jv_list_new(c, items.u.l->n);
         for (size_t i = items.u.l->n; i-- > 0;) jv_list_push(c, out, items.u.l->v[i]);
+        out.u.l->gen = !was_gen;
         return out;
     }
     if (!strcmp(name, "items")) {
         NOARGS();
         if (v.t == JV_UNDEF) return jv_list_new(c, 0);
         if (v.t != JV_DICT && v.t != JV_NS) jfail(c, line, RF_ERR_INVALID_ARG, "|items expects a mapping, got %s", jv_type_name(v));
-        return dict_items(c, v);
+        jv it = dict_items(c, v);
+        it.u.l->gen = true;
+        return it;
     }
     if (!strcmp(name, "dictsort")) {
         static const char *const k[] = {"case_sensitive", "by", "reverse", NULL};
@@ -794,11 +810,14 @@ jv jinja_filter(jctx *c, const char *name, jv v, jv *pos, int n_pos, const char 
             for (size_t j = 0; j < seen.u.l->n && !dup; j++) dup = jv_eq(seen.u.l->v[j], key);
             if (!dup) { jv_list_push(c, seen, key); jv_list_push(c, out, items.u.l->v[i]); }
         }
+        out.u.l->gen = true;
         return out;
     }
     if (!strcmp(name, "map")) {
-        jv items = as_list(c, v, line);
+        /* jinja: `if value:` first, so none/undefined map to nothing */
+        jv items = jv_truthy(v) ? as_list(c, v, line) : jv_list_new(c, 0);
         jv out = jv_list_new(c, items.u.l->n);
+        out.u.l->gen = true;
         jv attr = arg_get(c, &a, -1, "attribute", jv_none(), line);
         if (attr.t != JV_NONE) {
             jv dflt = arg_get(c, &a, -1, "default", jv_undef(), line);
@@ -979,6 +998,8 @@ jv jinja_filter(jctx *c, const char *name, jv v, jv *pos, int n_pos, const char 
         /* jinja's attr() uses getattr only: dict keys are not attributes */
         return jv_undef();
     }
+    if (!jinja_filter_exists(name))
+        jfail(c, line, RF_ERR_UNSUPPORTED, "no filter named '%s'", name);
     jfail(c, line, RF_ERR_UNSUPPORTED, "filter '%s' is not supported", name);
 #undef NOARGS
 }
@@ -1013,7 +1034,7 @@ bool jinja_test(jctx *c, const char *name, jv v, jv *args, int n, int line)
     if (!strcmp(name, "string")) return v.t == JV_STR;
     if (!strcmp(name, "mapping")) return v.t == JV_DICT;
     if (!strcmp(name, "iterable")) return v.t == JV_STR || v.t == JV_LIST || v.t == JV_DICT || v.t == JV_UNDEF;
-    if (!strcmp(name, "sequence")) return v.t == JV_STR || v.t == JV_LIST || v.t == JV_DICT || v.t == JV_UNDEF;
+    if (!strcmp(name, "sequence")) return v.t == JV_STR || (v.t == JV_LIST && !v.u.l->gen) || v.t == JV_DICT || v.t == JV_UNDEF;
     if (!strcmp(name, "number")) return v.t == JV_INT || v.t == JV_FLOAT || v.t == JV_BOOL;
     if (!strcmp(name, "integer")) return v.t == JV_INT;
     if (!strcmp(name, "float")) return v.t == JV_FLOAT;
@@ -1056,7 +1077,13 @@ bool jinja_test(jctx *c, const char *name, jv v, jv *args, int n, int line)
             if (v.t != JV_STR) jfail(c, line, RF_ERR_INVALID_ARG, "'in <string>' requires string as left operand");
             return memfind(seq.u.s.p, seq.u.s.n, v.u.s.p, v.u.s.n) != NULL;
         }
-        if (seq.t == JV_LIST) { for (size_t i = 0; i < seq.u.l->n; i++) if (jv_eq(seq.u.l->v[i], v)) return true; return false; }
+        if (seq.t == JV_LIST) {
+            jlist *l = seq.u.l;
+            for (size_t i = l->gen ? l->gen_pos : 0; i < l->n; i++)
+                if (jv_eq(l->v[i], v)) { if (l->gen) l->gen_pos = i + 1; return true; }
+            if (l->gen) l->gen_pos = l->n;
+            return false;
+        }
         if (seq.t == JV_DICT || seq.t == JV_NS) { jv o; return jv_dict_find(seq, v, &o); }
         if (seq.t == JV_UNDEF) return false;
         jfail(c, line, RF_ERR_INVALID_ARG, "argument of type '%s' is not iterable", jv_type_name(seq));
@@ -1098,7 +1125,7 @@ static jv str_method(jctx *c, jv s, const char *m, const fargs *a, int line)
         NARGS(0, 1);
         jv chars = a->n_pos ? a->pos[0] : jv_none();
         if (chars.t != JV_NONE) want_str(c, chars, m, line);
-        return str_strip(s, chars, m[0] == 'l' ? 1 : m[0] == 'r' ? 2 : 3);
+        return jv_safe(str_strip(s, chars, m[0] == 'l' ? 1 : m[0] == 'r' ? 2 : 3), s.safe);
     }
     if (!strcmp(m, "split") || !strcmp(m, "rsplit")) {
         static const char *const k[] = {"sep", "maxsplit", NULL};
@@ -1117,8 +1144,8 @@ static jv str_method(jctx *c, jv s, const char *m, const fargs *a, int line)
         return str_replace(c, s, want_str(c, a->pos[0], "replace", line), want_str(c, a->pos[1], "replace", line),
                            a->n_pos > 2 ? want_int(c, a->pos[2], "replace count", line) : -1);
     }
-    if (!strcmp(m, "upper")) { NARGS(0, 0); return str_map(c, s, 0); }
-    if (!strcmp(m, "lower") || !strcmp(m, "casefold")) { NARGS(0, 0); return str_map(c, s, 1); }
+    if (!strcmp(m, "upper")) { NARGS(0, 0); return jv_safe(str_map(c, s, 0), s.safe); }
+    if (!strcmp(m, "lower") || !strcmp(m, "casefold")) { NARGS(0, 0); return jv_safe(str_map(c, s, 1), s.safe); }
     if (!strcmp(m, "capitalize")) { NARGS(0, 0); return str_map(c, s, 2); }
     if (!strcmp(m, "title")) { NARGS(0, 0); return str_map(c, s, 3); }
     if (!strcmp(m, "find") || !strcmp(m, "rfind") || !strcmp(m, "index") || !strcmp(m, "rindex") || !strcmp(m, "count")) {
@@ -1304,7 +1331,7 @@ static void add_native(jctx *c, jscope *g, const char *name, jnative_fn fn)
     f->native = fn;
     f->self = jv_undef();
     f->caller = jv_undef();
-    jv v;
+    jv v = {0};
     v.t = JV_FUNC;
     v.u.fn = f;
     jscope_set(c, g, name, v);

@@ -122,6 +122,8 @@ static jv get_item(jctx *c, jv obj, jv key, int line)
             return out;
         return key.t == JV_STR ? undef_named(jv_str_copy(c, key.u.s.p, key.u.s.n).u.s.p) : jv_undef();
     }
+    if (jv_is_gen(obj))
+        return jv_undef();   /* generators are not subscriptable: jinja gives Undefined */
     if ((key.t == JV_INT || key.t == JV_BOOL) && (obj.t == JV_LIST || obj.t == JV_STR)) {
         int64_t i = key.t == JV_INT ? key.u.i : key.u.b;
         if (obj.t == JV_LIST)
@@ -148,6 +150,8 @@ static jv do_slice(jctx *c, jv obj, jv a, jv b, jv st, int line)
 {
     if (obj.t == JV_UNDEF)
         fail_undefined(c, line, obj, "slice");
+    if (jv_is_gen(obj))
+        return jv_undef();
     if (obj.t != JV_LIST && obj.t != JV_STR)
         jfail(c, line, RF_ERR_INVALID_ARG, "cannot slice a %s", jv_type_name(obj));
     int64_t n = obj.t == JV_LIST ? (int64_t)obj.u.l->n : (int64_t)jutf8_len(obj.u.s.p, obj.u.s.n);
@@ -240,12 +244,17 @@ static jv binop(jctx *c, int op, jv a, jv b, int line)
         }
         if (jv_is_num(a) && jv_is_num(b)) return jv_float(jv_num(a) + jv_num(b));
         if (a.t == JV_STR && b.t == JV_STR) {
+            /* Markup + str escapes the str (and str + Markup likewise) */
+            if (a.safe != b.safe) {
+                if (a.safe) b = jv_html_escape(c, b);
+                else a = jv_html_escape(c, a);
+            }
             jbuf bb = {0};
             jbuf_put(c, &bb, a.u.s.p, a.u.s.n);
             jbuf_put(c, &bb, b.u.s.p, b.u.s.n);
-            return jv_strn(bb.p ? bb.p : "", bb.n);
+            return jv_safe(jv_strn(bb.p ? bb.p : "", bb.n), a.safe || b.safe);
         }
-        if (a.t == JV_LIST && b.t == JV_LIST) {
+        if (a.t == JV_LIST && b.t == JV_LIST && !a.u.l->gen && !b.u.l->gen) {
             jv out = jv_list_new(c, a.u.l->n + b.u.l->n);
             for (size_t i = 0; i < a.u.l->n; i++) jv_list_push(c, out, a.u.l->v[i]);
             for (size_t i = 0; i < b.u.l->n; i++) jv_list_push(c, out, b.u.l->v[i]);
@@ -268,8 +277,8 @@ static jv binop(jctx *c, int op, jv a, jv b, int line)
             return jv_int(r);
         }
         if (jv_is_num(a) && jv_is_num(b)) return jv_float(jv_num(a) * jv_num(b));
-        if ((a.t == JV_STR || a.t == JV_LIST) && is_intlike(b)) return repeat(c, a, ival(b), line);
-        if ((b.t == JV_STR || b.t == JV_LIST) && is_intlike(a)) return repeat(c, b, ival(a), line);
+        if ((a.t == JV_STR || (a.t == JV_LIST && !a.u.l->gen)) && is_intlike(b)) return repeat(c, a, ival(b), line);
+        if ((b.t == JV_STR || (b.t == JV_LIST && !b.u.l->gen)) && is_intlike(a)) return repeat(c, b, ival(a), line);
         fail_types(c, line, "*", a, b);
     case '/':
         if (jv_is_num(a) && jv_is_num(b)) {
@@ -333,11 +342,16 @@ static bool contains(jctx *c, jv container, jv item, int line)
             if (!memcmp(container.u.s.p + i, item.u.s.p, item.u.s.n))
                 return true;
         return false;
-    case JV_LIST:
-        for (size_t i = 0; i < container.u.l->n; i++)
-            if (jv_eq(container.u.l->v[i], item))
+    case JV_LIST: {
+        jlist *l = container.u.l;
+        for (size_t i = l->gen ? l->gen_pos : 0; i < l->n; i++)
+            if (jv_eq(l->v[i], item)) {
+                if (l->gen) l->gen_pos = i + 1;   /* `in` consumes an iterator up to the hit */
                 return true;
+            }
+        if (l->gen) l->gen_pos = l->n;
         return false;
+    }
     case JV_DICT:
     case JV_NS: {
         jv o;
@@ -477,7 +491,7 @@ static jv eval_inner(jctx *c, jscope *s, const jnode *n)
     switch (n->kind) {
     case N_CONST: return n->val;
     case N_NAME: {
-        jv v;
+        jv v = {0};
         if (jscope_lookup(s, n->name, &v))
             return v;
         return undef_named(n->name);
@@ -620,6 +634,8 @@ static void assign(jctx *c, jscope *s, const jnode *target, jv v, int line)
                 jv_list_push(c, l, jv_strn(v.u.s.p + a, b - a));
             }
             v = l;
+        } else if (jv_is_gen(v)) {
+            v = jv_gen_drain(c, v);
         } else if (v.t == JV_DICT) {
             jv l = jv_list_new(c, v.u.d->n);
             for (size_t i = 0; i < v.u.d->n; i++) jv_list_push(c, l, v.u.d->k[i]);
@@ -647,7 +663,7 @@ static jv loop_cycle(jctx *c, jv self, jv *args, int n_args, const char **kw, jv
 static jv iterable_items(jctx *c, jv v, int line)
 {
     switch (v.t) {
-    case JV_LIST: return v;
+    case JV_LIST: return v.u.l->gen ? jv_gen_drain(c, v) : v;
     case JV_UNDEF: return jv_list_new(c, 0);
     case JV_DICT: case JV_NS: {
         jv l = jv_list_new(c, v.u.d->n);
@@ -705,7 +721,7 @@ static void exec_for(jctx *c, jscope *s, const jnode *n)
         cy->name = "loop.cycle";
         cy->native = loop_cycle;
         cy->self = jv_int((int64_t)i);
-        jv cyv;
+        jv cyv = {0};
         cyv.t = JV_FUNC;
         cyv.u.fn = cy;
         jv_dict_set(c, loop, jv_strn("cycle", 5), cyv);
@@ -764,7 +780,7 @@ static void exec_stmt(jctx *c, jscope *s, const jnode *n)
         f->macro = n;
         f->closure = s;
         f->caller = jv_undef();
-        jv v;
+        jv v = {0};
         v.t = JV_FUNC;
         v.u.fn = f;
         jscope_set(c, s, n->name, v);
@@ -778,7 +794,7 @@ static void exec_stmt(jctx *c, jscope *s, const jnode *n)
         cf->macro = n;      /* params in names/kids2, body in b */
         cf->closure = s;
         cf->caller = jv_undef();
-        jv cv;
+        jv cv = {0};
         cv.t = JV_FUNC;
         cv.u.fn = cf;
         const jnode *call = n->a;
@@ -788,7 +804,7 @@ static void exec_stmt(jctx *c, jscope *s, const jnode *n)
         jfunc *bound = jalloc(c, sizeof *bound);
         *bound = *fn.u.fn;
         bound->caller = cv;
-        jv bv;
+        jv bv = {0};
         bv.t = JV_FUNC;
         bv.u.fn = bound;
         args_t a = eval_args(c, s, call);

@@ -333,8 +333,6 @@ static jnode *parse_filter_expr(parser *P, jnode *node)
             next(P);
             jnode *n = mk(P, N_FILTER, cur(P)->line);
             n->name = expect_name(P);
-            if (!jinja_filter_exists(n->name))
-                jfail(P->c, n->line, RF_ERR_UNSUPPORTED, "no filter named '%s'", n->name);
             n->a = node;
             if (is_op(cur(P), '('))
                 parse_call_args(P, n);
@@ -347,8 +345,6 @@ static jnode *parse_filter_expr(parser *P, jnode *node)
                 n->op = 1;
             }
             n->name = expect_name(P);
-            if (!jinja_test_exists(n->name))
-                jfail(P->c, n->line, RF_ERR_UNSUPPORTED, "no test named '%s'", n->name);
             n->a = node;
             jtok *t = cur(P);
             if (is_op(t, '(')) {
@@ -649,8 +645,6 @@ static jnode *parse_filter_chain(parser *P, jnode *inner)
     do {
         jnode *n = mk(P, N_FILTER, cur(P)->line);
         n->name = expect_name(P);
-        if (!jinja_filter_exists(n->name))
-            jfail(P->c, n->line, RF_ERR_UNSUPPORTED, "no filter named '%s'", n->name);
         n->a = node;
         if (is_op(cur(P), '('))
             parse_call_args(P, n);
@@ -834,11 +828,71 @@ static jnode *parse_body(parser *P, const char *const *stops, const char *what, 
     return body;
 }
 
+/* jinja2 names every filter/test at compile time, except inside `if`
+ * statements and conditional expressions ("soft" frames), where an unknown
+ * name only fails when reached. A for/macro/call/filter/set-block body opens
+ * a new, non-soft frame again. Names jinja2 knows but we do not implement
+ * fail when executed (jinja_filter/jinja_test). */
+static const char *const JINJA2_FILTERS[] = {
+    "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e",
+    "escape", "filesizeformat", "first", "float", "forceescape", "format", "groupby", "indent",
+    "int", "items", "join", "last", "length", "list", "lower", "map", "max", "min", "pprint",
+    "random", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select",
+    "selectattr", "slice", "sort", "string", "striptags", "sum", "title", "tojson", "trim",
+    "truncate", "unique", "upper", "urlencode", "urlize", "wordcount", "wordwrap", "xmlattr", NULL};
+
+static bool name_in(const char *const *list, const char *name)
+{
+    for (int i = 0; list[i]; i++)
+        if (!strcmp(list[i], name))
+            return true;
+    return false;
+}
+
+static void check_names(jctx *c, const jnode *n, bool soft)
+{
+    if (!n)
+        return;
+    jdepth_enter(c, n->line);
+    if (n->kind == N_FILTER && !soft && !name_in(JINJA2_FILTERS, n->name))
+        jfail(c, n->line, RF_ERR_FORMAT, "no filter named '%s'", n->name);
+    if (n->kind == N_TEST && !soft && !jinja_test_exists(n->name))
+        jfail(c, n->line, RF_ERR_FORMAT, "no test named '%s'", n->name);
+    bool kids_soft = soft;
+    switch (n->kind) {
+    case N_IF: case N_COND: kids_soft = true; break;
+    case N_FOR:
+        check_names(c, n->b, soft);   /* the iterable is in the outer frame */
+        check_names(c, n->c, false);
+        check_names(c, n->d, false);
+        for (int i = 0; i < n->n_kids2; i++) check_names(c, n->kids2[i], false);
+        jdepth_leave(c);
+        return;
+    case N_CALL_BLOCK:
+        check_names(c, n->a, soft);
+        check_names(c, n->b, false);
+        for (int i = 0; i < n->n_kids2; i++) check_names(c, n->kids2[i], false);
+        jdepth_leave(c);
+        return;
+    case N_MACRO: case N_FILTER_BLOCK: case N_SET_BLOCK: kids_soft = false; break;
+    default: break;
+    }
+    check_names(c, n->a, kids_soft);
+    check_names(c, n->b, kids_soft);
+    check_names(c, n->c, kids_soft);
+    check_names(c, n->d, kids_soft);
+    for (int i = 0; i < n->n_kids; i++) check_names(c, n->kids[i], kids_soft);
+    for (int i = 0; i < n->n_kids2; i++) check_names(c, n->kids2[i], kids_soft);
+    jdepth_leave(c);
+}
+
 jnode *jinja_parse(jctx *c, jtok *toks, int n_tok)
 {
     parser P = {.c = c, .t = toks, .n = n_tok, .i = 0};
     int depth = c->depth;
     jnode *root = parse_body(&P, NULL, NULL, 0);
+    c->depth = depth;
+    check_names(c, root, false);
     c->depth = depth;
     return root;
 }

@@ -136,8 +136,10 @@ jv jv_list_new(jctx *c, size_t cap)
     l->n = 0;
     l->cap = cap;
     l->tuple = false;
+    l->gen = false;
+    l->gen_pos = 0;
     l->v = cap ? jalloc(c, cap * sizeof(jv)) : NULL;
-    jv v;
+    jv v = {0};
     v.t = JV_LIST;
     v.u.l = l;
     return v;
@@ -150,7 +152,7 @@ jv jv_dict_new(jctx *c, size_t cap)
     d->cap = cap;
     d->k = cap ? jalloc(c, cap * sizeof(jv)) : NULL;
     d->v = cap ? jalloc(c, cap * sizeof(jv)) : NULL;
-    jv v;
+    jv v = {0};
     v.t = JV_DICT;
     v.u.d = d;
     return v;
@@ -239,7 +241,7 @@ bool jv_truthy(jv v)
     case JV_INT: return v.u.i != 0;
     case JV_FLOAT: return v.u.f != 0.0;
     case JV_STR: return v.u.s.n != 0;
-    case JV_LIST: return v.u.l->n != 0;
+    case JV_LIST: return v.u.l->gen || v.u.l->n != 0;
     case JV_DICT: return v.u.d->n != 0;
     default: return true;
     }
@@ -265,6 +267,8 @@ static bool jv_eq_d(jv a, jv b, int depth)
     case JV_UNDEF: case JV_NONE: return true;
     case JV_STR: return a.u.s.n == b.u.s.n && !memcmp(a.u.s.p, b.u.s.p, a.u.s.n);
     case JV_LIST:
+        if (a.u.l->gen || b.u.l->gen)
+            return a.u.l == b.u.l;
         if (a.u.l->n != b.u.l->n)
             return false;
         for (size_t i = 0; i < a.u.l->n; i++)
@@ -292,6 +296,8 @@ const char *jv_type_name(jv v)
                                   "str", "list", "dict", "Namespace", "function"};
     if (v.t == JV_LIST && v.u.l->tuple)
         return "tuple";
+    if (v.t == JV_LIST && v.u.l->gen)
+        return "generator";
     return names[v.t];
 }
 
@@ -321,7 +327,7 @@ static int jv_cmp_inner(jctx *c, jv a, jv b, int line)
             return r < 0 ? -1 : 1;
         return a.u.s.n < b.u.s.n ? -1 : a.u.s.n > b.u.s.n;
     }
-    if (a.t == JV_LIST && b.t == JV_LIST) {
+    if (a.t == JV_LIST && b.t == JV_LIST && !a.u.l->gen && !b.u.l->gen) {
         size_t n = a.u.l->n < b.u.l->n ? a.u.l->n : b.u.l->n;
         for (size_t i = 0; i < n; i++) {
             if (jv_eq(a.u.l->v[i], b.u.l->v[i]))
@@ -331,6 +337,16 @@ static int jv_cmp_inner(jctx *c, jv a, jv b, int line)
         return a.u.l->n < b.u.l->n ? -1 : a.u.l->n > b.u.l->n;
     }
     jfail(c, line, RF_ERR_INVALID_ARG, "cannot order '%s' and '%s'", jv_type_name(a), jv_type_name(b));
+}
+
+jv jv_gen_drain(jctx *c, jv g)
+{
+    jlist *l = g.u.l;
+    jv out = jv_list_new(c, l->n - l->gen_pos);
+    for (size_t i = l->gen_pos; i < l->n; i++)
+        jv_list_push(c, out, l->v[i]);
+    l->gen_pos = l->n;
+    return out;
 }
 
 /* ------------------------------------------------------------- UTF-8 */
@@ -464,6 +480,8 @@ void jv_repr_into(jctx *c, jbuf *b, jv v)
     case JV_UNDEF: break;
     case JV_LIST: {
         jlist *l = v.u.l;
+        if (l->gen)
+            jfail(c, 0, RF_ERR_UNSUPPORTED, "printing a generator (add |list in the template)");
         jbuf_putc(c, b, l->tuple ? '(' : '[');
         for (size_t i = 0; i < l->n; i++) {
             if (i) jbuf_put(c, b, ", ", 2);
@@ -578,6 +596,8 @@ void jv_json_into(jctx *c, jbuf *b, jv v, const char *ind, size_t ind_n, bool us
     case JV_STR: json_str(c, b, v.u.s.p, v.u.s.n); break;
     case JV_LIST: {
         jlist *l = v.u.l;
+        if (l->gen)
+            jfail(c, line, RF_ERR_INVALID_ARG, "tojson: object of type generator is not JSON serializable");
         if (l->n == 0) { jbuf_put(c, b, "[]", 2); break; }
         jbuf_putc(c, b, '[');
         for (size_t i = 0; i < l->n; i++) {
