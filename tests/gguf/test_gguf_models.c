@@ -205,7 +205,7 @@ int main(void)
         snprintf(why, sizeof why, "reference models not found in %s (set RF_MODELS_DIR)", dir);
         rf_test_skip(why);
     }
-    ref_api ref;
+    ref_api ref = {0};
     bool have_ref = ref_load(&ref);
     int n_files = 0, n_facts = 0;
     struct dirent *e;
