@@ -1101,8 +1101,9 @@ bool jinja_test(jctx *c, const char *name, jv v, jv *args, int n, int line)
         default: return false;
         }
     }
-    if (!strcmp(name, "filter")) { jv f = one_arg(c, name, args, n, line); return f.t == JV_STR && jinja_filter_exists(jv_str_copy(c, f.u.s.p, f.u.s.n).u.s.p); }
-    if (!strcmp(name, "test")) { jv f = one_arg(c, name, args, n, line); return f.t == JV_STR && jinja_test_exists(jv_str_copy(c, f.u.s.p, f.u.s.n).u.s.p); }
+    /* `'upper' is filter`: the value names a filter/test */
+    if (!strcmp(name, "filter")) return v.t == JV_STR && jinja_filter_exists(jv_str_copy(c, v.u.s.p, v.u.s.n).u.s.p);
+    if (!strcmp(name, "test")) return v.t == JV_STR && jinja_test_exists(jv_str_copy(c, v.u.s.p, v.u.s.n).u.s.p);
     jfail(c, line, RF_ERR_UNSUPPORTED, "test '%s' is not supported", name);
 }
 
@@ -1167,7 +1168,7 @@ static jv str_method(jctx *c, jv s, const char *m, const fargs *a, int line)
             if (f) at = f - s.u.s.p;
         }
         if (at >= 0) at = (int64_t)jutf8_len(s.u.s.p, (size_t)at);   /* code point index */
-        if (at < 0 && (m[0] == 'i' || m[1] == 'i')) jfail(c, line, RF_ERR_INVALID_ARG, "substring not found");
+        if (at < 0 && (!strcmp(m, "index") || !strcmp(m, "rindex"))) jfail(c, line, RF_ERR_INVALID_ARG, "substring not found");
         return jv_int(at);
     }
     if (!strcmp(m, "join")) {

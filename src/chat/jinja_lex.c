@@ -210,9 +210,8 @@ static void lex_number(lexer *L)
     } else {
         int64_t v = 0;
         for (size_t m = 0; m < o; m++) {
-            if (v > (INT64_MAX - 9) / 10)
-                jfail(L->c, line, RF_ERR_UNSUPPORTED, "integer literal too large");
-            v = v * 10 + (buf[m] - '0');
+            if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, buf[m] - '0', &v))
+                jfail(L->c, line, RF_ERR_UNSUPPORTED, "integer literal too large for 64 bits");
         }
         k->i = v;
     }
