@@ -80,10 +80,36 @@ static void task_free(srv_task *t)
     free(t);
 }
 
+/* Once only the registry holds a finished task, /status needs its counts
+ * but not its buffers: free those so kept tasks cost a few hundred bytes. */
+static void task_shrink(srv_task *t)
+{
+    for (int i = 0; i < t->n_jobs; i++) {
+        srv_job *j = &t->jobs[i];
+        if (j->sampler) rf_sampler_free(j->sampler);
+        free(j->text);
+        free(j->tokens);
+        free(j->lp);
+        free(j->embedding);
+        if (t->api == SRV_API_EMBEDDING) free((void *)j->prompt);
+        j->sampler = NULL;
+        j->text = NULL;
+        j->tokens = NULL;
+        j->lp = NULL;
+        j->embedding = NULL;
+        j->prompt = NULL;
+        j->n_text = j->n_safe = j->cap_text = 0;
+    }
+    free(t->prompt);
+    t->prompt = NULL;
+    srv_request_free(&t->req);
+}
+
 void srv_task_unref_locked(srv_sched *s, srv_task *t)
 {
     (void)s;
     if (--t->refs == 0) task_free(t);
+    else if (t->refs == 1 && t->n_done == t->n_jobs) task_shrink(t);
 }
 
 srv_task *srv_task_find_locked(srv_sched *s, const char *id)
