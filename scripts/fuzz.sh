@@ -31,6 +31,9 @@ for t in "${targets[@]}"; do
         for m in "$models"/*.gguf; do head -c 262144 "$m" > "$build/seeds/gguf/$(basename "$m")"; done
       fi
       seeds+=("$build/seeds/gguf") ;;
+    fuzz_chat)
+      templates=${RF_CHAT_TEMPLATES_DIR:-$root/../shared/chat-templates}
+      for d in published llama.cpp; do [ -d "$templates/$d" ] && seeds+=("$templates/$d"); done ;;
   esac
   echo "fuzz: $t for ${secs}s" >&2
   if ! "$build/fuzz/$t" -max_total_time="$secs" -max_len=300000 -rss_limit_mb=4096 -timeout=10 \
