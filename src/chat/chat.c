@@ -28,6 +28,14 @@ rf_status rf_chat_render(const char *tmpl, const char *messages_json, const char
                          bool add_generation_prompt, const char *bos_token, const char *eos_token,
                          const char *extra_json, char **out, rf_error *err)
 {
+    return rf_chat_render_ex(tmpl, messages_json, tools_json, add_generation_prompt, bos_token,
+                             eos_token, extra_json, NULL, out, err);
+}
+
+rf_status rf_chat_render_ex(const char *tmpl, const char *messages_json, const char *tools_json,
+                            bool add_generation_prompt, const char *bos_token, const char *eos_token,
+                            const char *extra_json, const rf_chat_limits *lim, char **out, rf_error *err)
+{
     if (out)
         *out = NULL;
     if (!tmpl || !messages_json || !out)
@@ -37,6 +45,9 @@ rf_status rf_chat_render(const char *tmpl, const char *messages_json, const char
     if (!c)
         return rf_err(err, RF_ERR_NOMEM, "chat template: out of memory");
     c->err = err ? err : &local;
+    c->max_arena = lim && lim->max_memory ? lim->max_memory : JINJA_MAX_ARENA;
+    c->max_output = lim && lim->max_output ? lim->max_output : JINJA_MAX_OUTPUT;
+    c->max_steps = lim && lim->max_steps ? lim->max_steps : JINJA_MAX_STEPS;
     if (setjmp(c->jb)) {
         rf_status st = c->err->code;
         jctx_free(c);

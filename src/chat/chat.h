@@ -34,6 +34,21 @@ rf_status rf_chat_render(const char *tmpl, const char *messages_json,
                          const char *bos_token, const char *eos_token,
                          const char *extra_json, char **out, rf_error *err);
 
+/* Work caps of one render; 0 in a field means the default. Exceeding one is
+ * an error (RF_ERR_UNSUPPORTED / RF_ERR_NOMEM), never a truncated prompt. */
+typedef struct rf_chat_limits {
+    size_t max_memory;       /* bytes of values/AST (default 512 MiB) */
+    size_t max_output;       /* bytes of rendered text (default 64 MiB) */
+    unsigned long long max_steps;  /* evaluated nodes (default 50 M) */
+} rf_chat_limits;
+
+/* rf_chat_render with explicit caps (fuzzing, servers); lim may be NULL. */
+rf_status rf_chat_render_ex(const char *tmpl, const char *messages_json,
+                            const char *tools_json, bool add_generation_prompt,
+                            const char *bos_token, const char *eos_token,
+                            const char *extra_json, const rf_chat_limits *lim,
+                            char **out, rf_error *err);
+
 /* The template used when a model carries none: ChatML
  *   <|im_start|>{role}\n{content}<|im_end|>\n   per message, then
  *   <|im_start|>assistant\n                   when add_generation_prompt.

@@ -22,7 +22,7 @@
 #define JINJA_MAX_ARENA ((size_t)512 << 20)   /* bytes of values/AST per render */
 #define JINJA_MAX_OUTPUT ((size_t)64 << 20)   /* bytes of rendered text */
 #define JINJA_MAX_DEPTH 200                   /* nesting of parse/eval/values */
-#define JINJA_MAX_EVAL_DEPTH 1000             /* evaluation nesting incl. macro calls */
+#define JINJA_MAX_EVAL_DEPTH 500              /* evaluation nesting incl. macro calls */
 #define JINJA_MAX_STEPS 50000000ull           /* evaluated nodes per render */
 
 /* ------------------------------------------------------------- values */
@@ -148,6 +148,8 @@ typedef struct jctx {
     bool json_ascii;         /* tojson(ensure_ascii=True) in progress */
     jv filter_subject;       /* body text fed to {% filter %} / {% set x | f %} */
     jscope *globals;
+    size_t max_arena, max_output;   /* caps of this render (JINJA_MAX_* by default) */
+    uint64_t max_steps;
     int loop_ctl;            /* 1 = break, 2 = continue pending */
 } jctx;
 

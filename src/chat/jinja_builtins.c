@@ -933,7 +933,7 @@ jv jinja_filter(jctx *c, const char *name, jv v, jv *pos, int n_pos, const char 
         int64_t w = want_int(c, arg_get(c, &a, 0, "width", jv_int(80), line), "center width", line);
         jv s = jv_to_str(c, v);
         int64_t len = (int64_t)jutf8_len(s.u.s.p, s.u.s.n);
-        if (w > (int64_t)JINJA_MAX_OUTPUT) jfail(c, line, RF_ERR_INVALID_ARG, "center width too large");
+        if (w > (int64_t)c->max_output) jfail(c, line, RF_ERR_INVALID_ARG, "center width too large");
         if (w <= len) return s;
         int64_t pad = w - len, left = pad / 2 + (pad & w & 1);
         jbuf b = {0};

@@ -80,9 +80,9 @@ static _Noreturn void fail_undefined(jctx *c, int line, jv u, const char *doing)
 
 static void step(jctx *c, int line)
 {
-    if (++c->steps > JINJA_MAX_STEPS)
+    if (++c->steps > c->max_steps)
         jfail(c, line, RF_ERR_UNSUPPORTED, "template evaluation exceeds %llu steps",
-              (unsigned long long)JINJA_MAX_STEPS);
+              (unsigned long long)c->max_steps);
 }
 
 /* ------------------------------------------------------------- attribute / item */
@@ -216,7 +216,7 @@ static jv repeat(jctx *c, jv seq, int64_t times, int line)
     if (times < 0) times = 0;
     if (seq.t == JV_STR) {
         uint64_t total;
-        if (__builtin_mul_overflow((uint64_t)seq.u.s.n, (uint64_t)times, &total) || total > JINJA_MAX_OUTPUT)
+        if (__builtin_mul_overflow((uint64_t)seq.u.s.n, (uint64_t)times, &total) || total > c->max_output)
             jfail(c, line, RF_ERR_UNSUPPORTED, "string repetition too large");
         jbuf b = {0};
         for (int64_t i = 0; i < times; i++)

@@ -27,9 +27,8 @@ void *jalloc(jctx *c, size_t n)
     jblock *b = c->blocks;
     if (!b || b->cap - b->used < n) {
         size_t cap = n > JBLOCK_MIN ? n : JBLOCK_MIN;
-        if (n > JINJA_MAX_ARENA || c->arena_bytes + cap > JINJA_MAX_ARENA)
-            jfail(c, 0, RF_ERR_NOMEM, "template render exceeds the %zu MiB memory cap",
-                  JINJA_MAX_ARENA >> 20);
+        if (n > c->max_arena || c->arena_bytes + cap > c->max_arena)
+            jfail(c, 0, RF_ERR_NOMEM, "template render exceeds its memory cap (%zu bytes)", c->max_arena);
         jblock *nb = malloc(sizeof(jblock) + cap);
         if (!nb)
             jfail(c, 0, RF_ERR_NOMEM, "out of memory rendering template (%zu bytes)", cap);
@@ -91,8 +90,8 @@ void jbuf_put(jctx *c, jbuf *b, const char *s, size_t n)
     if (n == 0)
         return;
     if (b->cap - b->n < n) {
-        if (n > JINJA_MAX_OUTPUT || b->n + n > JINJA_MAX_OUTPUT)
-            jfail(c, 0, RF_ERR_UNSUPPORTED, "rendered text exceeds %zu MiB", JINJA_MAX_OUTPUT >> 20);
+        if (n > c->max_output || b->n + n > c->max_output)
+            jfail(c, 0, RF_ERR_UNSUPPORTED, "rendered text exceeds its cap (%zu bytes)", c->max_output);
         size_t cap = b->cap ? b->cap * 2 : 256;
         while (cap < b->n + n)
             cap *= 2;
@@ -665,11 +664,19 @@ static jv from_json(jctx *c, json_t *j, int depth, const char *what)
         return l;
     }
     case JSON_OBJECT: {
-        jv d = jv_dict_new(c, json_object_size(j));
+        /* keys are unique already: append without the O(n) duplicate scan */
+        size_t n = json_object_size(j);
+        jv d = jv_dict_new(c, n);
         const char *k;
         json_t *val;
         json_object_foreach(j, k, val) {
-            jv_dict_set(c, d, jv_cstr(c, k), from_json(c, val, depth + 1, what));
+            if (d.u.d->n == d.u.d->cap) {
+                jv_dict_set(c, d, jv_cstr(c, k), from_json(c, val, depth + 1, what));
+                continue;
+            }
+            d.u.d->k[d.u.d->n] = jv_cstr(c, k);
+            d.u.d->v[d.u.d->n] = from_json(c, val, depth + 1, what);
+            d.u.d->n++;
         }
         return d;
     }
