@@ -1,0 +1,108 @@
+/* forward.c — the layer loop, written once over backend ops.
+ *
+ * One call runs a prepared batch (token ids, positions, KV slots, sequence
+ * rows and block tables already uploaded by rf_decode) through the model:
+ *
+ *   x = embed(tokens) * embd_scale
+ *   per layer:  h = norm(x) -> Q,K,V (+bias) -> [Q/K norm] -> RoPE -> KV write
+ *               -> paged attention -> Wo -> [post norm] -> x += ...
+ *               h = norm(x) -> gate, up -> act(gate)*up -> down -> [post norm] -> x += ...
+ *   rows that want logits: norm -> LM head -> [soft-cap] -> download
+ *
+ * Every branch here is on a flag or a bound tensor, never on a family name.
+ * All buffers come from the context's plan; nothing is allocated.
+ */
+#include <string.h>
+
+#include "base/base.h"
+#include "engine/engine.h"
+
+rf_status forward_run(rf_ctx *c, int n, rf_error *err)
+{
+    const rf_model *m = c->m;
+    const rf_hparams *hp = &m->hp;
+    const rf_arch *a = m->arch;
+    const rf_backend_ops *o = c->be.ops;
+    void *bc = c->be.ctx;
+    const int E = hp->n_embd, hd = hp->head_dim, F = hp->n_ff;
+    const int qd = hp->n_head * hd, kvd = c->kv_dim;
+    rf_status st;
+
+    if (o->graph_begin && (st = o->graph_begin(bc, n, err))) return st;
+    if ((st = o->get_rows(bc, &m->tok_embd, c->d_tok, n, hp->embd_scale, c->x, err))) return st;
+
+    for (int l = 0; l < hp->n_layer; l++) {
+        const rf_layer *L = &m->layers[l];
+        o->rmsnorm(bc, c->x, L->attn_norm.dev, hp->norm_eps, n, E, c->xb);
+        if (L->wqkv.host) {
+            /* fused projection: rows are [q | k | v]; split into the planes */
+            if ((st = o->matmul(bc, &L->wqkv, c->xb, n, c->qkv, err))) return st;
+            size_t row = (size_t)(qd + 2 * kvd) * sizeof(float);
+            o->copy2d(bc, c->q, (size_t)qd * sizeof(float), c->qkv, row, n, (size_t)qd * sizeof(float));
+            o->copy2d(bc, c->k, (size_t)kvd * sizeof(float), c->qkv + qd, row, n, (size_t)kvd * sizeof(float));
+            o->copy2d(bc, c->v, (size_t)kvd * sizeof(float), c->qkv + qd + kvd, row, n, (size_t)kvd * sizeof(float));
+        } else {
+            if ((st = o->matmul(bc, &L->wq, c->xb, n, c->q, err))) return st;
+            if ((st = o->matmul(bc, &L->wk, c->xb, n, c->k, err))) return st;
+            if ((st = o->matmul(bc, &L->wv, c->xb, n, c->v, err))) return st;
+        }
+        if (L->bq.host) {
+            o->add_bias(bc, c->q, L->bq.dev, n, qd);
+            o->add_bias(bc, c->k, L->bk.dev, n, kvd);
+            o->add_bias(bc, c->v, L->bv.dev, n, kvd);
+        }
+        if (L->q_norm.host) {
+            o->rmsnorm(bc, c->q, L->q_norm.dev, hp->norm_eps, n * hp->n_head, hd, c->q);
+            o->rmsnorm(bc, c->k, L->k_norm.dev, hp->norm_eps, n * hp->n_head_kv, hd, c->k);
+        }
+        o->rope(bc, c->q, c->d_pos, n, hp->n_head, hd, &c->rope[l]);
+        o->rope(bc, c->k, c->d_pos, n, hp->n_head_kv, hd, &c->rope[l]);
+
+        void *kl = (char *)c->kv_k + (size_t)l * c->kv_layer_bytes;
+        void *vl = (char *)c->kv_v + (size_t)l * c->kv_layer_bytes;
+        o->kv_write(bc, kl, vl, c->k, c->v, c->d_slots, n, kvd);
+        rf_attn_params ap = {
+            .n_head = hp->n_head,
+            .n_head_kv = hp->n_head_kv,
+            .head_dim = hd,
+            .block_size = c->bs,
+            .max_blocks = c->max_blocks,
+            .scale = hp->attn_scale,
+            .softcap = hp->attn_softcap,
+            .window = L->swa ? hp->n_swa : 0,
+        };
+        o->attention(bc, c->q, kl, vl, c->d_btab, c->d_seqrow, c->d_pos, n, &ap, c->att);
+        if ((st = o->matmul(bc, &L->wo, c->att, n, c->xb, err))) return st;
+        if (L->attn_post_norm.host) o->rmsnorm(bc, c->xb, L->attn_post_norm.dev, hp->norm_eps, n, E, c->xb);
+        o->add(bc, c->x, c->xb, (int64_t)n * E);
+
+        o->rmsnorm(bc, c->x, L->ffn_norm.dev, hp->norm_eps, n, E, c->xb);
+        if (!L->w_gate.host) {
+            /* fused [gate | up] rows (phi3): gate is the first half */
+            if ((st = o->matmul(bc, &L->w_up, c->xb, n, c->hb, err))) return st;
+            o->glu(bc, a->act, c->hb, c->hb + F, n, F, 2 * F, c->hb2);
+        } else {
+            if ((st = o->matmul(bc, &L->w_gate, c->xb, n, c->hb, err))) return st;
+            if ((st = o->matmul(bc, &L->w_up, c->xb, n, c->hb2, err))) return st;
+            o->glu(bc, a->act, c->hb, c->hb2, n, F, F, c->hb2);
+        }
+        if ((st = o->matmul(bc, &L->w_down, c->hb2, n, c->xb, err))) return st;
+        if (L->ffn_post_norm.host) o->rmsnorm(bc, c->xb, L->ffn_post_norm.dev, hp->norm_eps, n, E, c->xb);
+        o->add(bc, c->x, c->xb, (int64_t)n * E);
+    }
+
+    if (c->p.embeddings) {
+        o->rmsnorm(bc, c->x, m->output_norm.dev, hp->norm_eps, n, E, c->xb);
+        if ((st = o->download(bc, c->h_embd, c->xb, 0, (size_t)n * E * sizeof(float), err))) return st;
+    }
+    if (c->n_out > 0) {
+        o->gather(bc, c->x, c->d_out_rows, c->n_out, E, c->xo);
+        o->rmsnorm(bc, c->xo, m->output_norm.dev, hp->norm_eps, c->n_out, E, c->xo);
+        if ((st = o->matmul(bc, &m->output, c->xo, c->n_out, c->logits, err))) return st;
+        if (hp->final_softcap > 0.0f) o->softcap(bc, c->logits, (int64_t)c->n_out * hp->n_vocab, hp->final_softcap);
+    }
+    if (o->graph_end && (st = o->graph_end(bc, err))) return st;
+    if (c->n_out > 0)
+        return o->download(bc, c->h_logits, c->logits, 0, (size_t)c->n_out * hp->n_vocab * sizeof(float), err);
+    return RF_OK;
+}
