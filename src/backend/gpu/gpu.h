@@ -176,6 +176,14 @@ rf_status rf_gpu_sample(rf_gpu *g, const float *d_logits, int64_t n_rows, int64_
  * RF_GPU_GRAPHS=0 in the environment turns graphs off (eager launches). */
 rf_status rf_backend_gpu_create(int device, rf_backend *out, rf_error *err);
 
+/* The backend a model load should use: the GPU p->device_index when the
+ * parameters ask for the GPU, or for AUTO when a GPU is present and
+ * p->n_gpu_layers != 0 (-ngl 0 keeps the CPU); else the CPU backend with
+ * n_threads. A GPU asked for but absent is an error naming why. Partial
+ * offload is not implemented: any non-zero -ngl runs every layer on the
+ * GPU. */
+rf_status rf_backend_select(const rf_model_params *p, int n_threads, rf_backend *out, rf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -75,6 +75,9 @@ typedef struct gb_ctx {
     struct { int key; uint64_t hash; uint64_t last_use; rf_gpu *g; bool valid; } graphs[GB_GRAPHS];
     rf_error sticky;       /* first error of a void op */
     int device;
+    /* RoPE frequency factors arrive as host pointers (model metadata
+     * tensors): each distinct one is copied to the device once */
+    struct { const float *host; float *dev; int n; } ff[8];
 } gb_ctx;
 
 static void gb_note(gb_ctx *c, rf_status st, const rf_error *e)
@@ -311,13 +314,43 @@ static void gb_rmsnorm(void *ctx, const float *x, const float *w, float eps, int
     gb_submit_void(ctx, &r);
 }
 
+static const float *gb_freq_factors_dev(gb_ctx *c, const float *host, int n)
+{
+    for (int i = 0; i < 8; i++)
+        if (c->ff[i].host == host && c->ff[i].n == n) return c->ff[i].dev;
+    for (int i = 0; i < 8; i++) {
+        if (c->ff[i].host) continue;
+        rf_error e = {0};
+        void *d = NULL;
+        rf_status st = rf_gpu_alloc(c->g, sizeof(float) * (size_t)n, &d, "RoPE frequency factors", &e);
+        if (st == RF_OK) st = rf_gpu_upload(c->g, d, host, sizeof(float) * (size_t)n, &e);
+        if (st != RF_OK) {
+            gb_note(c, st, &e);
+            rf_gpu_free(c->g, d);
+            return NULL;
+        }
+        c->ff[i].host = host;
+        c->ff[i].dev = d;
+        c->ff[i].n = n;
+        return d;
+    }
+    rf_error e = {0};
+    gb_note(c, rf_err(&e, RF_ERR_UNSUPPORTED, "GPU backend: more than 8 RoPE frequency-factor tables"), &e);
+    return NULL;
+}
+
 static void gb_rope(void *ctx, float *x, const int32_t *pos, int n_tok, int n_head, int head_dim,
                     const rf_rope_params *p)
 {
+    gb_ctx *c = ctx;
     gb_rec r;
     memset(&r, 0, sizeof r);
     r.op = GB_ROPE; r.p[0] = x; r.p[1] = pos; r.i[0] = n_tok; r.i[1] = n_head; r.i[2] = head_dim; r.rope = *p;
-    gb_submit_void(ctx, &r);
+    if (p->freq_factors) {
+        r.rope.freq_factors = gb_freq_factors_dev(c, p->freq_factors, p->n_rot / 2);
+        if (!r.rope.freq_factors) return;
+    }
+    gb_submit_void(c, &r);
 }
 
 static void gb_kv_write(void *ctx, void *k_pool, void *v_pool, const float *k, const float *v, const int32_t *slots,
@@ -454,6 +487,7 @@ static void gb_destroy(void *ctx)
     for (int i = 0; i < GB_GRAPHS; i++)
         if (c->graphs[i].g) rf_gpu_close(c->graphs[i].g);
     for (int s = 0; s < c->n_slab; s++) rf_gpu_free(c->g, c->slab[s]);
+    for (int i = 0; i < 8; i++) rf_gpu_free(c->g, c->ff[i].dev);
     rf_gpu_close(c->g);
     free(c->queue);
     free(c);
@@ -507,4 +541,19 @@ rf_status rf_backend_gpu_create(int device, rf_backend *out, rf_error *err)
     out->ops = &gb_ops;
     out->ctx = c;
     return RF_OK;
+}
+
+rf_status rf_backend_select(const rf_model_params *p, int n_threads, rf_backend *out, rf_error *err)
+{
+    const bool want_gpu = p->device_kind == RF_DEVICE_GPU ||
+                          (p->device_kind == RF_DEVICE_AUTO && p->n_gpu_layers != 0 && rf_gpu_device_count() > 0);
+    if (!want_gpu) return rf_backend_cpu_create(n_threads, out, err);
+    const int n = rf_gpu_device_count();
+    if (n <= 0)
+        return rf_err(err, RF_ERR_UNSUPPORTED, "GPU requested but none is usable (%s build: %s)", rf_gpu_vendor(),
+                      strcmp(rf_gpu_vendor(), "none") ? "no device found" : "built without GPU support");
+    if (p->device_index < 0 || p->device_index >= n)
+        return rf_err(err, RF_ERR_INVALID_ARG, "--device %d: this machine has %d GPU%s (0..%d)", p->device_index, n,
+                      n == 1 ? "" : "s", n - 1);
+    return rf_backend_gpu_create(p->device_index, out, err);
 }

@@ -5,6 +5,7 @@
 #define RF_GPU_IMPL_CUH
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vendor.h"

@@ -37,19 +37,18 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec(
 #pragma unroll
     for (int t = 0; t < NT; t++) acc[t] = 0.f;
 
-    for (int64_t c = lane; c < n_chunks; c += RF_WARP) {
-        float wv[32];
-        Q::chunk(row + (c / cpb) * Q::BYTES, (int)(c % cpb), wv);
+    /* lane = 4 * chunk slot + slice: a warp covers RF_WARP/4 consecutive
+     * chunks per step, each load instruction a contiguous run */
+    const int sl = lane % 4;
+    for (int64_t c = lane / 4; c < n_chunks; c += RF_WARP / 4) {
+        float wv[8];
+        rf_slice<T>::get(row + (c / cpb) * Q::BYTES, (int)(c % cpb), sl, wv);
 #pragma unroll
         for (int t = 0; t < NT; t++) {
-            const float4 *xp = (const float4 *)(x + t * n_cols + c * 32);
-            float s = 0.f;
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-                const float4 v = xp[j];
-                s += wv[4 * j] * v.x + wv[4 * j + 1] * v.y + wv[4 * j + 2] * v.z + wv[4 * j + 3] * v.w;
-            }
-            acc[t] += s;
+            const float4 *xp = (const float4 *)(x + t * n_cols + c * 32 + sl * 8);
+            const float4 a = xp[0], b = xp[1];
+            acc[t] += wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w +
+                      wv[4] * b.x + wv[5] * b.y + wv[6] * b.z + wv[7] * b.w;
         }
     }
     if (T == RF_TYPE_F32 || T == RF_TYPE_F16 || T == RF_TYPE_BF16) {
@@ -93,30 +92,30 @@ static __global__ __launch_bounds__(MM_THREADS) void rf_k_matmul_mma(
     for (int j = 0; j < TPW; j++) rf_mma_zero(acc[j]);
 
     for (int64_t k0 = 0; k0 < n_cols; k0 += MM_BK) {
-        if (tid < MM_BM) {
-            /* decode: one row's 32-element chunk per thread */
-            const int64_t r = r0 + tid;
-            float wv[32];
+        /* decode: MM_BM rows x 4 slices, neighbouring threads on one row */
+        for (int q = tid; q < MM_BM * 4; q += MM_THREADS) {
+            const int rr = q / 4, sl = q % 4;
+            const int64_t r = r0 + rr;
+            float wv[8];
             if (r < n_rows) {
                 const int64_t c = k0 / 32;
-                Q::chunk(w + r * row_stride + (c / cpb) * Q::BYTES, (int)(c % cpb), wv);
+                rf_slice<T>::get(w + r * row_stride + (c / cpb) * Q::BYTES, (int)(c % cpb), sl, wv);
             } else {
 #pragma unroll
-                for (int j = 0; j < 32; j++) wv[j] = 0.f;
+                for (int j = 0; j < 8; j++) wv[j] = 0.f;
             }
-            __half2 *dst = (__half2 *)(As + tid * MM_LD);
+            __half2 *dst = (__half2 *)(As + rr * MM_LD + sl * 8);
 #pragma unroll
-            for (int j = 0; j < 16; j++) dst[j] = __floats2half2_rn(wv[2 * j], wv[2 * j + 1]);
-        } else {
-            /* activations: MM_BN tokens x 32 floats as float4, to F16 */
-            for (int q = tid - MM_BM; q < MM_BN * 8; q += MM_THREADS - MM_BM) {
-                const int tk = q / 8, part = q % 8;
-                float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-                if (t0 + tk < n_tok) v = *(const float4 *)(x + (t0 + tk) * n_cols + k0 + part * 4);
-                __half2 *dst = (__half2 *)(Bs + tk * MM_LD + part * 4);
-                dst[0] = __floats2half2_rn(v.x, v.y);
-                dst[1] = __floats2half2_rn(v.z, v.w);
-            }
+            for (int j = 0; j < 4; j++) dst[j] = __floats2half2_rn(wv[2 * j], wv[2 * j + 1]);
+        }
+        /* activations: MM_BN tokens x 32 floats as float4, to F16 */
+        for (int q = tid; q < MM_BN * 8; q += MM_THREADS) {
+            const int tk = q / 8, part = q % 8;
+            float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+            if (t0 + tk < n_tok) v = *(const float4 *)(x + (t0 + tk) * n_cols + k0 + part * 4);
+            __half2 *dst = (__half2 *)(Bs + tk * MM_LD + part * 4);
+            dst[0] = __floats2half2_rn(v.x, v.y);
+            dst[1] = __floats2half2_rn(v.z, v.w);
         }
         __syncthreads();
 #pragma unroll
@@ -207,6 +206,11 @@ static rf_status rf_gpu_row_plan(rf_type t, const void *w, int64_t n_rows, int64
         *n_chunks = aligned ? n_cols / 32 : 0;
         *tail_start = *n_chunks * 32;
     } else {
+        /* slice decoders use 8-byte (Q4_K) and 2-byte loads: GGUF data is
+         * 32-byte aligned and K-quant rows are multiples of 16 bytes */
+        if ((uintptr_t)w % 16 || row_stride % 2 || (t == RF_TYPE_Q4_K && row_stride % 8))
+            return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: %s weights must be 16-byte aligned with even row strides",
+                          tr->name);
         if (x && (((uintptr_t)x % 16) || n_cols % 4))
             return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: activations must be 16-byte aligned");
         *n_chunks = n_cols / 32;
@@ -288,7 +292,13 @@ extern "C" rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, in
                                    int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
                                    float *d_y, rf_error *err)
 {
-    if (n_tok >= RF_GPU_MMA_MIN_TOK)
+    /* RF_GPU_MMA=0: F32 products only (tests hold those to the CPU's bounds) */
+    static int use_mma = -1;
+    if (use_mma < 0) {
+        const char *e = getenv("RF_GPU_MMA");
+        use_mma = !(e && e[0] == '0');
+    }
+    if (use_mma && n_tok >= RF_GPU_MMA_MIN_TOK)
         return rf_gpu_matmul_mma(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
     return rf_gpu_matmul_vec(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
 }

@@ -47,7 +47,7 @@ extern "C" rf_status rf_gpu_rmsnorm(rf_gpu *g, const float *d_x, const float *d_
 /* ---------------------------------------------------------------- rope */
 struct rf_rope_dev {
     int style, n_rot;
-    float freq_base, freq_scale, ext_factor, attn_factor, corr0, corr1;
+    float theta_scale, freq_base, freq_scale, ext_factor, attn_factor, corr0, corr1;
     const float *freq_factors;
 };
 
@@ -61,10 +61,12 @@ static __global__ void rf_k_rope(float *x, const int32_t *__restrict__ pos, int6
     const int i = (int)(gid % n_pairs);
     const int64_t th = gid / n_pairs; /* token * n_head + head */
     const int64_t t = th / n_head;
-    /* theta = pos * theta_scale^i by repeated multiplication, as ggml */
-    const float theta_scale = powf(p.freq_base, -2.0f / (float)p.n_rot);
+    /* theta = pos * theta_scale^i by repeated multiplication, as ggml; the
+     * scale comes from the host's powf so its bits equal the CPU's (a 1-ulp
+     * difference, compounded over 64 steps, moves high-position angles by
+     * ~1e-3 rad) */
     float theta = (float)pos[t];
-    for (int k = 0; k < i; k++) theta *= theta_scale;
+    for (int k = 0; k < i; k++) theta *= p.theta_scale;
     const float ff = p.freq_factors ? p.freq_factors[i] : 1.0f;
     const float theta_extrap = theta / ff;
     const float theta_interp = p.freq_scale * theta_extrap;
@@ -91,7 +93,7 @@ extern "C" rf_status rf_gpu_rope(rf_gpu *g, float *d_x, int64_t n_tok, int n_hea
         return rf_err(err, RF_ERR_INVALID_ARG, "GPU rope: n_rot %d must be even and <= head_dim %d", p->n_rot, head_dim);
     const int64_t total = n_tok * n_head * (int64_t)(p->n_rot / 2);
     if (total <= 0) return RF_OK;
-    rf_rope_dev d = {(int)p->style, p->n_rot, p->freq_base, p->freq_scale, p->ext_factor, p->attn_factor,
+    rf_rope_dev d = {(int)p->style, p->n_rot, powf(p->freq_base, -2.0f / (float)p->n_rot), p->freq_base, p->freq_scale, p->ext_factor, p->attn_factor,
                      p->corr_dims[0], p->corr_dims[1], p->freq_factors};
     rf_k_rope<<<rf_gpu_blocks(total, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(d_x, d_pos, total, n_head, head_dim, d);
     GPU_LAUNCHED("rope");

@@ -314,6 +314,122 @@ template <> struct rf_q<RF_TYPE_BF16> {
     }
 };
 
+/* ------------------------------------------------------------- slices
+ * Elements [32c + 8s, 32c + 8s + 8) of block b: the unit of the kernels'
+ * inner loops. Four neighbouring lanes take the four slices of a chunk, so
+ * one warp-wide load instruction covers a contiguous run of weight bytes
+ * and of activations (a chunk per lane would spread each instruction over
+ * 32 cache lines). Types without a hand-written slice decode the chunk and
+ * keep their 8 elements. */
+template <int T> struct rf_slice {
+    RF_DEV void get(const uint8_t *b, int c, int s, float *w)
+    {
+        float v[32];
+        rf_q<T>::chunk(b, c, v);
+        switch (s) { /* constant indices keep v in registers */
+#define RF_SLICE_CASE(k) case k: _Pragma("unroll") for (int i = 0; i < 8; i++) w[i] = v[8 * k + i]; break;
+        RF_SLICE_CASE(0) RF_SLICE_CASE(1) RF_SLICE_CASE(2) default: RF_SLICE_CASE(3)
+#undef RF_SLICE_CASE
+        }
+    }
+};
+
+template <> struct rf_slice<RF_TYPE_Q4_0> {
+    RF_DEV void get(const uint8_t *b, int, int s, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b));
+        const uint8_t *q = b + 2 + 8 * (s & 1);
+        const int sh = 4 * (s >> 1);
+#pragma unroll
+        for (int i = 0; i < 8; i++) w[i] = ((int)((q[i] >> sh) & 15) - 8) * d;
+    }
+};
+
+template <> struct rf_slice<RF_TYPE_Q8_0> {
+    RF_DEV void get(const uint8_t *b, int, int s, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b));
+        const uint16_t *q = (const uint16_t *)(b + 2 + 8 * s); /* blocks are 2-byte aligned */
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const uint16_t u = q[i];
+            w[2 * i] = (int8_t)(u & 0xff) * d;
+            w[2 * i + 1] = (int8_t)(u >> 8) * d;
+        }
+    }
+};
+
+template <> struct rf_slice<RF_TYPE_Q4_K> {
+    RF_DEV void get(const uint8_t *b, int c, int s, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b)), dmin = rf_h2f(rf_ld16(b + 2));
+        int sc, mn;
+        rf_scale_min_k4(c, b + 4, &sc, &mn);
+        const float dl = d * sc, ml = dmin * mn;
+        /* 8 quant bytes, 8-byte aligned (144-byte blocks from an aligned row) */
+        const uint2 u = *(const uint2 *)(b + 16 + 32 * (c / 2) + 8 * s);
+        const int sh = 4 * (c % 2);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            w[i] = dl * ((u.x >> (8 * i + sh)) & 15) - ml;
+            w[4 + i] = dl * ((u.y >> (8 * i + sh)) & 15) - ml;
+        }
+    }
+};
+
+template <> struct rf_slice<RF_TYPE_Q6_K> {
+    RF_DEV void get(const uint8_t *b, int c, int s, float *w)
+    {
+        const float d = rf_h2f(rf_ld16(b + 208));
+        const int n = c / 4, sub = c % 4;
+        const uint16_t *ql = (const uint16_t *)(b + n * 64 + (sub & 1) * 32 + 8 * s);
+        const uint16_t *qh = (const uint16_t *)(b + 128 + n * 32 + 8 * s);
+        const float dl = d * ((const int8_t *)(b + 192))[n * 8 + 2 * sub + s / 2];
+        const int nsh = (sub >> 1) * 4, hsh = 2 * sub;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const uint16_t l = ql[i], h = qh[i];
+            w[2 * i] = dl * ((int)((((l & 0xff) >> nsh) & 15) | ((((h & 0xff) >> hsh) & 3) << 4)) - 32);
+            w[2 * i + 1] = dl * ((int)(((l >> (8 + nsh)) & 15) | (((h >> (8 + hsh)) & 3) << 4)) - 32);
+        }
+    }
+};
+
+template <> struct rf_slice<RF_TYPE_F16> {
+    RF_DEV void get(const uint8_t *b, int /*c*/, int s, float *w)
+    {
+        const uint4 v = *(const uint4 *)(b + 16 * s);
+        const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            w[2 * k] = rf_h2f((uint16_t)(u[k] & 0xffff));
+            w[2 * k + 1] = rf_h2f((uint16_t)(u[k] >> 16));
+        }
+    }
+};
+
+template <> struct rf_slice<RF_TYPE_BF16> {
+    RF_DEV void get(const uint8_t *b, int /*c*/, int s, float *w)
+    {
+        const uint4 v = *(const uint4 *)(b + 16 * s);
+        const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            w[2 * k] = rf_bf2f((uint16_t)(u[k] & 0xffff));
+            w[2 * k + 1] = rf_bf2f((uint16_t)(u[k] >> 16));
+        }
+    }
+};
+
+template <> struct rf_slice<RF_TYPE_F32> {
+    RF_DEV void get(const uint8_t *b, int /*c*/, int s, float *w)
+    {
+        const float4 p = *(const float4 *)(b + 32 * s), q = *(const float4 *)(b + 32 * s + 16);
+        w[0] = p.x; w[1] = p.y; w[2] = p.z; w[3] = p.w;
+        w[4] = q.x; w[5] = q.y; w[6] = q.z; w[7] = q.w;
+    }
+};
+
 /* One element of a row of any plain type (tails that are not whole chunks). */
 RF_DEV float rf_plain_get(int t, const uint8_t *row, int64_t i)
 {

@@ -1,0 +1,280 @@
+/* test_gpu_model.c — whole models on the GPU against references nobody here
+ * wrote, and against the CPU backend.
+ *
+ *   1. llama.cpp greedy fixtures (tests/fixtures/llamacpp, the stories260K
+ *      files in F32 and Q8_0): prompt tokens, 200 greedy tokens and logits at
+ *      a few steps, produced by llama.cpp. The GPU must give llama.cpp's
+ *      tokens (following its path) and logits within 1e-3 relative L2, the
+ *      bound the CPU engine test uses.
+ *   2. Hugging Face transformers fixtures (tests/fixtures/hf/<family>: a small
+ *      model, a token sequence and transformers' logits at every position):
+ *      the prompt in one batch (matrix-unit path) then one token per step
+ *      (decode path, graph-replayed). Tolerance 1e-4 relative L2 (the CPU's
+ *      bound) with the matrix units off (RF_GPU_MMA=0: F32 products), and
+ *      5e-3 with them on: they round weights and activations to F16 (2^-11
+ *      relative per operand), which after a few layers shows up as ~1e-3 in
+ *      the logits. Argmax must agree at every position.
+ *   3. The same stories260K prompt greedily on the CPU and on the GPU: the
+ *      tokens must be the same for 64 steps.
+ * Skips (77) without a GPU or without the model files.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/gpu/gpu.h"
+#include "engine/fixture.h"
+#include "rocmforge.h"
+#include "test_util.h"
+
+static double rel_l2(const float *a, const float *b, int n)
+{
+    double d = 0, r = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(a[i])) return INFINITY;
+        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        r += (double)b[i] * b[i];
+    }
+    return sqrt(d / (r > 0 ? r : 1));
+}
+
+static int argmax(const float *x, int n)
+{
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+
+static rf_model *load(const char *path, rf_device_kind kind)
+{
+    rf_model_params mp = rf_model_default_params();
+    mp.device_kind = kind;
+    mp.n_threads = 2;
+    rf_model *m = NULL;
+    rf_error err = {0};
+    rf_status st = rf_model_load(path, &mp, &m, &err);
+    CHECKF(st == RF_OK, "load %s on the %s: %s", path, kind == RF_DEVICE_GPU ? "GPU" : "CPU", err.msg);
+    if (st != RF_OK) return NULL;
+    rf_model_info info;
+    rf_model_get_info(m, &info);
+    if (kind == RF_DEVICE_GPU) CHECKF(strcmp(info.backend, "cpu") != 0, "%s: backend is %s", path, info.backend);
+    return m;
+}
+
+/* ------------------------------------------------ llama.cpp fixtures */
+static void test_llamacpp(const char *models, const char *src, const char *file, int *ran)
+{
+    char path[1024], fxpath[1024];
+    snprintf(path, sizeof path, "%s/%s.gguf", models, file);
+    snprintf(fxpath, sizeof fxpath, "%s/tests/fixtures/llamacpp/%s.greedy.txt", src, file);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return;
+    fclose(probe);
+    static fx_file fx;
+    if (fx_load(fxpath, &fx) != 0) {
+        CHECKF(0, "fixture %s unreadable", fxpath);
+        return;
+    }
+    (*ran)++;
+    rf_model *m = load(path, RF_DEVICE_GPU);
+    if (!m) return;
+    rf_error err = {0};
+    const int V = fx.n_vocab;
+    for (int ci = 0; ci < fx.n_cases; ci++) {
+        fx_case *fc = &fx.cases[ci];
+        rf_ctx_params cp = rf_ctx_default_params();
+        cp.n_ctx = 1024;
+        rf_ctx *c = NULL;
+        if (rf_ctx_create(m, &cp, &c, &err) != RF_OK) {
+            CHECKF(0, "ctx: %s", err.msg);
+            continue;
+        }
+        int seq;
+        CHECK(rf_seq_open(c, &seq, &err) == RF_OK);
+        int32_t toks[1024], seqv[1024];
+        for (int i = 0; i < fc->n_prompt; i++) { toks[i] = fc->prompt_tok[i]; seqv[i] = seq; }
+        rf_batch b = {fc->n_prompt, toks, seqv, NULL};
+        int first_bad = -1;
+        double worst = 0;
+        for (int s = 0; s < fc->n_gen; s++) {
+            rf_status st = rf_decode(c, &b, &err);
+            CHECKF(st == RF_OK, "%s: decode step %d: %s", file, s, err.msg);
+            if (st) break;
+            const float *lg = rf_get_logits(c, b.n_tokens - 1);
+            CHECK(lg != NULL);
+            if (!lg) break;
+            if (argmax(lg, V) != fc->gen_tok[s] && first_bad < 0) first_bad = s;
+            for (int k = 0; k < fc->n_logits; k++) {
+                if (fc->logit_step[k] != s) continue;
+                double e = rel_l2(lg, fc->logits[k], V);
+                if (e > worst) worst = e;
+                CHECKF(e < 1e-3, "%s case %d step %d: GPU logits rel L2 %.3g vs llama.cpp", file, ci, s, e);
+            }
+            toks[0] = fc->gen_tok[s];
+            b.n_tokens = 1;
+        }
+        fprintf(stderr, "%s case %d (GPU): %d greedy tokens, first difference from llama.cpp at %d, worst logits rel L2 %.2e\n",
+                file, ci, fc->n_gen, first_bad, worst);
+        CHECKF(first_bad < 0, "%s case %d: GPU greedy token %d differs from llama.cpp", file, ci, first_bad);
+        rf_ctx_free(c);
+    }
+    fx_free(&fx);
+    rf_model_free(m);
+}
+
+/* ------------------------------------------------ transformers fixtures */
+static void test_hf(const char *src, const char *family, double tol, int *ran)
+{
+    char dir[1024], path[1200];
+    snprintf(dir, sizeof dir, "%s/tests/fixtures/hf/%s", src, family);
+    snprintf(path, sizeof path, "%s/meta.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    int n_vocab = 0, n_prompt = 0, n_tokens = 0;
+    static int32_t tokens[4096];
+    char line[65536];
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "n_vocab ", 8)) n_vocab = atoi(line + 8);
+        else if (!strncmp(line, "n_prompt ", 9)) n_prompt = atoi(line + 9);
+        else if (!strncmp(line, "n_tokens ", 9)) n_tokens = atoi(line + 9);
+        else if (!strncmp(line, "tokens ", 7)) {
+            char *p = line + 7;
+            for (int i = 0; i < 4096 && i < n_tokens; i++) tokens[i] = (int32_t)strtol(p, &p, 10);
+        }
+    }
+    fclose(f);
+    if (n_vocab <= 0 || n_prompt <= 0 || n_tokens < n_prompt || n_tokens > 4096) {
+        CHECKF(0, "%s: bad meta.txt", family);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/logits.f32", dir);
+    f = fopen(path, "rb");
+    if (!f) return;
+    float *want = malloc(sizeof(float) * (size_t)n_tokens * n_vocab);
+    size_t got = fread(want, sizeof(float), (size_t)n_tokens * n_vocab, f);
+    fclose(f);
+    if (got != (size_t)n_tokens * n_vocab) {
+        CHECKF(0, "%s: logits.f32 short", family);
+        free(want);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/model.gguf", dir);
+    (*ran)++;
+    rf_model *m = load(path, RF_DEVICE_GPU);
+    if (!m) { free(want); return; }
+    rf_error err = {0};
+    rf_ctx_params cp = rf_ctx_default_params();
+    cp.n_ctx = 256;
+    cp.n_batch = 128;
+    rf_ctx *c = NULL;
+    if (rf_ctx_create(m, &cp, &c, &err) != RF_OK) {
+        CHECKF(0, "%s ctx: %s", family, err.msg);
+        rf_model_free(m);
+        free(want);
+        return;
+    }
+    int seq;
+    CHECK(rf_seq_open(c, &seq, &err) == RF_OK);
+    static int32_t seqv[4096];
+    static uint8_t wantl[4096];
+    for (int i = 0; i < n_tokens; i++) { seqv[i] = seq; wantl[i] = 1; }
+    double worst = 0;
+    int worst_pos = -1, agree = 0;
+    rf_batch b = {n_prompt, tokens, seqv, wantl};
+    rf_status st = rf_decode(c, &b, &err);
+    CHECKF(st == RF_OK, "%s prompt: %s", family, err.msg);
+    for (int i = 0; st == RF_OK && i < n_tokens; i++) {
+        if (i >= n_prompt) {
+            rf_batch b1 = {1, tokens + i, seqv, wantl};
+            st = rf_decode(c, &b1, &err);
+            CHECKF(st == RF_OK, "%s decode %d: %s", family, i, err.msg);
+            if (st) break;
+        }
+        const float *lg = rf_get_logits(c, i >= n_prompt ? 0 : i);
+        CHECK(lg != NULL);
+        if (!lg) break;
+        double e = rel_l2(lg, want + (size_t)i * n_vocab, n_vocab);
+        if (e > worst) { worst = e; worst_pos = i; }
+        agree += argmax(lg, n_vocab) == argmax(want + (size_t)i * n_vocab, n_vocab);
+        CHECKF(e <= tol, "%s pos %d: GPU logits rel L2 %.3g > %g vs transformers", family, i, e, tol);
+    }
+    fprintf(stderr, "%s (GPU%s): max rel L2 vs transformers %.3g at pos %d, argmax agree %d/%d\n", family,
+            getenv("RF_GPU_MMA") && getenv("RF_GPU_MMA")[0] == '0' ? ", no matrix units" : "", worst, worst_pos,
+            agree, n_tokens);
+    CHECKF(agree == n_tokens, "%s: argmax differs from transformers at %d positions", family, n_tokens - agree);
+    rf_ctx_free(c);
+    rf_model_free(m);
+    free(want);
+}
+
+/* ------------------------------------------------ CPU vs GPU greedy */
+static void greedy(rf_model *m, int32_t *out, int n_gen)
+{
+    rf_error err = {0};
+    rf_ctx_params cp = rf_ctx_default_params();
+    cp.n_ctx = 512;
+    rf_ctx *c = NULL;
+    if (rf_ctx_create(m, &cp, &c, &err) != RF_OK) { CHECKF(0, "ctx: %s", err.msg); return; }
+    int seq;
+    rf_seq_open(c, &seq, &err);
+    int32_t toks[64], seqv[64];
+    const char *prompt = "Once upon a time, there was a little girl";
+    int n = rf_tokenize(m, prompt, strlen(prompt), toks, 64, true, false);
+    CHECK(n > 0);
+    for (int i = 0; i < n; i++) seqv[i] = seq;
+    rf_batch b = {n, toks, seqv, NULL};
+    rf_model_info info;
+    rf_model_get_info(m, &info);
+    for (int s = 0; s < n_gen; s++) {
+        if (rf_decode(c, &b, &err) != RF_OK) { CHECKF(0, "decode: %s", err.msg); break; }
+        out[s] = argmax(rf_get_logits(c, b.n_tokens - 1), info.n_vocab);
+        toks[0] = out[s];
+        b.n_tokens = 1;
+    }
+    rf_ctx_free(c);
+}
+
+static void test_cpu_vs_gpu(const char *models, const char *file, int *ran)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", models, file);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return;
+    fclose(probe);
+    (*ran)++;
+    int32_t a[64] = {0}, b[64] = {0};
+    rf_model *mc = load(path, RF_DEVICE_CPU), *mg = load(path, RF_DEVICE_GPU);
+    if (mc) greedy(mc, a, 64);
+    if (mg) greedy(mg, b, 64);
+    int first = -1;
+    for (int i = 0; i < 64 && first < 0; i++)
+        if (a[i] != b[i]) first = i;
+    fprintf(stderr, "%s: CPU and GPU greedy tokens %s (first difference %d)\n", file, first < 0 ? "equal" : "DIFFER", first);
+    CHECKF(first < 0, "%s: GPU greedy token %d differs from the CPU's", file, first);
+    rf_model_free(mc);
+    rf_model_free(mg);
+}
+
+int main(void)
+{
+    if (rf_gpu_device_count() <= 0) {
+        if (!strcmp(rf_gpu_vendor(), "none")) rf_test_skip("built without a GPU backend (RF_GPU=off or no toolkit)");
+        rf_test_skip("no GPU device found");
+    }
+    const char *models = rf_test_models_dir();
+    const char *src = getenv("RF_SOURCE_DIR");
+    if (!src) src = ".";
+    int ran = 0;
+    test_llamacpp(models, src, "stories260K", &ran);
+    test_llamacpp(models, src, "tinyllamas-stories-260k-q8_0", &ran);
+    test_cpu_vs_gpu(models, "stories260K.gguf", &ran);
+    test_cpu_vs_gpu(models, "tinyllamas-stories-260k-q8_0.gguf", &ran);
+    const char *mma = getenv("RF_GPU_MMA");
+    const double tol = mma && mma[0] == '0' ? 1e-4 : 5e-3;
+    static const char *fams[] = {"llama", "llama3", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"};
+    for (size_t i = 0; i < sizeof fams / sizeof *fams; i++) test_hf(src, fams[i], tol, &ran);
+    if (ran == 0) rf_test_skip("no model files or fixtures found (set RF_MODELS_DIR)");
+    return rf_test_done("gpu_model");
+}
