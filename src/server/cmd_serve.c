@@ -45,7 +45,8 @@ static void usage(FILE *f)
         "      --timeout S         per-request limit, queueing included (default 600)\n"
         "      --idle-timeout S    idle connection limit (default 60)\n"
         "      --grace S           on SIGTERM, time for in-flight requests (default 10)\n"
-        "      --deterministic     batch-invariant numerics: a request's output does not depend on its neighbours\n"
+        "      --deterministic     batch-invariant numerics: a request's output does not depend on its\n"
+        "                          neighbours (the engine's default; --no-deterministic lets it trade that for speed)\n"
         "  -v, --verbose\n");
 }
 
@@ -103,6 +104,7 @@ int cmd_serve(int argc, char **argv)
     o->idle_timeout_s = 60;
     o->request_timeout_s = 600;
     o->grace_s = 10;
+    o->deterministic = rf_ctx_default_params().deterministic;
     srv_limits_default(&o->lim);
     char *key_from_file = NULL;
     int max_body = (int)o->max_body;
@@ -133,6 +135,7 @@ int cmd_serve(int argc, char **argv)
         else if (!strcmp(a, "--idle-timeout")) { NEEDV(); if (parse_int(a, v, 1, 1 << 24, &o->idle_timeout_s)) return 2; }
         else if (!strcmp(a, "--grace")) { NEEDV(); if (parse_int(a, v, 0, 3600, &o->grace_s)) return 2; }
         else if (!strcmp(a, "--deterministic")) o->deterministic = true;
+        else if (!strcmp(a, "--no-deterministic")) o->deterministic = false;
         else if (OPT("-v", "--verbose")) o->verbose = true;
         else {
             fprintf(stderr, "rocmforge serve: unknown option '%s'\n", a);

@@ -168,6 +168,30 @@ async function waitIdle(srv, hdr) {
   await srv.stop();
 }
 
+// ------------------------------------------- connection limit, idle timeout
+{
+  const srv = await startServer(['--max-connections', '3', '--idle-timeout', '1']);
+  const open = () => new Promise((res) => {
+    const sk = net.connect(srv.port, '127.0.0.1');
+    sk.closedAt = 0;
+    sk.on('close', () => { sk.closedAt = Date.now(); });
+    sk.on('error', () => {});
+    sk.on('connect', () => res(sk));
+  });
+  const idle = [await open(), await open(), await open()];
+  await sleep(100);
+  // The limit is reached: a fourth connection is closed without an answer.
+  const r = await request(srv, 'GET', '/health').catch((e) => ({ status: 0, error: e.code }));
+  check(r.status === 0, `connection over --max-connections refused: ${JSON.stringify(r)}`);
+  // Idle connections are closed after --idle-timeout (1 s; MHD checks about once a second).
+  const t0 = Date.now();
+  await sleep(3500);
+  check(idle.every((sk) => sk.closedAt > 0 && sk.closedAt - t0 < 3500), 'idle connections closed by the server');
+  const r2 = await request(srv, 'GET', '/health');
+  check(r2.status === 200, 'connections accepted again once the idle ones are gone');
+  await srv.stop();
+}
+
 // ------------------------------------------ /ready is 503 until the model is in
 {
   // A FIFO as the model path: loading blocks until a writer comes, so the
