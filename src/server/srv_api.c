@@ -507,17 +507,18 @@ char *srv_api_response(srv_server *srv, srv_task *t, int *status)
             json_array_append_new(choices, json_pack("{s:i,s:{s:s,s:o},s:o,s:s}", "index", i,
                 "message", "role", "assistant", "content", text, "logprobs", lp, "finish_reason", fin));
         } else if (t->api == SRV_API_COMPLETION) {
+            size_t off = 0;   /* text_offset counts from the start of "text" */
             if (t->req.echo) {
                 json_t *pt = prompt_text(srv, t);
                 srv_buf b = {0};
                 srv_buf_add(&b, json_string_value(pt), json_string_length(pt));
+                off = json_string_length(pt);
                 srv_buf_add(&b, json_string_value(text), json_string_length(text));
                 json_decref(text);
                 text = json_stringn(b.p, b.len);
                 srv_buf_free(&b);
                 json_decref(pt);
             }
-            size_t off = 0;
             json_t *lp = t->req.logprobs ? completion_logprobs(srv, j, 0, j->n_gen, &off) : json_null();
             json_array_append_new(choices, json_pack("{s:o,s:i,s:o,s:s}", "text", text, "index", i,
                                                      "logprobs", lp, "finish_reason", fin));
