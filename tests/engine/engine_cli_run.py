@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""engine_cli_run.py — `rocmforge run --temp 0 --json` continues each fixture
+prompt with llama.cpp's greedy tokens (tests/fixtures/llamacpp, made by
+scripts/fixtures/llamacpp/gen_greedy.sh), and the plain mode streams text
+that ends with the timing line on stderr."""
+import json
+import os
+import subprocess
+import sys
+
+models = os.environ.get("RF_MODELS_DIR", "../shared/models")
+src = os.environ.get("RF_SOURCE_DIR", ".")
+rf = os.environ.get("RF_BIN", "rocmforge")
+model = os.path.join(models, "stories260K.gguf")
+if not os.path.exists(model):
+    print("SKIP: reference model files absent (set RF_MODELS_DIR)")
+    sys.exit(77)
+
+cases = []
+for line in open(os.path.join(src, "tests/fixtures/llamacpp/stories260K.greedy.txt")):
+    w = line.split()
+    if w and w[0] == "case":
+        cases.append({})
+    elif w and w[0] == "prompt_hex":
+        cases[-1]["prompt"] = bytes.fromhex(w[1]).decode()
+    elif w and w[0] == "prompt_tokens":
+        cases[-1]["ptok"] = [int(x) for x in w[2:]]
+    elif w and w[0] == "gen_tokens":
+        cases[-1]["gen"] = [int(x) for x in w[2:]]
+
+fails = 0
+for i, c in enumerate(cases):
+    n = len(c["gen"])
+    r = subprocess.run([rf, "run", "-m", model, "-p", c["prompt"], "-n", str(n), "--temp", "0",
+                        "--ignore-eos", "-t", "1", "--json"], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        print("case %d: exit %d: %s" % (i, r.returncode, r.stderr))
+        fails += 1
+        continue
+    j = json.loads(r.stdout)
+    if j["prompt_tokens"] != c["ptok"]:
+        print("case %d: prompt tokens %s, llama.cpp %s" % (i, j["prompt_tokens"], c["ptok"]))
+        fails += 1
+    if j["tokens"] != c["gen"]:
+        k = next(k for k in range(min(len(j["tokens"]), n)) if j["tokens"][k] != c["gen"][k]) if j["tokens"][:1] else 0
+        print("case %d: generated tokens differ from llama.cpp from index %d" % (i, k))
+        fails += 1
+    if not j["text"]:
+        print("case %d: empty text" % i)
+        fails += 1
+
+# plain mode: prompt echoed, continuation streamed, timing line on stderr
+r = subprocess.run([rf, "run", "-m", model, "-p", cases[0]["prompt"], "-n", "20", "--temp", "0", "-t", "1"],
+                   capture_output=True, text=True, timeout=120)
+if r.returncode != 0 or not r.stdout.startswith(cases[0]["prompt"]) or len(r.stdout) <= len(cases[0]["prompt"]) + 5:
+    print("plain run: exit %d stdout %r" % (r.returncode, r.stdout))
+    fails += 1
+if "tok/s" not in r.stderr or "generation: 20 tokens" not in r.stderr:
+    print("plain run: no timing line: %r" % r.stderr)
+    fails += 1
+# a bad model path is a clear error, not a crash
+r = subprocess.run([rf, "run", "-m", "/nonexistent.gguf", "-p", "x"], capture_output=True, text=True, timeout=60)
+if r.returncode != 1 or "nonexistent.gguf" not in r.stderr:
+    print("missing model: exit %d stderr %r" % (r.returncode, r.stderr))
+    fails += 1
+print("engine_cli_run: %d failures" % fails)
+sys.exit(1 if fails else 0)
