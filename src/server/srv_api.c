@@ -96,9 +96,11 @@ static char *dump(json_t *o)
 
 char *srv_api_error_json(const srv_error *e)
 {
-    json_t *o = json_pack("{s:{s:s,s:s,s:o,s:o}}", "error",
-                          "message", e->msg, "type", e->type ? e->type : "invalid_request_error",
-                          "param", e->param[0] ? json_string(e->param) : json_null(),
+    /* Messages quote client input (URLs, model names) cut to a length,
+     * which may split a character: sanitise rather than fail. */
+    json_t *o = json_pack("{s:{s:o,s:s,s:o,s:o}}", "error",
+                          "message", json_text(e->msg, strlen(e->msg)), "type", e->type ? e->type : "invalid_request_error",
+                          "param", e->param[0] ? json_text(e->param, strlen(e->param)) : json_null(),
                           "code", e->code ? json_string(e->code) : json_null());
     return dump(o);
 }

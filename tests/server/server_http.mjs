@@ -68,6 +68,7 @@ async function waitIdle(srv, hdr) {
   isErr(await request(srv, 'POST', '/v1/completions', '{"prompt":' + '['.repeat(100) + ']'.repeat(100) + '}', auth), 400, 'invalid_json', 'too deep JSON');
   isErr(await request(srv, 'GET', '/v1/nothing', undefined, auth), 404, 'unknown_url', 'unknown route');
   isErr(await request(srv, 'GET', '/v1/nothing'), 404, 'unknown_url', 'unknown route without key');
+  isErr(await request(srv, 'GET', '/%FF%FE'), 404, 'unknown_url', 'unknown route that is not UTF-8');
   isErr(await request(srv, 'GET', '/v1/chat/completions', undefined, auth), 405, 'method_not_allowed', 'GET on a POST route');
   isErr(await request(srv, 'DELETE', '/v1/models', undefined, auth), 405, 'method_not_allowed', 'DELETE on a GET route');
   isErr(await request(srv, 'GET', '/v1/models/gpt-4o', undefined, auth), 404, 'model_not_found', 'unknown model by id');
