@@ -132,6 +132,7 @@ typedef struct jscope {
     const char **names;
     jv *vals;
     int n, cap;
+    bool captured;     /* a macro closes over it: never recycle */
 } jscope;
 
 typedef struct jblock { struct jblock *next; size_t used, cap; } jblock;
@@ -234,7 +235,8 @@ void jinja_exec(jctx *c, const jnode *root, jbuf *out);
 /* Builtins (jinja_builtins.c). */
 jv jinja_filter(jctx *c, const char *name, jv v, jv *args, int n_args,
                 const char **kw_names, jv *kw_vals, int n_kw, int line);
-bool jinja_filter_exists(const char *name);
+bool jinja_filter_exists(const char *name);   /* implemented here */
+bool jinja_filter_known(const char *name);    /* defined by jinja2 */
 bool jinja_test(jctx *c, const char *name, jv v, jv *args, int n_args, int line);
 bool jinja_test_exists(const char *name);
 jv jinja_method(jctx *c, jv obj, const char *name, jv *args, int n_args,

@@ -700,31 +700,45 @@ static void exec_for(jctx *c, jscope *s, const jnode *n)
     }
     size_t len = items.u.l->n;
     jv *it = items.u.l->v;
+    /* One `loop` object per for statement, updated in place each iteration
+     * (slot order below), so a long loop does not allocate per item. */
+    enum { L_INDEX, L_INDEX0, L_REV, L_REV0, L_FIRST, L_LAST, L_LENGTH, L_DEPTH, L_DEPTH0,
+           L_PREV, L_NEXT, L_CYCLE, L_N };
+    static const char *const lnames[L_N] = {"index", "index0", "revindex", "revindex0", "first",
+                                            "last", "length", "depth", "depth0", "previtem",
+                                            "nextitem", "cycle"};
+    jv loop = jv_dict_new(c, L_N);
+    jfunc *cy = jalloc(c, sizeof *cy);
+    memset(cy, 0, sizeof *cy);
+    cy->kind = JF_NATIVE;
+    cy->name = "loop.cycle";
+    cy->native = loop_cycle;
+    for (int k = 0; k < L_N; k++)
+        jv_dict_set(c, loop, jv_strn(lnames[k], strlen(lnames[k])), jv_undef());
+    jv *lv = loop.u.d->v;
+    lv[L_LENGTH] = jv_int((int64_t)len);
+    lv[L_DEPTH] = jv_int(1);
+    lv[L_DEPTH0] = jv_int(0);
+    lv[L_CYCLE].t = JV_FUNC;
+    lv[L_CYCLE].u.fn = cy;
+    jscope *ls = NULL;
     for (size_t i = 0; i < len; i++) {
         step(c, n->line);
-        jscope *ls = jscope_new(c, s);
-        jv loop = jv_dict_new(c, 14);
-        jv_dict_set(c, loop, jv_strn("index", 5), jv_int((int64_t)i + 1));
-        jv_dict_set(c, loop, jv_strn("index0", 6), jv_int((int64_t)i));
-        jv_dict_set(c, loop, jv_strn("revindex", 8), jv_int((int64_t)(len - i)));
-        jv_dict_set(c, loop, jv_strn("revindex0", 9), jv_int((int64_t)(len - i - 1)));
-        jv_dict_set(c, loop, jv_strn("first", 5), jv_bool(i == 0));
-        jv_dict_set(c, loop, jv_strn("last", 4), jv_bool(i + 1 == len));
-        jv_dict_set(c, loop, jv_strn("length", 6), jv_int((int64_t)len));
-        jv_dict_set(c, loop, jv_strn("depth", 5), jv_int(1));
-        jv_dict_set(c, loop, jv_strn("depth0", 6), jv_int(0));
-        if (i > 0) jv_dict_set(c, loop, jv_strn("previtem", 8), it[i - 1]);
-        if (i + 1 < len) jv_dict_set(c, loop, jv_strn("nextitem", 8), it[i + 1]);
-        jfunc *cy = jalloc(c, sizeof *cy);
-        memset(cy, 0, sizeof *cy);
-        cy->kind = JF_NATIVE;
-        cy->name = "loop.cycle";
-        cy->native = loop_cycle;
+        /* a fresh scope per iteration (jinja resets loop-body names); the
+         * previous one is reused unless a macro captured it */
+        if (!ls || ls->captured)
+            ls = jscope_new(c, s);
+        else
+            ls->n = 0;
+        lv[L_INDEX] = jv_int((int64_t)i + 1);
+        lv[L_INDEX0] = jv_int((int64_t)i);
+        lv[L_REV] = jv_int((int64_t)(len - i));
+        lv[L_REV0] = jv_int((int64_t)(len - i - 1));
+        lv[L_FIRST] = jv_bool(i == 0);
+        lv[L_LAST] = jv_bool(i + 1 == len);
+        lv[L_PREV] = i > 0 ? it[i - 1] : jv_undef();
+        lv[L_NEXT] = i + 1 < len ? it[i + 1] : jv_undef();
         cy->self = jv_int((int64_t)i);
-        jv cyv = {0};
-        cyv.t = JV_FUNC;
-        cyv.u.fn = cy;
-        jv_dict_set(c, loop, jv_strn("cycle", 5), cyv);
         jscope_set(c, ls, "loop", loop);
         assign(c, ls, n->a, it[i], n->line);
         exec_body(c, ls, n->d);
@@ -779,6 +793,7 @@ static void exec_stmt(jctx *c, jscope *s, const jnode *n)
         f->name = n->name;
         f->macro = n;
         f->closure = s;
+        s->captured = true;
         f->caller = jv_undef();
         jv v = {0};
         v.t = JV_FUNC;
@@ -793,6 +808,7 @@ static void exec_stmt(jctx *c, jscope *s, const jnode *n)
         cf->name = "caller";
         cf->macro = n;      /* params in names/kids2, body in b */
         cf->closure = s;
+        s->captured = true;
         cf->caller = jv_undef();
         jv cv = {0};
         cv.t = JV_FUNC;

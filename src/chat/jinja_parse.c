@@ -833,28 +833,12 @@ static jnode *parse_body(parser *P, const char *const *stops, const char *what, 
  * name only fails when reached. A for/macro/call/filter/set-block body opens
  * a new, non-soft frame again. Names jinja2 knows but we do not implement
  * fail when executed (jinja_filter/jinja_test). */
-static const char *const JINJA2_FILTERS[] = {
-    "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e",
-    "escape", "filesizeformat", "first", "float", "forceescape", "format", "groupby", "indent",
-    "int", "items", "join", "last", "length", "list", "lower", "map", "max", "min", "pprint",
-    "random", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select",
-    "selectattr", "slice", "sort", "string", "striptags", "sum", "title", "tojson", "trim",
-    "truncate", "unique", "upper", "urlencode", "urlize", "wordcount", "wordwrap", "xmlattr", NULL};
-
-static bool name_in(const char *const *list, const char *name)
-{
-    for (int i = 0; list[i]; i++)
-        if (!strcmp(list[i], name))
-            return true;
-    return false;
-}
-
 static void check_names(jctx *c, const jnode *n, bool soft)
 {
     if (!n)
         return;
     jdepth_enter(c, n->line);
-    if (n->kind == N_FILTER && !soft && !name_in(JINJA2_FILTERS, n->name))
+    if (n->kind == N_FILTER && !soft && !jinja_filter_known(n->name))
         jfail(c, n->line, RF_ERR_FORMAT, "no filter named '%s'", n->name);
     if (n->kind == N_TEST && !soft && !jinja_test_exists(n->name))
         jfail(c, n->line, RF_ERR_FORMAT, "no test named '%s'", n->name);

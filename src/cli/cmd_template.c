@@ -5,6 +5,7 @@
  *   rocmforge template (-m FILE | --template-file F) --messages JSON|@file
  *                      [--tools JSON|@file] [--no-generation-prompt]
  *                      [--bos TEXT] [--eos TEXT] [--vars JSON|@file]
+ *   rocmforge template --print-fallback
  *
  * With -m the template is the GGUF's tokenizer.chat_template (the documented
  * ChatML fallback when absent) and bos/eos are the texts of the tokens named
@@ -23,6 +24,7 @@ static void template_usage(FILE *f)
             "usage: rocmforge template (-m FILE | --template-file F) --messages JSON|@file\n"
             "                          [--tools JSON|@file] [--no-generation-prompt]\n"
             "                          [--bos TEXT] [--eos TEXT] [--vars JSON|@file]\n"
+            "       rocmforge template --print-fallback\n"
             "Renders a chat template (Jinja) with OpenAI-style messages and prints the prompt.\n"
             "  -m FILE                 take tokenizer.chat_template and BOS/EOS texts from a GGUF\n"
             "  --template-file F       take the template from a file\n"
@@ -30,7 +32,8 @@ static void template_usage(FILE *f)
             "  --tools JSON            JSON array of tool definitions (or @path)\n"
             "  --no-generation-prompt  do not open an assistant turn at the end\n"
             "  --bos/--eos TEXT        token texts exposed as bos_token / eos_token\n"
-            "  --vars JSON             JSON object of extra template variables (or @path)\n");
+            "  --vars JSON             JSON object of extra template variables (or @path)\n"
+            "  --print-fallback        print the ChatML template used for models without one\n");
 }
 
 /* Whole file into a malloc'd NUL-terminated string. */
@@ -106,6 +109,7 @@ int cmd_template(int argc, char **argv)
         bool has_val = i + 1 < argc;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { template_usage(stdout); return 0; }
         else if (!strcmp(a, "--no-generation-prompt")) gen = false;
+        else if (!strcmp(a, "--print-fallback")) { fputs(rf_chat_fallback_template(), stdout); return 0; }
         else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has_val) model = argv[++i];
         else if (!strcmp(a, "--template-file") && has_val) tfile = argv[++i];
         else if (!strcmp(a, "--messages") && has_val) msgs_arg = argv[++i];
