@@ -166,6 +166,26 @@ async function waitIdle(srv, hdr) {
   check(Date.now() - t0 < 8000, 'shutdown within the grace period');
   check(res.events.length > 0 && res.events[res.events.length - 1] === '[DONE]', `stream ended with [DONE]: ${res.raw.slice(-200)}`);
   check(res.events.some((e) => e.error && e.error.code === 'shutting_down'), 'stream told why it ended');
+  // SIGTERM with time to spare: the running stream completes normally, new
+  // connections are refused meanwhile, exit 0.
+  const srv3 = await startServer(['--parallel', '2', '--grace', '20']);
+  let ex3, ended = false;
+  const p3 = sse(srv3, '/v1/completions', { prompt: 'Once upon a time', max_tokens: 1500, temperature: 0, stream: true }, {
+    onEvent: () => { if (!ex3) ex3 = srv3.stop(); },
+  });
+  p3.then(() => { ended = true; });
+  while (!ex3) await sleep(5);
+  await sleep(150);
+  if (!ended) {
+    const late = await request(srv3, 'GET', '/health').catch(() => ({ status: 0 }));
+    check(late.status === 0 || ended, 'no new connections while draining');
+  }
+  const res3 = await p3;
+  const fin3 = res3.events.filter((e) => e !== '[DONE]' && e.choices && e.choices[0].finish_reason).map((e) => e.choices[0].finish_reason);
+  check(res3.events[res3.events.length - 1] === '[DONE]' && fin3.length === 1 && ['length', 'stop'].includes(fin3[0]),
+        `in-flight stream finished during the grace period: ${res3.raw.slice(-200)}`);
+  const st3 = await ex3;
+  check(st3.code === 0, `exit 0 after draining: ${JSON.stringify(st3)}`);
   await srv.stop();
 }
 
