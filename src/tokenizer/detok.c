@@ -12,6 +12,7 @@
  * and changes nothing, so the caller can retry the same token with a larger
  * buffer. All memory is allocated at creation.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,4 +165,88 @@ int rf_detok_flush(rf_detok *d, char *buf, int n_buf)
     memcpy(buf, d->out, (size_t)o);
     d->n_pend = 0;
     return o;
+}
+
+/* ------------------------------------------------ whole-sequence form */
+
+int rf_vocab_detokenize(const rf_vocab *v, const int32_t *toks, int n_toks, char *buf, int n_buf,
+                        bool remove_special, bool unparse_special)
+{
+    int avail = n_buf < 0 ? 0 : n_buf;
+    int64_t total = 0;
+    bool remove_space = v->add_space_prefix;
+    if (remove_special && v->add_bos && n_toks > 0 && toks[0] == v->bos) {
+        remove_space = false;
+        n_toks--;
+        toks++;
+    }
+    if (remove_special && v->add_eos && n_toks > 0 && toks[n_toks - 1] == v->eos)
+        n_toks--;
+    char *text = buf;
+    for (int i = 0; i < n_toks; i++) {
+        int32_t t = toks[i];
+        const char *p = "";
+        int n = 0;
+        if (t >= 0 && t < v->n_tokens &&
+            (unparse_special || !(v->attr[t] & (TOK_ATTR_UNKNOWN | TOK_ATTR_CONTROL)))) {
+            p = v->piece + v->piece_off[t];
+            n = (int)v->piece_len[t];
+        }
+        if (remove_space && n > 0 && *p == ' ') {
+            p++;
+            n--;
+        }
+        remove_space = false;
+        if (n > avail) {
+            avail = 0;
+        } else if (n > 0) {
+            memcpy(text, p, (size_t)n);
+            text += n;
+            avail -= n;
+        }
+        total += n;
+    }
+    if (total > INT32_MAX)
+        return INT32_MIN;
+    if (total > n_buf)
+        return -(int)total;
+    if (!v->clean_spaces)
+        return (int)total;
+
+    /* clean_up_tokenization_spaces, llama.cpp's three passes */
+    char *s = buf;
+    int t1 = (int)total, n = t1 ? 1 : 0;
+    for (int i = 1; i < t1; i++) {
+        char x = s[i];
+        if (s[i - 1] == ' ' && (x == '?' || x == '!' || x == '.' || x == ','))
+            n--;
+        s[n++] = x;
+    }
+    int t2 = n;
+    n = t2 ? 1 : 0;
+    for (int i = 1; i < t2; i++) {
+        char x = s[i];
+        if (x == '\'' && i + 1 < t2 && s[i - 1] == ' ' && s[i + 1] == ' ') {
+            n--;
+            s[++i] = '\0';
+        }
+        s[n++] = x;
+    }
+    int t3 = n;
+    n = t3 ? 1 : 0;
+    for (int i = 1; i < t3; i++) {
+        char x = s[i];
+        if (s[i - 1] == ' ' && x == '\'' && i + 1 < t3) {
+            char x1 = s[i + 1];
+            if (x1 == 's' || x1 == 'm')
+                n--;
+            else if (i + 2 < t3) {
+                char x2 = s[i + 2];
+                if ((x1 == 'r' && x2 == 'e') || (x1 == 'v' && x2 == 'e'))
+                    n--;
+            }
+        }
+        s[n++] = x;
+    }
+    return n;
 }

@@ -49,6 +49,7 @@ const char *rf_vocab_type_name(const rf_vocab *v);
 const char *rf_vocab_pre_name(const rf_vocab *v);
 bool rf_vocab_add_bos(const rf_vocab *v);
 bool rf_vocab_add_eos(const rf_vocab *v);
+bool rf_vocab_add_space_prefix(const rf_vocab *v);
 /* True for control/unknown tokens (rendered only when `special`). */
 bool rf_vocab_is_control(const rf_vocab *v, int32_t tok);
 
@@ -62,6 +63,14 @@ int rf_vocab_tokenize(const rf_vocab *v, const char *text, size_t len,
  * bytes written, or the negated required size. Not NUL-terminated. */
 int rf_vocab_token_to_piece(const rf_vocab *v, int32_t tok, char *buf, int n_buf,
                             bool special);
+
+/* Whole-sequence detokenization, exactly llama_detokenize: the first
+ * piece loses one leading space when the vocab adds a space prefix (unless
+ * remove_special drops a leading BOS), remove_special drops BOS/EOS where
+ * the vocab adds them, and vocabs with clean_up_tokenization_spaces get
+ * llama.cpp's three clean-up passes. Bytes written, or the negated size. */
+int rf_vocab_detokenize(const rf_vocab *v, const int32_t *toks, int n_toks, char *buf, int n_buf,
+                        bool remove_special, bool unparse_special);
 
 /* Incremental detokenizer. Emits only complete UTF-8 characters; bytes that
  * can never complete a character are replaced by U+FFFD. The first piece of

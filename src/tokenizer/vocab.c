@@ -885,6 +885,7 @@ int32_t rf_vocab_eos(const rf_vocab *v) { return v->eos; }
 int32_t rf_vocab_eot(const rf_vocab *v) { return v->eot; }
 bool rf_vocab_add_bos(const rf_vocab *v) { return v->add_bos; }
 bool rf_vocab_add_eos(const rf_vocab *v) { return v->add_eos; }
+bool rf_vocab_add_space_prefix(const rf_vocab *v) { return v->add_space_prefix; }
 
 bool rf_vocab_is_eog(const rf_vocab *v, int32_t tok)
 {
