@@ -189,6 +189,25 @@ async function waitIdle(srv, hdr) {
   await srv.stop();
 }
 
+// ------------------------------------------------------- request timeout
+{
+  // Eight choices of 2000 tokens one after another on one slot cannot end
+  // within --timeout 1: the request ends with 504, and its stream twin with
+  // an error event then [DONE].
+  const srv = await startServer(['--parallel', '1', '--queue', '16', '--timeout', '1', '--cache-entries', '0']);
+  const body = { prompt: 'Once upon a time', max_tokens: 2000, n: 8, temperature: 0 };
+  const t0 = Date.now();
+  const r = await request(srv, 'POST', '/v1/completions', body);
+  isErr(r, 504, 'timeout', 'request over --timeout');
+  check(Date.now() - t0 < 3000, `timed out in time: ${Date.now() - t0} ms`);
+  const s = await sse(srv, '/v1/completions', { ...body, stream: true });
+  check(s.events.some((e) => e.error && e.error.code === 'timeout') && s.events[s.events.length - 1] === '[DONE]',
+        `stream over --timeout ends with an error event: ${s.raw.slice(-200)}`);
+  const m = await waitIdle(srv);
+  check(m['rocmforge_requests_total{outcome="timeout"}'] === 2 && m.rocmforge_slots_active === 0, 'timeouts counted, slot free');
+  await srv.stop();
+}
+
 // ------------------------------------------- connection limit, idle timeout
 {
   const srv = await startServer(['--max-connections', '3', '--idle-timeout', '1']);
