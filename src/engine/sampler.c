@@ -348,6 +348,62 @@ static int smp_prepare(rf_sampler *s, const float *logits)
     return n;
 }
 
+/* Top-p beyond the first k candidates (c[0..k) sorted, holding mass `cum`,
+ * every later logit <= c[k-1]'s): buckets the rest by logit (counting sort
+ * into tmp), adds whole buckets while the mass stays below top_p, and sorts
+ * only the bucket where the running sum crosses it. Same kept set as sorting
+ * everything, in O(n) plus one small sort; the kept tail is ordered by
+ * bucket, not fully sorted (later stages do not need order). Returns the
+ * number of candidates kept. */
+#define SMP_TOP_P_BUCKETS 512
+static int smp_top_p_rest(rf_sampler *s, int k, int n, float cum, float top_p)
+{
+    smp_cand *c = s->c, *rest = c + k, *tmp = s->tmp;
+    const int m = n - k;
+    float hi = -INFINITY, lo = INFINITY;
+    for (int i = 0; i < m; i++) {
+        float l = rest[i].logit;
+        if (l > hi) hi = l;
+        if (l < lo && l > -INFINITY) lo = l;
+    }
+    int count[SMP_TOP_P_BUCKETS + 1] = {0};
+    float mass[SMP_TOP_P_BUCKETS] = {0};
+    const float scale = hi > lo ? (SMP_TOP_P_BUCKETS - 1) / (hi - lo) : 0.0f;
+    for (int i = 0; i < m; i++) {
+        float l = rest[i].logit;
+        int b = l > -INFINITY ? (int)((hi - l) * scale) : SMP_TOP_P_BUCKETS - 1;
+        if (b < 0) b = 0;
+        if (b > SMP_TOP_P_BUCKETS - 1) b = SMP_TOP_P_BUCKETS - 1;
+        count[b + 1]++;
+        mass[b] += rest[i].p;
+        s->idx[i] = b;
+    }
+    for (int b = 0; b < SMP_TOP_P_BUCKETS; b++)
+        count[b + 1] += count[b];   /* count[b]: start of bucket b */
+    for (int i = 0; i < m; i++)
+        tmp[count[s->idx[i]]++] = rest[i];
+    /* count[b] is now the end of bucket b */
+    memcpy(rest, tmp, (size_t)m * sizeof *rest);
+    int start = 0;
+    for (int b = 0; b < SMP_TOP_P_BUCKETS; b++) {
+        int end = count[b];
+        if (end == start) continue;
+        if (cum + mass[b] < top_p) {
+            cum += mass[b];
+            start = end;
+            continue;
+        }
+        qsort(rest + start, (size_t)(end - start), sizeof *rest, smp_cmp_desc);
+        for (int i = start; i < end; i++) {
+            cum += rest[i].p;
+            if (cum >= top_p)
+                return k + i + 1;
+        }
+        start = end;
+    }
+    return n;   /* rounding kept the sum below top_p: keep everything, as llama.cpp does */
+}
+
 /* Runs the filters and temperature; returns the candidate count (>= 1). */
 static int smp_filter(rf_sampler *s, int n)
 {
@@ -428,9 +484,10 @@ static int smp_filter(rf_sampler *s, int n)
                 break;
             }
             if (i == k - 1 && k < n) {
-                /* not enough in the first k: order the rest too */
-                qsort(c + k, (size_t)(n - k), sizeof *c, smp_cmp_desc);
-                k = n;
+                /* not enough in the first k (a flat distribution): find
+                 * the cut among the rest without sorting all of them */
+                last = smp_top_p_rest(s, k, n, cum, p->top_p);
+                break;
             }
         }
         n = last;
