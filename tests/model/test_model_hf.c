@@ -158,6 +158,17 @@ static int run_engine(const fixture *fx, double *errs, int *top_agree)
         rc = -1;
         goto done;
     }
+    {
+        /* the public sampler on a real model: greedy picks our argmax */
+        rf_sampler_params sp = rf_sampler_default_params();
+        sp.temperature = 0.0f;
+        rf_sampler *smp = NULL;
+        const float *lg = rf_get_logits(c, fx->n_prompt - 1);
+        CHECKF(rf_sampler_create(m, &sp, &smp, &err) == RF_OK, "rf_sampler_create: %s", err.msg);
+        if (smp && lg)
+            CHECKF(rf_sampler_sample(smp, lg) == argmax(lg, fx->n_vocab), "greedy sampler is not the argmax");
+        rf_sampler_free(smp);
+    }
     for (int i = 0; i < fx->n_prompt; i++) {
         const float *lg = rf_get_logits(c, i);
         if (!lg) { fprintf(stderr, "no logits for row %d\n", i); rc = -1; goto done; }
