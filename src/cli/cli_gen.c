@@ -168,7 +168,7 @@ static void emit(FILE *out, const char *buf, int n)
     }
 }
 
-int gen_run(gen_state *g, const int32_t *toks, int n_toks, int n_predict, bool ignore_eos, FILE *out,
+int gen_run(gen_state *g, const int32_t *toks, int n_toks, int n_predict, bool ignore_eos, FILE *out, FILE *tee,
             int32_t *gen_ids, int gen_cap, volatile sig_atomic_t *stop_flag, gen_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -216,7 +216,9 @@ int gen_run(gen_state *g, const int32_t *toks, int n_toks, int n_predict, bool i
         rf_sampler_accept(g->smp, tok);
         if (gen_ids && res->n_gen < gen_cap) gen_ids[res->n_gen] = tok;
         res->n_gen++;
-        emit(out, buf, rf_detok_push(g->detok, tok, buf, (int)sizeof buf));
+        int nb = rf_detok_push(g->detok, tok, buf, (int)sizeof buf);
+        emit(out, buf, nb);
+        emit(tee, buf, nb);
         if (rf_seq_len(g->ctx, g->seq) >= g->n_ctx) {
             res->context_full = true;
             break;
@@ -233,7 +235,9 @@ int gen_run(gen_state *g, const int32_t *toks, int n_toks, int n_predict, bool i
         }
         logits = rf_get_logits(g->ctx, 0);
     }
-    emit(out, buf, rf_detok_flush(g->detok, buf, (int)sizeof buf));
+    int nb = rf_detok_flush(g->detok, buf, (int)sizeof buf);
+    emit(out, buf, nb);
+    emit(tee, buf, nb);
     res->t_gen = rf_time_now() - t0;
     free(seqv);
     return 0;

@@ -61,10 +61,11 @@ typedef struct gen_result {
 
 /* Decode `toks` (appending to the sequence), then generate up to n_predict
  * tokens, writing text to `out` as it is produced (NULL: no text) and the
- * ids to gen_ids (capacity gen_cap, may be NULL). The sampler sees the
+ * ids to gen_ids (capacity gen_cap, may be NULL); `tee` (may be NULL)
+ * gets the same text. The sampler sees the
  * prompt tokens. `stop_flag` (may be NULL) stops generation when set.
  * Returns 0, or 1 with a message printed on stderr. */
-int gen_run(gen_state *g, const int32_t *toks, int n_toks, int n_predict, bool ignore_eos, FILE *out,
+int gen_run(gen_state *g, const int32_t *toks, int n_toks, int n_predict, bool ignore_eos, FILE *out, FILE *tee,
             int32_t *gen_ids, int gen_cap, volatile sig_atomic_t *stop_flag, gen_result *res);
 
 #endif

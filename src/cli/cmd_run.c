@@ -69,8 +69,13 @@ int cmd_run(int argc, char **argv)
         fputs(o.prompt, stdout); /* echo, then the continuation streams after it */
         fflush(stdout);
     }
+    /* The continuation follows the prompt's text: prime the detokenizer with
+     * the prompt's last token so the first generated piece keeps its
+     * leading space (SPM models drop it at the start of a text). */
+    char scratch[4096];
+    rf_detok_push(g.detok, toks[n - 1], scratch, (int)sizeof scratch);
     gen_result res;
-    int rc = gen_run(&g, toks, n, n_predict, o.ignore_eos, out, gen, gen_cap, NULL, &res);
+    int rc = gen_run(&g, toks, n, n_predict, o.ignore_eos, out, NULL, gen, gen_cap, NULL, &res);
     if (o.json) {
         fclose(out);
         json_t *j = json_object();
