@@ -462,6 +462,21 @@ int srv_request_parse(const char *body, size_t len, srv_api api,
     switch (api) {
     case SRV_API_CHAT:
         if (parse_messages(o, r, err) || parse_sampling(o, lim, r, err)) goto done;
+        /* Said plainly rather than ignored: a client relying on these would
+         * otherwise get free text where it expects structure. */
+        if (field(o, "tools") || field(o, "functions")) {
+            (void)BAD(field(o, "tools") ? "tools" : "functions", "tool calling is not supported by this server");
+            goto done;
+        }
+        json_t *rf = field(o, "response_format");
+        if (rf) {
+            json_t *ty = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
+            if (!json_is_string(ty)) { (void)BADTYPE("response_format", "'response_format' must be an object with a 'type'"); goto done; }
+            if (strcmp(json_string_value(ty), "text")) {
+                (void)BAD("response_format", "'response_format' type '%.40s' is not supported (only 'text')", json_string_value(ty));
+                goto done;
+            }
+        }
         if (get_bool(o, "logprobs", &r->logprobs, err)) goto done;
         if (get_int(o, "top_logprobs", 0, lim->max_top_logprobs, &r->top_logprobs, err)) goto done;
         if (r->top_logprobs > 0 && !r->logprobs) { (void)BAD("top_logprobs", "'top_logprobs' needs 'logprobs': true"); goto done; }

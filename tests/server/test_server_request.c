@@ -58,6 +58,10 @@ int main(void)
     CHECK(r.messages_json && strstr(r.messages_json, "\"content\":\"a\\nb\""));
     srv_request_free(&r);
 
+    /* response_format text is the default and accepted. */
+    CHECK(parse(SRV_API_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"text\"}}", &r, &e) == 0);
+    srv_request_free(&r);
+
     /* Stop as a single string; max_tokens null means "no limit given". */
     CHECK(parse(SRV_API_COMPLETION, "{\"prompt\":\"p\",\"stop\":\"\\n\",\"max_tokens\":null,\"logprobs\":3,\"echo\":true}", &r, &e) == 0);
     CHECK(r.n_stop == 1 && !strcmp(r.stop[0], "\n") && r.max_tokens == -1 && r.logprobs && r.top_logprobs == 3 && r.echo);
@@ -128,6 +132,9 @@ int main(void)
     BADF("\"model\":5", "model");
     BADF("\"stream_options\":3", "stream_options");
     BADF("\"user\":7", "user");
+    BADF("\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]", "tools");
+    BADF("\"response_format\":{\"type\":\"json_object\"}", "response_format");
+    BADF("\"response_format\":\"json\"", "response_format");
     expect_bad(SRV_API_COMPLETION, "{\"prompt\":5}", 400, "prompt");
     expect_bad(SRV_API_COMPLETION, "{\"prompt\":[1,-2]}", 400, "prompt");
     expect_bad(SRV_API_COMPLETION, "{\"prompt\":[\"a\",\"b\"]}", 400, "prompt");
