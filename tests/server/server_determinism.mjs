@@ -7,7 +7,7 @@ import { check, done, greedyFixture, llamaCpp, modelPath, sse, startServer } fro
 
 const model = modelPath();
 const cases = greedyFixture('stories260K');
-const ref = await llamaCpp(model);
+const ref = await llamaCpp(model, { optional: true });
 const N = 64;
 
 const seeds = ['Once upon a time', 'The little dog', 'Lily and Tom went to the park. They saw a big',
@@ -33,7 +33,7 @@ for (let i = 0; i < prompts.length; i++)
   check(alone[i] === together[i], `request ${i} (${JSON.stringify(prompts[i])}) differs in a batch:\n alone    ${JSON.stringify(alone[i])}\n together ${JSON.stringify(together[i])}`);
 
 // The fixture prompts against llama.cpp.
-for (const c of cases) {
+for (const c of ref ? cases : []) {
   const i = prompts.indexOf(c.prompt);
   let toks = c.genTokens.slice(0, N);
   const e = toks.indexOf(2);
