@@ -12,6 +12,10 @@
  *    scales, summed block after block (or lane-wise then reduced): at most
  *    (n_terms + 8) * 2^-24 * sum_i |w_i x_i'| with n_terms the number of
  *    float additions in the longest chain (blocks, or columns for F32/F16/BF16).
+ * SIMD variants are also compared with the scalar kernel directly: the
+ * activations are quantized identically, so the two may differ only by two
+ * such float-summation bounds (catches integer slips too small for the
+ * first bound).
  * Odd sizes: rows not a multiple of any tile, n_tok = 1, 3, 17, 70 (more than
  * one token tile), a padded row stride, 1 and 3 threads. Also: results do not
  * depend on the batch (each token alone gives the same bits) nor on the
@@ -77,6 +81,15 @@ static void run_case(rf_cpu_isa isa, rf_type t, int64_t n_rows, int64_t n_cols, 
     rf_status st = rf_cpu_matmul(pool, t, w, n_rows, n_cols, stride, x, n_tok, y, scratch, &err);
     CHECKF(st == RF_OK, "%s %s: %s", rf_cpu_isa_name(isa), tr->name, err.msg);
 
+    /* Against the scalar kernel: both quantize the activations identically
+     * (round half to even), so only the float summation order differs. */
+    float *ys = NULL;
+    if (isa != RF_ISA_SCALAR) {
+        ys = malloc(sizeof(float) * (size_t)(n_tok * n_rows));
+        rf_cpu_kernels_force(RF_ISA_SCALAR);
+        CHECK(rf_cpu_matmul(pool, t, w, n_rows, n_cols, stride, x, n_tok, ys, scratch, &err) == RF_OK);
+        rf_cpu_kernels_force(isa);
+    }
     const int ab = act_block(t);
     const int64_t n_terms = ab ? n_cols / (ab == 256 ? 256 : 32) * (ab == 256 ? 16 : 1) : n_cols;
     int bad = 0;
@@ -97,6 +110,16 @@ static void run_case(rf_cpu_isa isa, rf_type t, int64_t n_rows, int64_t n_cols, 
                 }
             }
             double tol = qerr + (double)(n_terms + 8) * 0x1p-24 * mag + 1e-30;
+            if (ys) {
+                /* two float summations of the same exact terms, each within
+                 * (n_terms + 8) eps * mag of the exact sum */
+                double es = fabs((double)y[tk * n_rows + r] - ys[tk * n_rows + r]);
+                double tols = 2.0 * (double)(n_terms + 8) * 0x1p-24 * mag + 1e-30;
+                if (!(es <= tols) && bad++ < 3)
+                    fprintf(stderr, "%s %s tok %lld row %lld: %.9g vs scalar kernel %.9g (diff %.3g > %.3g)\n",
+                            rf_cpu_isa_name(isa), tr->name, (long long)tk, (long long)r, y[tk * n_rows + r],
+                            ys[tk * n_rows + r], es, tols);
+            }
             double e = fabs((double)y[tk * n_rows + r] - ref);
             if (e / tol > worst_ratio[isa][t]) worst_ratio[isa][t] = e / tol;
             if (!(e <= tol) && bad++ < 3)
@@ -116,7 +139,7 @@ static void run_case(rf_cpu_isa isa, rf_type t, int64_t n_rows, int64_t n_cols, 
     }
     CHECKF(diff == 0, "%s %s: %d tokens give different results alone than in a batch of %lld (or with 1 thread)",
            rf_cpu_isa_name(isa), tr->name, diff, (long long)n_tok);
-    free(scratch); free(wf); free(wd); free(x); free(y); free(y1); free(w);
+    free(ys); free(scratch); free(wf); free(wd); free(x); free(y); free(y1); free(w);
 }
 
 int main(void)

@@ -1,0 +1,471 @@
+/* cpu_x86_impl.h — x86 SIMD dot products, compiled twice: by cpu_avx2.c
+ * (AVX2 + FMA + F16C: u8 x s8 products with vpmaddubsw) and by
+ * cpu_avx512.c (adds AVX-512 VL/BW/VNNI: vpdpbusd accumulates u8 x s8 dot
+ * products of 4 straight into int32). The includer defines RF_X86_VNNI and
+ * RF_X86_TABLE (the name of the table function).
+ *
+ * Integer work per block is exact; floats only scale block results. Signed
+ * x signed products use the usual sign trick: |a| as the unsigned operand
+ * and b with a's sign applied as the signed one. vpmaddubsw saturates at
+ * int16, which the operand ranges here never reach (|a| <= 128 with
+ * |b| <= 127 gives at most 2 * 16256 = 32512 per pair).
+ * Lane i of a 32-byte dot holds the sum of bytes 4i..4i+3, so lanes 0-3
+ * cover the first 16 values and lanes 4-7 the next 16 (used for the
+ * 16-value sub-block scales of the K-quants).
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_internal.h"
+
+/* ---------------------------------------------------------------- helpers */
+static inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s)
+{
+#if RF_X86_VNNI
+    return _mm256_dpbusd_epi32(acc, u, s);
+#else
+    const __m256i p16 = _mm256_maddubs_epi16(u, s);
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+#endif
+}
+
+/* signed a x signed b, per 4-byte group into int32 lanes */
+static inline __m256i dot_s8s8(__m256i acc, __m256i a, __m256i b)
+{
+    return dot_u8s8(acc, _mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+}
+
+static inline float hsum_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline int hsum_epi32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline float fp16_to_f32(rf_fp16 h) { return _cvtsh_ss(h); }
+
+/* 16 bytes of packed nibbles -> 32 bytes: low nibbles first, then high */
+static inline __m256i unpack_nibbles(const uint8_t *q)
+{
+    const __m128i b = _mm_loadu_si128((const __m128i *)q);
+    const __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+}
+
+/* 32 bits -> 32 bytes of 0x10 where the bit is set (Q5 high bits) */
+static inline __m256i bits_to_bytes_0x10(const uint8_t *qh4)
+{
+    uint32_t bits;
+    memcpy(&bits, qh4, 4);
+    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303ll, 0x0202020202020202ll, 0x0101010101010101ll, 0);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), shuf);
+    const __m256i bitsel = _mm256_set1_epi64x(0x8040201008040201ll);
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bitsel), bitsel);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+/* ------------------------------------------------------------ activations */
+static void act_q8(const float *x, void *out, int64_t n)
+{
+    rf_act_q8 *y = out;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < n / 32; b++, x += 32) {
+        __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16),
+               v3 = _mm256_loadu_ps(x + 24);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                                 _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float amax = _mm_cvtss_f32(m4);
+        const float d = amax / 127.f;
+        const float id = d ? 1.0f / d : 0.0f;
+        const __m256 vid = _mm256_set1_ps(id);
+        /* cvtps rounds half to even, like the scalar nearbyintf */
+        __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, vid)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, vid));
+        __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, vid)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, vid));
+        const int sum = hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3)));
+        /* pack 32-bit -> 8-bit; the packs interleave 128-bit lanes, the permute restores order */
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)y[b].qs, p);
+        y[b].d = d;
+        y[b].s = d * (float)sum;
+    }
+}
+
+/* ---------------------------------------------------------- float weights */
+static float dot_f32(int64_t n, const void *vw, const void *vx)
+{
+    const float *w = vw, *x = vx;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) s += w[i] * x[i];
+    return s;
+}
+
+static float dot_f16(int64_t n, const void *vw, const void *vx)
+{
+    const rf_fp16 *w = vw;
+    const float *x = vx;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8))), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    float s = hsum_ps(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) s += fp16_to_f32(w[i]) * x[i];
+    return s;
+}
+
+static float dot_bf16(int64_t n, const void *vw, const void *vx)
+{
+    const rf_bf16 *w = vw;
+    const float *x = vx;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i u0 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(w + i))), 16);
+        __m256i u1 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(w + i + 8))), 16);
+        a0 = _mm256_fmadd_ps(_mm256_castsi256_ps(u0), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_castsi256_ps(u1), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    float s = hsum_ps(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) s += rf_bf16_to_f32(w[i]) * x[i];
+    return s;
+}
+
+/* ------------------------------------------------------- 32-value blocks */
+/* Unsigned weight levels u (0..15 or 0..31) with an offset: the dot is
+ * d_w * (d_x * sum(u q) - off * d_x * sum(q)); d_x * sum(q) is x.s. */
+static float dot_q4_0(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q4_0 *w = vw;
+    const rf_act_q8 *x = vx;
+    __m256 acc = _mm256_setzero_ps();
+    float corr = 0;
+    for (int64_t b = 0; b < n / 32; b++) {
+        const float dw = fp16_to_f32(w[b].d);
+        const __m256i q = unpack_nibbles(w[b].qs);
+        const __m256i d = dot_u8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * x[b].d), _mm256_cvtepi32_ps(d), acc);
+        corr += dw * x[b].s;
+    }
+    return hsum_ps(acc) - 8.f * corr;
+}
+
+static float dot_q4_1(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q4_1 *w = vw;
+    const rf_act_q8 *x = vx;
+    __m256 acc = _mm256_setzero_ps();
+    float corr = 0;
+    for (int64_t b = 0; b < n / 32; b++) {
+        const __m256i q = unpack_nibbles(w[b].qs);
+        const __m256i d = dot_u8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(w[b].d) * x[b].d), _mm256_cvtepi32_ps(d), acc);
+        corr += fp16_to_f32(w[b].m) * x[b].s;
+    }
+    return hsum_ps(acc) + corr;
+}
+
+static float dot_q5_0(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q5_0 *w = vw;
+    const rf_act_q8 *x = vx;
+    __m256 acc = _mm256_setzero_ps();
+    float corr = 0;
+    for (int64_t b = 0; b < n / 32; b++) {
+        const float dw = fp16_to_f32(w[b].d);
+        const __m256i q = _mm256_or_si256(unpack_nibbles(w[b].qs), bits_to_bytes_0x10(w[b].qh));
+        const __m256i d = dot_u8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * x[b].d), _mm256_cvtepi32_ps(d), acc);
+        corr += dw * x[b].s;
+    }
+    return hsum_ps(acc) - 16.f * corr;
+}
+
+static float dot_q5_1(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q5_1 *w = vw;
+    const rf_act_q8 *x = vx;
+    __m256 acc = _mm256_setzero_ps();
+    float corr = 0;
+    for (int64_t b = 0; b < n / 32; b++) {
+        const __m256i q = _mm256_or_si256(unpack_nibbles(w[b].qs), bits_to_bytes_0x10(w[b].qh));
+        const __m256i d = dot_u8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(w[b].d) * x[b].d), _mm256_cvtepi32_ps(d), acc);
+        corr += fp16_to_f32(w[b].m) * x[b].s;
+    }
+    return hsum_ps(acc) + corr;
+}
+
+static float dot_q8_0(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q8_0 *w = vw;
+    const rf_act_q8 *x = vx;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= n / 32; b += 2) {
+        const __m256i d0 = dot_s8s8(_mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)w[b].qs),
+                                    _mm256_loadu_si256((const __m256i *)x[b].qs));
+        const __m256i d1 = dot_s8s8(_mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)w[b + 1].qs),
+                                    _mm256_loadu_si256((const __m256i *)x[b + 1].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(w[b].d) * x[b].d), _mm256_cvtepi32_ps(d0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(w[b + 1].d) * x[b + 1].d), _mm256_cvtepi32_ps(d1), acc1);
+    }
+    for (; b < n / 32; b++) {
+        const __m256i d0 = dot_s8s8(_mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)w[b].qs),
+                                    _mm256_loadu_si256((const __m256i *)x[b].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(w[b].d) * x[b].d), _mm256_cvtepi32_ps(d0), acc0);
+    }
+    return hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+
+/* 16-entry signed codebook lookup of 32 nibbles */
+static inline __m256i lookup_nibbles(const uint8_t *qs, __m256i table)
+{
+    return _mm256_shuffle_epi8(table, unpack_nibbles(qs));
+}
+
+static float dot_iq4_nl(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_iq4_nl *w = vw;
+    const rf_act_q8 *x = vx;
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)rf_kvalues_iq4nl));
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; b++) {
+        const __m256i q = lookup_nibbles(w[b].qs, table);
+        const __m256i d = dot_s8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(w[b].d) * x[b].d), _mm256_cvtepi32_ps(d), acc);
+    }
+    return hsum_ps(acc);
+}
+
+static float dot_mxfp4(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_mxfp4 *w = vw;
+    const rf_act_q8 *x = vx;
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)rf_kvalues_mxfp4));
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; b++) {
+        const __m256i q = lookup_nibbles(w[b].qs, table);
+        const __m256i d = dot_s8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(rf_e8m0_to_f32_half(w[b].e) * x[b].d), _mm256_cvtepi32_ps(d), acc);
+    }
+    return hsum_ps(acc);
+}
+
+/* -------------------------------------------------------------- K-quants */
+/* scale pair for the two 16-value halves of a 32-value dot */
+static inline __m256i scale_pair(int a, int b) { return _mm256_setr_epi32(a, a, a, a, b, b, b, b); }
+
+static float dot_q2_K(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q2_K *w = vw;
+    const rf_block_q8_K *x = vx;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *sc = w[b].scales;
+        const int8_t *q8 = x[b].qs;
+        int summs = 0;
+        for (int j = 0; j < 16; j++) summs += x[b].bsums[j] * (sc[j] >> 4);
+        __m256i isum = _mm256_setzero_si256();
+        for (int k = 0; k < 2; k++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * k));
+            for (int s = 0; s < 4; s++, q8 += 32) {
+                const __m256i u = _mm256_and_si256(_mm256_srli_epi16(q, 2 * s), m3);
+                const __m256i d = dot_u8s8(_mm256_setzero_si256(), u, _mm256_loadu_si256((const __m256i *)q8));
+                const int is = 8 * k + 2 * s;
+                isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d, scale_pair(sc[is] & 0xF, sc[is + 1] & 0xF)));
+            }
+        }
+        const float dall = x[b].d * fp16_to_f32(w[b].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dall), _mm256_cvtepi32_ps(isum), acc);
+        mins += x[b].d * fp16_to_f32(w[b].dmin) * (float)summs;
+    }
+    return hsum_ps(acc) - mins;
+}
+
+static float dot_q3_K(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q3_K *w = vw;
+    const rf_block_q8_K *x = vx;
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        int8_t sc[16];
+        rf_q3k_unpack_scales(w[b].scales, sc);
+        /* u = q2 + 4 * hbit in 0..7, value = u - 4: subtract 4 * sum(q8) per 16 */
+        int corr = 0;
+        for (int j = 0; j < 16; j++) corr += sc[j] * x[b].bsums[j];
+        const __m256i hm = _mm256_loadu_si256((const __m256i *)w[b].hmask);
+        const int8_t *q8 = x[b].qs;
+        __m256i isum = _mm256_setzero_si256();
+        for (int k = 0; k < 2; k++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * k));
+            for (int s = 0; s < 4; s++, q8 += 32) {
+                const int bit = 4 * k + s;
+                const __m256i h = _mm256_and_si256(_mm256_srli_epi16(hm, bit), one);
+                const __m256i u = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * s), m3), _mm256_slli_epi16(h, 2));
+                const __m256i d = dot_u8s8(_mm256_setzero_si256(), u, _mm256_loadu_si256((const __m256i *)q8));
+                const int is = 8 * k + 2 * s;
+                isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d, scale_pair(sc[is], sc[is + 1])));
+            }
+        }
+        const int total = hsum_epi32(isum) - 4 * corr;
+        acc = _mm256_add_ps(acc, _mm256_setr_ps(x[b].d * fp16_to_f32(w[b].d) * (float)total, 0, 0, 0, 0, 0, 0, 0));
+    }
+    return hsum_ps(acc);
+}
+
+static float dot_q4_K(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q4_K *w = vw;
+    const rf_block_q8_K *x = vx;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t b = 0; b < n / 256; b++) {
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; j++) rf_q4k_scale_min(j, w[b].scales, &sc[j], &mn[j]);
+        int summ = 0;
+        for (int j = 0; j < 8; j++) summ += mn[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+        __m256i isum = _mm256_setzero_si256();
+        for (int p = 0; p < 4; p++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * p));
+            const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            const __m256i d0 = dot_u8s8(_mm256_setzero_si256(), lo, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p)));
+            const __m256i d1 = dot_u8s8(_mm256_setzero_si256(), hi, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p + 32)));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d0, _mm256_set1_epi32(sc[2 * p])));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d1, _mm256_set1_epi32(sc[2 * p + 1])));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(x[b].d * fp16_to_f32(w[b].d)), _mm256_cvtepi32_ps(isum), acc);
+        mins += x[b].d * fp16_to_f32(w[b].dmin) * (float)summ;
+    }
+    return hsum_ps(acc) - mins;
+}
+
+static float dot_q5_K(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q5_K *w = vw;
+    const rf_block_q8_K *x = vx;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t b = 0; b < n / 256; b++) {
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; j++) rf_q4k_scale_min(j, w[b].scales, &sc[j], &mn[j]);
+        int summ = 0;
+        for (int j = 0; j < 8; j++) summ += mn[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)w[b].qh);
+        __m256i isum = _mm256_setzero_si256();
+        for (int p = 0; p < 4; p++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * p));
+            const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), one), 4);
+            const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one), 4);
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), h0);
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), h1);
+            const __m256i d0 = dot_u8s8(_mm256_setzero_si256(), lo, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p)));
+            const __m256i d1 = dot_u8s8(_mm256_setzero_si256(), hi, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p + 32)));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d0, _mm256_set1_epi32(sc[2 * p])));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d1, _mm256_set1_epi32(sc[2 * p + 1])));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(x[b].d * fp16_to_f32(w[b].d)), _mm256_cvtepi32_ps(isum), acc);
+        mins += x[b].d * fp16_to_f32(w[b].dmin) * (float)summ;
+    }
+    return hsum_ps(acc) - mins;
+}
+
+static float dot_q6_K(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q6_K *w = vw;
+    const rf_block_q8_K *x = vx;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        /* u = 6-bit level 0..63, value = u - 32: subtract 32 * sum(q8) per 16 */
+        int corr = 0;
+        for (int j = 0; j < 16; j++) corr += w[b].scales[j] * x[b].bsums[j];
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = w[b].ql + 64 * h;
+            const int8_t *sc = w[b].scales + 8 * h;
+            const int8_t *q8 = x[b].qs + 128 * h;
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h));
+            const __m256i u0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+            const __m256i u1 = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
+            const __m256i u2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
+            const __m256i u3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+            const __m256i d0 = dot_u8s8(_mm256_setzero_si256(), u0, _mm256_loadu_si256((const __m256i *)q8));
+            const __m256i d1 = dot_u8s8(_mm256_setzero_si256(), u1, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+            const __m256i d2 = dot_u8s8(_mm256_setzero_si256(), u2, _mm256_loadu_si256((const __m256i *)(q8 + 64)));
+            const __m256i d3 = dot_u8s8(_mm256_setzero_si256(), u3, _mm256_loadu_si256((const __m256i *)(q8 + 96)));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d0, scale_pair(sc[0], sc[1])));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d1, scale_pair(sc[2], sc[3])));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d2, scale_pair(sc[4], sc[5])));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d3, scale_pair(sc[6], sc[7])));
+        }
+        const int total = hsum_epi32(isum) - 32 * corr;
+        acc = _mm256_add_ps(acc, _mm256_setr_ps(x[b].d * fp16_to_f32(w[b].d) * (float)total, 0, 0, 0, 0, 0, 0, 0));
+    }
+    return hsum_ps(acc);
+}
+
+static float dot_iq4_xs(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_iq4_xs *w = vw;
+    const rf_block_q8_K *x = vx;
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)rf_kvalues_iq4nl));
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        __m256i isum = _mm256_setzero_si256();
+        for (int ib = 0; ib < 8; ib++) {
+            const int ls = ((w[b].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((w[b].scales_h >> 2 * ib) & 3) << 4);
+            const __m256i q = lookup_nibbles(w[b].qs + 16 * ib, table);
+            const __m256i d = dot_s8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * ib)));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d, _mm256_set1_epi32(ls - 32)));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(x[b].d * fp16_to_f32(w[b].d)), _mm256_cvtepi32_ps(isum), acc);
+    }
+    return hsum_ps(acc);
+}
+
+static const rf_cpu_isa_kernels x86_kernels = {
+    .dot = {
+        [RF_TYPE_F32] = dot_f32, [RF_TYPE_F16] = dot_f16, [RF_TYPE_BF16] = dot_bf16,
+        [RF_TYPE_Q4_0] = dot_q4_0, [RF_TYPE_Q4_1] = dot_q4_1, [RF_TYPE_Q5_0] = dot_q5_0,
+        [RF_TYPE_Q5_1] = dot_q5_1, [RF_TYPE_Q8_0] = dot_q8_0, [RF_TYPE_IQ4_NL] = dot_iq4_nl,
+        [RF_TYPE_MXFP4] = dot_mxfp4, [RF_TYPE_Q2_K] = dot_q2_K, [RF_TYPE_Q3_K] = dot_q3_K,
+        [RF_TYPE_Q4_K] = dot_q4_K, [RF_TYPE_Q5_K] = dot_q5_K, [RF_TYPE_Q6_K] = dot_q6_K,
+        [RF_TYPE_IQ4_XS] = dot_iq4_xs,
+    },
+    .act_q8 = act_q8,
+};
+
+const rf_cpu_isa_kernels *RF_X86_TABLE(void) { return &x86_kernels; }
