@@ -1,12 +1,221 @@
-/* cmd_bench.c — placeholder until the subcommand lands. */
+/* cmd_bench.c — `rocmforge bench -m FILE [-p 512] [-n 128] [-r 5] [-t N]
+ * [--json]`: prompt-processing and generation speed, llama-bench style.
+ *
+ * ppN: N tokens decoded as one batch into an empty sequence. tgN: N tokens
+ * decoded one at a time into an empty sequence (each step is a real decode
+ * with logits, as in generation; tokens are random, sampling is excluded).
+ * One warm-up run, then -r timed repetitions; the report is mean ± standard
+ * deviation of tokens/s over the repetitions. --json prints an array of
+ * results with llama-bench's field names where they exist.
+ */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <jansson.h>
+
+#include "base/base.h"
 #include "cli.h"
+#include "gguf/gguf.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: rocmforge bench [-m FILE] [options]\n"
+               "  -m, --model FILE   GGUF model (default: $RF_MODEL or models/stories260K.gguf)\n"
+               "  -p N               prompt tokens for the pp test (default 512; 0 = skip)\n"
+               "  -n N               generated tokens for the tg test (default 128; 0 = skip)\n"
+               "  -r N               repetitions (default 5)\n"
+               "  -t N               CPU threads (default: all cores)\n"
+               "  --json             print the results as a JSON array\n");
+}
+
+/* Dominant weight type (by bytes) and total tensor bytes of the file. */
+static void file_facts(const char *path, const char **type, uint64_t *size)
+{
+    *type = "?";
+    *size = 0;
+    gguf_file *f = NULL;
+    if (gguf_open(path, &f, NULL)) return;
+    uint64_t by_type[RF_TYPE_COUNT] = {0};
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        *size += f->tensors[i].n_bytes;
+        if (f->tensors[i].n_dims >= 2 && (unsigned)f->tensors[i].type < RF_TYPE_COUNT)
+            by_type[f->tensors[i].type] += f->tensors[i].n_bytes;
+    }
+    int best = 0;
+    for (int t = 1; t < RF_TYPE_COUNT; t++)
+        if (by_type[t] > by_type[best]) best = t;
+    *type = rf_type_name((uint32_t)best);
+    gguf_free(f);
+}
+
+/* One timed run of a test; returns tokens/s or a negative value on error. */
+static double run_once(rf_ctx *c, int n_vocab, int n_tok, bool batched, uint64_t *rng)
+{
+    int seq;
+    rf_error err = {0};
+    if (rf_seq_open(c, &seq, &err)) {
+        fprintf(stderr, "rocmforge bench: %s\n", err.msg);
+        return -1;
+    }
+    int32_t *tok = malloc((size_t)n_tok * sizeof *tok), *sq = malloc((size_t)n_tok * sizeof *sq);
+    for (int i = 0; i < n_tok; i++) {
+        *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+        tok[i] = (int32_t)((*rng >> 33) % (uint64_t)n_vocab);
+        sq[i] = seq;
+    }
+    double t0 = rf_time_now();
+    rf_status st = RF_OK;
+    if (batched) {
+        rf_batch b = {n_tok, tok, sq, NULL};
+        st = rf_decode(c, &b, &err);
+    } else {
+        for (int i = 0; i < n_tok && !st; i++) {
+            rf_batch b = {1, tok + i, sq, NULL};
+            st = rf_decode(c, &b, &err);
+        }
+    }
+    double dt = rf_time_now() - t0;
+    rf_seq_close(c, seq);
+    free(tok);
+    free(sq);
+    if (st) {
+        fprintf(stderr, "rocmforge bench: %s\n", err.msg);
+        return -1;
+    }
+    return n_tok / dt;
+}
 
 int cmd_bench(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "rocmforge bench: not available in this build\n");
-    return 2;
+    const char *path = NULL;
+    int n_pp = 512, n_tg = 128, reps = 5, threads = 0;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int *target = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+            continue;
+        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && v) {
+            path = v;
+            i++;
+            continue;
+        } else if (!strcmp(a, "-p")) target = &n_pp;
+        else if (!strcmp(a, "-n")) target = &n_tg;
+        else if (!strcmp(a, "-r")) target = &reps;
+        else if (!strcmp(a, "-t")) target = &threads;
+        else {
+            fprintf(stderr, "rocmforge bench: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+        char *e;
+        long x = v ? strtol(v, &e, 10) : -1;
+        if (!v || *e || x < 0 || x > (1 << 20) || (target == &reps && x < 1)) {
+            fprintf(stderr, "rocmforge bench: bad value for %s\n", a);
+            return 2;
+        }
+        *target = (int)x;
+        i++;
+    }
+    if (!path) path = getenv("RF_MODEL");
+    if (!path || !*path) path = "models/stories260K.gguf";
+
+    rf_model_params mp = rf_model_default_params();
+    mp.n_threads = threads;
+    mp.progress = !json;
+    rf_model *m = NULL;
+    rf_error err = {0};
+    if (rf_model_load(path, &mp, &m, &err)) {
+        fprintf(stderr, "rocmforge bench: %s\n", err.msg);
+        return 1;
+    }
+    rf_model_info info;
+    rf_model_get_info(m, &info);
+    rf_ctx_params cp = rf_ctx_default_params();
+    cp.n_ctx = (n_pp > n_tg ? n_pp : n_tg) + 16;
+    cp.n_batch = n_pp > 0 ? n_pp : 1;
+    rf_ctx *c = NULL;
+    if (rf_ctx_create(m, &cp, &c, &err)) {
+        fprintf(stderr, "rocmforge bench: %s\n", err.msg);
+        rf_model_free(m);
+        return 1;
+    }
+    const char *type;
+    uint64_t size;
+    file_facts(path, &type, &size);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    int n_threads = threads > 0 ? threads : rf_cpu_count();
+
+    json_t *arr = json_array();
+    if (!json) {
+        printf("| %-24s | %-6s | %10s | %8s | %-7s | %7s | %8s | %20s |\n", "model", "type", "size", "params", "backend",
+               "threads", "test", "t/s");
+        printf("| %.24s | %.6s | %.10s | %.8s | %.7s | %.7s | %.8s | %.20s |\n", "------------------------", "------",
+               "----------", "--------", "-------", "-------", "--------", "--------------------");
+    }
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    int rc = 0;
+    for (int test = 0; test < 2 && !rc; test++) {
+        int n = test == 0 ? n_pp : n_tg;
+        if (n <= 0) continue;
+        bool batched = test == 0;
+        if (run_once(c, info.n_vocab, n, batched, &rng) < 0) { rc = 1; break; } /* warm-up */
+        double sum = 0, sum2 = 0;
+        for (int r = 0; r < reps; r++) {
+            double ts = run_once(c, info.n_vocab, n, batched, &rng);
+            if (ts < 0) { rc = 1; break; }
+            sum += ts;
+            sum2 += ts * ts;
+        }
+        if (rc) break;
+        double avg = sum / reps;
+        double var = reps > 1 ? (sum2 - sum * sum / reps) / (reps - 1) : 0;
+        double sd = var > 0 ? sqrt(var) : 0;
+        char name[32];
+        snprintf(name, sizeof name, "%s%d", batched ? "pp" : "tg", n);
+        if (json) {
+            json_t *o = json_object();
+            json_object_set_new(o, "model", json_string(base));
+            json_object_set_new(o, "model_arch", json_string(info.arch));
+            json_object_set_new(o, "type", json_string(type));
+            json_object_set_new(o, "size", json_integer((json_int_t)size));
+            json_object_set_new(o, "params", json_integer((json_int_t)info.n_params));
+            json_object_set_new(o, "backend", json_string(info.backend));
+            json_object_set_new(o, "threads", json_integer(n_threads));
+            json_object_set_new(o, "test", json_string(name));
+            json_object_set_new(o, "n_prompt", json_integer(batched ? n : 0));
+            json_object_set_new(o, "n_gen", json_integer(batched ? 0 : n));
+            json_object_set_new(o, "repetitions", json_integer(reps));
+            json_object_set_new(o, "avg_ts", json_real(avg));
+            json_object_set_new(o, "stddev_ts", json_real(sd));
+            json_array_append_new(arr, o);
+        } else {
+            char sz[32], ps[32], ts[48];
+            if (size >= (1u << 30)) snprintf(sz, sizeof sz, "%.2f GiB", size / 1073741824.0);
+            else snprintf(sz, sizeof sz, "%.2f MiB", size / 1048576.0);
+            if (info.n_params >= 1000000000ull) snprintf(ps, sizeof ps, "%.2f B", info.n_params / 1e9);
+            else if (info.n_params >= 1000000ull) snprintf(ps, sizeof ps, "%.2f M", info.n_params / 1e6);
+            else snprintf(ps, sizeof ps, "%.2f K", info.n_params / 1e3);
+            snprintf(ts, sizeof ts, "%.2f ± %.2f", avg, sd);
+            printf("| %-24.24s | %-6s | %10s | %8s | %-7s | %7d | %8s | %20s |\n", base, type, sz, ps, info.backend,
+                   n_threads, name, ts);
+            fflush(stdout);
+        }
+    }
+    if (json && !rc) {
+        char *s = json_dumps(arr, JSON_INDENT(2));
+        if (s) puts(s);
+        free(s);
+    }
+    json_decref(arr);
+    rf_ctx_free(c);
+    rf_model_free(m);
+    return rc;
 }

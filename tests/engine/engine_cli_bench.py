@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""engine_cli_bench.py — `rocmforge bench --json` reports one pp and one tg
+result with llama-bench's fields, consistent with the file (SOURCES.md: the
+file is all F32, so size = 4 * params and size is the file minus its
+header), with positive speeds; a bad option value is refused."""
+import json
+import os
+import subprocess
+import sys
+
+models = os.environ.get("RF_MODELS_DIR", "../shared/models")
+rf = os.environ.get("RF_BIN", "rocmforge")
+model = os.path.join(models, "stories260K.gguf")
+if not os.path.exists(model):
+    print("SKIP: reference model files absent (set RF_MODELS_DIR)")
+    sys.exit(77)
+r = subprocess.run([rf, "bench", "-m", model, "-p", "32", "-n", "8", "-r", "2", "-t", "1", "--json"],
+                   capture_output=True, text=True, timeout=300)
+fails = 0
+if r.returncode != 0:
+    print("bench exit %d: %s" % (r.returncode, r.stderr))
+    sys.exit(1)
+res = json.loads(r.stdout)
+if [x["test"] for x in res] != ["pp32", "tg8"]:
+    print("tests: %s" % [x["test"] for x in res])
+    fails += 1
+fsize = os.path.getsize(model)
+for x in res:
+    for k in ("model", "type", "size", "params", "backend", "threads", "test", "avg_ts", "stddev_ts"):
+        if k not in x:
+            print("missing field %s" % k)
+            fails += 1
+    # SOURCES.md: stories260K.gguf is all F32; the tensor bytes are the file minus its header
+    if x["type"] != "F32" or not (0.9 * fsize < x["size"] <= fsize) or x["params"] * 4 != x["size"]:
+        print("facts: %s" % x)
+        fails += 1
+    if not (x["avg_ts"] > 0 and x["stddev_ts"] >= 0 and x["threads"] == 1):
+        print("numbers: %s" % x)
+        fails += 1
+r = subprocess.run([rf, "bench", "-m", model, "-r", "0"], capture_output=True, text=True, timeout=60)
+if r.returncode != 2:
+    print("-r 0 accepted")
+    fails += 1
+print("engine_cli_bench: %d failures" % fails)
+sys.exit(1 if fails else 0)
