@@ -146,6 +146,8 @@ typedef struct rf_ctx_params {
     int kv_block_size;    /* tokens per KV block; 0 = default (16) */
     bool embeddings;      /* keep final hidden states for rf_get_embeddings */
     bool deterministic;   /* batch-invariant reductions */
+    bool kv_f16;          /* KV cache in F16: half the memory, ~3e-4 relative logit
+                             error (as llama.cpp's default); false = F32 */
 } rf_ctx_params;
 
 rf_ctx_params rf_ctx_default_params(void);
