@@ -23,6 +23,7 @@ struct rf_gpu {
     bool capturing;
     gpuGraph_t graph;
     gpuGraphExec_t graph_exec;    /* NULL until a capture ended */
+    unsigned long long *d_argmax; /* (RF_GPU_ARGMAX_ROWS) packed (value, id) keys of the greedy pick */
 };
 
 /* Evaluates a runtime call; on failure fills err and returns RF_ERR_BACKEND
@@ -36,6 +37,8 @@ struct rf_gpu {
 #define GPU_LAUNCHED(name) do { gpuError_t e_ = gpuGetLastError(); if (e_ != gpuSuccess) \
     return rf_err(err, RF_ERR_BACKEND, "kernel %s: launch failed: %s", (name), gpuGetErrorString(e_)); \
     } while (0)
+
+#define RF_GPU_ARGMAX_ROWS 1024
 
 static inline unsigned rf_gpu_blocks(int64_t n, int per) { return (unsigned)((n + per - 1) / per); }
 

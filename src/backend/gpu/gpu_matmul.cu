@@ -40,6 +40,7 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec(
     /* lane = 4 * chunk slot + slice: a warp covers RF_WARP/4 consecutive
      * chunks per step, each load instruction a contiguous run */
     const int sl = lane % 4;
+#pragma unroll 4
     for (int64_t c = lane / 4; c < n_chunks; c += RF_WARP / 4) {
         float wv[8];
         rf_slice<T>::get(row + (c / cpb) * Q::BYTES, (int)(c % cpb), sl, wv);

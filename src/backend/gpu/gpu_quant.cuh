@@ -314,6 +314,15 @@ template <> struct rf_q<RF_TYPE_BF16> {
     }
 };
 
+/* Byte k (0..3) of v as a float, for v's bytes holding small unsigned
+ * integers: the byte is placed in the mantissa of 2^23 (one PRMT) and 2^23
+ * subtracted (one FADD), exact, at full rate — integer-to-float conversion
+ * instructions run at a quarter of the FP32 rate and bound the decoders. */
+RF_DEV float rf_byte_f(uint32_t v, int k)
+{
+    return __int_as_float((int)__byte_perm(v, 0x4B000000u, (unsigned)(k | 0x7540))) - 8388608.0f;
+}
+
 /* ------------------------------------------------------------- slices
  * Elements [32c + 8s, 32c + 8s + 8) of block b: the unit of the kernels'
  * inner loops. Four neighbouring lanes take the four slices of a chunk, so
@@ -338,10 +347,15 @@ template <> struct rf_slice<RF_TYPE_Q4_0> {
     RF_DEV void get(const uint8_t *b, int, int s, float *w)
     {
         const float d = rf_h2f(rf_ld16(b));
-        const uint8_t *q = b + 2 + 8 * (s & 1);
+        const uint16_t *q = (const uint16_t *)(b + 2 + 8 * (s & 1)); /* blocks are 2-byte aligned */
         const int sh = 4 * (s >> 1);
+        const uint32_t v0 = ((q[0] | ((uint32_t)q[1] << 16)) >> sh) & 0x0F0F0F0Fu;
+        const uint32_t v1 = ((q[2] | ((uint32_t)q[3] << 16)) >> sh) & 0x0F0F0F0Fu;
 #pragma unroll
-        for (int i = 0; i < 8; i++) w[i] = ((int)((q[i] >> sh) & 15) - 8) * d;
+        for (int i = 0; i < 4; i++) {
+            w[i] = (rf_byte_f(v0, i) - 8.0f) * d;
+            w[4 + i] = (rf_byte_f(v1, i) - 8.0f) * d;
+        }
     }
 };
 
@@ -350,11 +364,13 @@ template <> struct rf_slice<RF_TYPE_Q8_0> {
     {
         const float d = rf_h2f(rf_ld16(b));
         const uint16_t *q = (const uint16_t *)(b + 2 + 8 * s); /* blocks are 2-byte aligned */
+        /* x ^ 0x80 maps int8 x to x + 128 as an unsigned byte */
+        const uint32_t v0 = (q[0] | ((uint32_t)q[1] << 16)) ^ 0x80808080u;
+        const uint32_t v1 = (q[2] | ((uint32_t)q[3] << 16)) ^ 0x80808080u;
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            const uint16_t u = q[i];
-            w[2 * i] = (int8_t)(u & 0xff) * d;
-            w[2 * i + 1] = (int8_t)(u >> 8) * d;
+            w[i] = (rf_byte_f(v0, i) - 128.0f) * d;
+            w[4 + i] = (rf_byte_f(v1, i) - 128.0f) * d;
         }
     }
 };
@@ -369,10 +385,11 @@ template <> struct rf_slice<RF_TYPE_Q4_K> {
         /* 8 quant bytes, 8-byte aligned (144-byte blocks from an aligned row) */
         const uint2 u = *(const uint2 *)(b + 16 + 32 * (c / 2) + 8 * s);
         const int sh = 4 * (c % 2);
+        const uint32_t lo = (u.x >> sh) & 0x0F0F0F0Fu, hi = (u.y >> sh) & 0x0F0F0F0Fu;
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            w[i] = dl * ((u.x >> (8 * i + sh)) & 15) - ml;
-            w[4 + i] = dl * ((u.y >> (8 * i + sh)) & 15) - ml;
+            w[i] = dl * rf_byte_f(lo, i) - ml;
+            w[4 + i] = dl * rf_byte_f(hi, i) - ml;
         }
     }
 };
@@ -386,11 +403,15 @@ template <> struct rf_slice<RF_TYPE_Q6_K> {
         const uint16_t *qh = (const uint16_t *)(b + 128 + n * 32 + 8 * s);
         const float dl = d * ((const int8_t *)(b + 192))[n * 8 + 2 * sub + s / 2];
         const int nsh = (sub >> 1) * 4, hsh = 2 * sub;
+        const uint32_t l0 = ql[0] | ((uint32_t)ql[1] << 16), l1 = ql[2] | ((uint32_t)ql[3] << 16);
+        const uint32_t h0 = qh[0] | ((uint32_t)qh[1] << 16), h1 = qh[2] | ((uint32_t)qh[3] << 16);
+        /* 6-bit quants for 4 elements per word: low nibble | 2 high bits << 4 */
+        const uint32_t v0 = ((l0 >> nsh) & 0x0F0F0F0Fu) | (((h0 >> hsh) & 0x03030303u) << 4);
+        const uint32_t v1 = ((l1 >> nsh) & 0x0F0F0F0Fu) | (((h1 >> hsh) & 0x03030303u) << 4);
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            const uint16_t l = ql[i], h = qh[i];
-            w[2 * i] = dl * ((int)((((l & 0xff) >> nsh) & 15) | ((((h & 0xff) >> hsh) & 3) << 4)) - 32);
-            w[2 * i + 1] = dl * ((int)(((l >> (8 + nsh)) & 15) | (((h >> (8 + hsh)) & 3) << 4)) - 32);
+            w[i] = dl * (rf_byte_f(v0, i) - 32.0f);
+            w[4 + i] = dl * (rf_byte_f(v1, i) - 32.0f);
         }
     }
 };

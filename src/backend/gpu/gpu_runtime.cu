@@ -62,6 +62,10 @@ extern "C" rf_status rf_gpu_open(int device, rf_gpu **out, rf_error *err)
         return rf_err(err, RF_ERR_BACKEND, "GPU %d (%s): cannot create stream/events: %s", device,
                       info.name, gpuGetErrorString(e));
     }
+    if (gpuMalloc((void **)&g->d_argmax, sizeof(unsigned long long) * RF_GPU_ARGMAX_ROWS) != gpuSuccess) {
+        (void)gpuGetLastError();
+        g->d_argmax = NULL; /* the single-block argmax serves instead */
+    }
     *out = g;
     return RF_OK;
 }
@@ -76,6 +80,7 @@ extern "C" void rf_gpu_close(rf_gpu *g)
     }
     if (g->ev_start) (void)gpuEventDestroy(g->ev_start);
     if (g->ev_stop) (void)gpuEventDestroy(g->ev_stop);
+    if (g->d_argmax) (void)gpuFree(g->d_argmax);
     free(g);
 }
 
