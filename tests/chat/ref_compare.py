@@ -81,7 +81,13 @@ def main():
                 ok = False
                 if want_err is not None:
                     ok = r.returncode != 0
-                    if ok:
+                    # a template's own raise_exception must come through verbatim
+                    raised = want_err[len("TemplateError: "):] if want_err.startswith("TemplateError: ") else None
+                    err_text = r.stderr.decode("utf-8", "replace")
+                    if ok and raised and ("raise_exception: " + raised[:200]) not in err_text:
+                        ok = False
+                        detail = f"raise_exception message differs: want {raised[:200]!r} got {err_text.strip()[:300]!r}"
+                    elif ok:
                         n_both_err += 1
                     else:
                         detail = f"jinja2 raised ({want_err}) but rocmforge rendered {len(r.stdout)} bytes"
