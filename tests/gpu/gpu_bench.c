@@ -157,7 +157,8 @@ static void bench(const shape *s, double copy_bps)
     rf_rope_params rp = {.style = RF_ROPE_NORM, .n_rot = hd, .freq_base = 500000.0f, .freq_scale = 1.0f,
                          .attn_factor = 1.0f};
     rf_attn_params ap = {.n_head = s->n_head, .n_head_kv = s->n_head_kv, .head_dim = hd, .block_size = bs,
-                         .max_blocks = max_blocks, .scale = 1.0f / sqrtf((float)hd)};
+                         .max_blocks = max_blocks, .scale = 1.0f / sqrtf((float)hd),
+                         .kv_type = RF_TYPE_F16};
     rf_gpu_sample_params sp = {.temperature = 0.0f, .top_p = 1.0f, .repeat_penalty = 1.0f};
 
     /* inputs for n tokens at positions p0.. */

@@ -307,12 +307,13 @@ static void test_elementwise(void)
 
 /* ------------------------------------------------ KV cache and attention */
 
-static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float softcap, int window)
+static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float softcap, int window, rf_type kvt)
 {
+    const size_t es = kvt == RF_TYPE_F16 ? 2 : 4;
     const int n_seq = 3, max_blocks = 40, n_blocks = 100;
     const int kv_dim = n_head_kv * hd;
     const size_t pool = (size_t)n_blocks * bs * kv_dim;
-    uint16_t *kp = calloc(pool, 2), *vp = calloc(pool, 2);
+    uint8_t *kp = calloc(pool, es), *vp = calloc(pool, es);
     int32_t btab[3 * 40];
     /* distinct random physical blocks per sequence */
     int perm[100];
@@ -340,30 +341,29 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
     float *kk = malloc(sizeof(float) * n_all * kv_dim), *vv = malloc(sizeof(float) * n_all * kv_dim);
     fill_rand(kk, (size_t)n_all * kv_dim, 2.0f);
     fill_rand(vv, (size_t)n_all * kv_dim, 1.0f);
-    CPU.ops->kv_write(CPU.ctx, kp, vp, kk, vv, slots, n_all, kv_dim);
-    void *d_kp = dev_alloc(pool * 2), *d_vp = dev_alloc(pool * 2);
-    OK(rf_gpu_upload(G, d_kp, kp, pool * 2, E));   /* untouched slots equal on both sides */
-    OK(rf_gpu_upload(G, d_vp, vp, pool * 2, E));
+    CPU.ops->kv_write_typed(CPU.ctx, kp, vp, kk, vv, slots, n_all, kv_dim, kvt);
+    void *d_kp = dev_alloc(pool * es), *d_vp = dev_alloc(pool * es);
+    OK(rf_gpu_upload(G, d_kp, kp, pool * es, E));   /* untouched slots equal on both sides */
+    OK(rf_gpu_upload(G, d_vp, vp, pool * es, E));
     float *d_kk = dev_from(kk, sizeof(float) * n_all * kv_dim), *d_vv = dev_from(vv, sizeof(float) * n_all * kv_dim);
     int32_t *d_slots = dev_from(slots, sizeof(int32_t) * n_all);
-    memset(kp, 0, pool * 2);
-    memset(vp, 0, pool * 2);
-    CPU.ops->kv_write(CPU.ctx, kp, vp, kk, vv, slots, n_all, kv_dim);
-    OK(rf_gpu_kv_write(G, d_kp, d_vp, d_kk, d_vv, d_slots, n_all, kv_dim, E));
-    uint16_t *chk = malloc(pool * 2);
-    dev_get(chk, d_kp, pool * 2);
+    memset(kp, 0, pool * es);
+    memset(vp, 0, pool * es);
+    CPU.ops->kv_write_typed(CPU.ctx, kp, vp, kk, vv, slots, n_all, kv_dim, kvt);
+    OK(rf_gpu_kv_write_typed(G, d_kp, d_vp, d_kk, d_vv, d_slots, n_all, kv_dim, kvt, E));
+    uint8_t *chk = malloc(pool * es);
+    const size_t rb = (size_t)kv_dim * es;
+    dev_get(chk, d_kp, pool * es);
     int kdiff = 0;
-    for (int i = 0; i < n_all; i++)
-        kdiff += memcmp(chk + (size_t)slots[i] * kv_dim, kp + (size_t)slots[i] * kv_dim, (size_t)kv_dim * 2) != 0;
-    dev_get(chk, d_vp, pool * 2);
-    for (int i = 0; i < n_all; i++)
-        kdiff += memcmp(chk + (size_t)slots[i] * kv_dim, vp + (size_t)slots[i] * kv_dim, (size_t)kv_dim * 2) != 0;
-    CHECKF(kdiff == 0, "kv_write: %d rows differ from the CPU's F16 rounding", kdiff);
+    for (int i = 0; i < n_all; i++) kdiff += memcmp(chk + (size_t)slots[i] * rb, kp + (size_t)slots[i] * rb, rb) != 0;
+    dev_get(chk, d_vp, pool * es);
+    for (int i = 0; i < n_all; i++) kdiff += memcmp(chk + (size_t)slots[i] * rb, vp + (size_t)slots[i] * rb, rb) != 0;
+    CHECKF(kdiff == 0, "kv_write %s: %d rows differ from the CPU's", rf_type_name(kvt), kdiff);
 
     /* queries: every position of every sequence (prefill shape) */
     rf_attn_params ap = {.n_head = n_head, .n_head_kv = n_head_kv, .head_dim = hd, .block_size = bs,
                          .max_blocks = max_blocks, .scale = 1.0f / sqrtf((float)hd), .softcap = softcap,
-                         .window = window};
+                         .window = window, .kv_type = kvt};
     const size_t qn = (size_t)n_all * n_head * hd;
     float *q = malloc(sizeof(float) * qn), *ref = malloc(sizeof(float) * qn), *out = malloc(sizeof(float) * qn);
     fill_rand(q, qn, 2.0f);
@@ -375,8 +375,8 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
     OK(rf_gpu_attention(G, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, n_all, &ap, d_out, E));
     dev_get(out, d_out, sizeof(float) * qn);
     double err = rel_err_f(out, ref, qn);
-    CHECKF(err < 1e-4, "attention %d/%d heads, head_dim %d, block %d, softcap %g, window %d: rel err %.3g",
-           n_head, n_head_kv, hd, bs, softcap, window, err);
+    CHECKF(err < 1e-4, "attention %d/%d heads, head_dim %d, block %d, softcap %g, window %d, KV %s: rel err %.3g",
+           n_head, n_head_kv, hd, bs, softcap, window, rf_type_name(kvt), err);
 
     free(kp); free(vp); free(slots); free(pos); free(seq); free(kk); free(vv); free(chk); free(q); free(ref); free(out);
     rf_gpu_free(G, d_kp); rf_gpu_free(G, d_vp); rf_gpu_free(G, d_kk); rf_gpu_free(G, d_vv); rf_gpu_free(G, d_slots);
@@ -385,12 +385,15 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
 
 static void test_attention(void)
 {
-    test_attention_case(8, 2, 64, 16, 0.0f, 0);     /* GQA */
-    test_attention_case(4, 4, 128, 16, 0.0f, 0);    /* MHA, 128-dim heads */
-    test_attention_case(6, 1, 80, 32, 0.0f, 0);     /* MQA, odd head dim */
-    test_attention_case(8, 4, 8, 16, 0.0f, 0);      /* stories260K's 8-dim heads */
-    test_attention_case(8, 4, 256, 16, 50.0f, 0);   /* soft-capping (gemma2) */
-    test_attention_case(8, 2, 64, 16, 0.0f, 23);    /* sliding window */
+    for (int k = 0; k < 2; k++) {
+        const rf_type t = k ? RF_TYPE_F32 : RF_TYPE_F16;
+        test_attention_case(8, 2, 64, 16, 0.0f, 0, t);     /* GQA */
+        test_attention_case(4, 4, 128, 16, 0.0f, 0, t);    /* MHA, 128-dim heads */
+        test_attention_case(6, 1, 80, 32, 0.0f, 0, t);     /* MQA, odd head dim */
+        test_attention_case(8, 4, 8, 16, 0.0f, 0, t);      /* stories260K's 8-dim heads */
+        test_attention_case(8, 4, 256, 16, 50.0f, 0, t);   /* soft-capping (gemma2) */
+        test_attention_case(8, 2, 64, 16, 0.0f, 23, t);    /* sliding window */
+    }
 }
 
 /* ----------------------------------------------------------- sampling */

@@ -136,11 +136,16 @@ rf_status rf_gpu_gather(rf_gpu *g, const float *d_x, const int32_t *d_idx, int64
                         int64_t n, float *d_out, rf_error *err);
 
 /* Paged KV cache (backend.h): per layer k/v pools (n_blocks, block_size,
- * n_head_kv, head_dim) in F16. kv_write stores k, v (n_tok, kv_dim) at
+ * n_head_kv, head_dim) in F16 (or F32, kv_write_typed). kv_write stores k, v (n_tok, kv_dim) at
  * slots d_slots (n_tok) = block_id * block_size + offset. */
 rf_status rf_gpu_kv_write(rf_gpu *g, void *d_k_pool, void *d_v_pool, const float *d_k,
                           const float *d_v, const int32_t *d_slots, int64_t n_tok, int kv_dim,
                           rf_error *err);
+/* The same for pools of kv_type F16 (rounded to nearest even) or F32;
+ * attention reads the pools in p->kv_type. */
+rf_status rf_gpu_kv_write_typed(rf_gpu *g, void *d_k_pool, void *d_v_pool, const float *d_k,
+                                const float *d_v, const int32_t *d_slots, int64_t n_tok, int kv_dim,
+                                rf_type kv_type, rf_error *err);
 /* out (n_tok, n_head*head_dim): causal attention of q (n_tok, n_head,
  * head_dim) over the blocks d_btab[d_seq_row[t]*max_blocks + j], keys at
  * positions [0, d_pos[t]] (and > pos - window when windowed), GQA by

@@ -17,8 +17,13 @@
 #define ATT_MAX_HD 256
 #define ATT_MAX_WARPS (ATT_THREADS / 32)
 
+RF_DEV float rf_kv_get(const __half *p, int64_t i) { return __half2float(p[i]); }
+RF_DEV float rf_kv_get(const float *p, int64_t i) { return p[i]; }
+
+/* KV: __half or float, the pool's element type */
+template <typename KV>
 static __global__ __launch_bounds__(ATT_THREADS) void rf_k_attention(
-    const float *__restrict__ q, const __half *__restrict__ kp, const __half *__restrict__ vp,
+    const float *__restrict__ q, const KV *__restrict__ kp, const KV *__restrict__ vp,
     const int32_t *__restrict__ btab, const int32_t *__restrict__ seq_row, const int32_t *__restrict__ pos,
     rf_attn_params p, float *__restrict__ out)
 {
@@ -45,12 +50,12 @@ static __global__ __launch_bounds__(ATT_THREADS) void rf_k_attention(
     float m = -INFINITY, l = 0.f;
     for (int kpos = first + warp; kpos <= last; kpos += nw) {
         const int64_t slot = (int64_t)tab[kpos / p.block_size] * p.block_size + kpos % p.block_size;
-        const __half *kr = kp + slot * kv_dim + (int64_t)hk * hd;
-        const __half *vr = vp + slot * kv_dim + (int64_t)hk * hd;
+        const KV *kr = kp + slot * kv_dim + (int64_t)hk * hd;
+        const KV *vr = vp + slot * kv_dim + (int64_t)hk * hd;
         float s = 0.f;
 #pragma unroll
         for (int j = 0; j < DPL_MAX; j++)
-            if (j < dpl && d0 + j < hd) s += qv[j] * __half2float(kr[d0 + j]);
+            if (j < dpl && d0 + j < hd) s += qv[j] * rf_kv_get(kr, d0 + j);
         s = rf_warp_sum(s);
         if (p.softcap > 0.0f) s = p.softcap * tanhf(s / p.softcap);
         const float m_new = fmaxf(m, s);
@@ -58,7 +63,7 @@ static __global__ __launch_bounds__(ATT_THREADS) void rf_k_attention(
         l = l * corr + e;
 #pragma unroll
         for (int j = 0; j < DPL_MAX; j++)
-            if (j < dpl && d0 + j < hd) acc[j] = acc[j] * corr + e * __half2float(vr[d0 + j]);
+            if (j < dpl && d0 + j < hd) acc[j] = acc[j] * corr + e * rf_kv_get(vr, d0 + j);
         m = m_new;
     }
     if (lane == 0) { sm_m[warp] = m; sm_l[warp] = l; }
@@ -92,8 +97,17 @@ extern "C" rf_status rf_gpu_attention(rf_gpu *g, const float *d_q, const void *d
     if (n_tok > 0x7fffffff || p->n_head > 65535)
         return rf_err(err, RF_ERR_INVALID_ARG, "GPU attention: too many tokens/heads");
     dim3 grid((unsigned)n_tok, (unsigned)p->n_head);
-    rf_k_attention<<<grid, ATT_THREADS, 0, g->stream>>>(d_q, (const __half *)d_k_pool, (const __half *)d_v_pool,
-                                                        d_btab, d_seq_row, d_pos, *p, d_out);
+    if (p->kv_type == RF_TYPE_F32)
+        rf_k_attention<float><<<grid, ATT_THREADS, 0, g->stream>>>(d_q, (const float *)d_k_pool,
+                                                                   (const float *)d_v_pool, d_btab, d_seq_row, d_pos,
+                                                                   *p, d_out);
+    else if (p->kv_type == RF_TYPE_F16)
+        rf_k_attention<__half><<<grid, ATT_THREADS, 0, g->stream>>>(d_q, (const __half *)d_k_pool,
+                                                                    (const __half *)d_v_pool, d_btab, d_seq_row,
+                                                                    d_pos, *p, d_out);
+    else
+        return rf_err(err, RF_ERR_UNSUPPORTED, "GPU attention: KV cache type %s (F16 or F32 only)",
+                      rf_type_name(p->kv_type));
     GPU_LAUNCHED("attention");
     return RF_OK;
 }

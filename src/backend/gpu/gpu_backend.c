@@ -117,8 +117,8 @@ static rf_status gb_exec(gb_ctx *c, rf_gpu *g, const gb_rec *r, rf_error *err)
         return rf_gpu_rmsnorm(g, r->p[0], r->p[1], (float *)r->p[2], r->i[0], r->i[1], r->f[0], err);
     case GB_ROPE: return rf_gpu_rope(g, (float *)r->p[0], r->i[0], (int)r->i[1], (int)r->i[2], r->p[1], &r->rope, err);
     case GB_KV_WRITE:
-        return rf_gpu_kv_write(g, (void *)r->p[0], (void *)r->p[1], r->p[2], r->p[3], r->p[4], r->i[0], (int)r->i[1],
-                               err);
+        return rf_gpu_kv_write_typed(g, (void *)r->p[0], (void *)r->p[1], r->p[2], r->p[3], r->p[4], r->i[0],
+                                     (int)r->i[1], (rf_type)r->i[2], err);
     case GB_ATTENTION:
         return rf_gpu_attention(g, r->p[0], r->p[1], r->p[2], r->p[3], r->p[4], r->p[5], r->i[0], &r->attn,
                                 (float *)r->p[6], err);
@@ -353,14 +353,20 @@ static void gb_rope(void *ctx, float *x, const int32_t *pos, int n_tok, int n_he
     gb_submit_void(c, &r);
 }
 
-static void gb_kv_write(void *ctx, void *k_pool, void *v_pool, const float *k, const float *v, const int32_t *slots,
-                        int n_tok, int kv_dim)
+static void gb_kv_write_typed(void *ctx, void *k_pool, void *v_pool, const float *k, const float *v,
+                              const int32_t *slots, int n_tok, int kv_dim, rf_type kv_type)
 {
     gb_rec r;
     memset(&r, 0, sizeof r);
     r.op = GB_KV_WRITE; r.p[0] = k_pool; r.p[1] = v_pool; r.p[2] = k; r.p[3] = v; r.p[4] = slots;
-    r.i[0] = n_tok; r.i[1] = kv_dim;
+    r.i[0] = n_tok; r.i[1] = kv_dim; r.i[2] = kv_type;
     gb_submit_void(ctx, &r);
+}
+
+static void gb_kv_write(void *ctx, void *k_pool, void *v_pool, const float *k, const float *v, const int32_t *slots,
+                        int n_tok, int kv_dim)
+{
+    gb_kv_write_typed(ctx, k_pool, v_pool, k, v, slots, n_tok, kv_dim, RF_TYPE_F16);
 }
 
 static void gb_attention(void *ctx, const float *q, const void *k_pool, const void *v_pool, const int32_t *btab,
@@ -508,6 +514,7 @@ static rf_backend_ops gb_ops = {
     .rmsnorm = gb_rmsnorm,
     .rope = gb_rope,
     .kv_write = gb_kv_write,
+    .kv_write_typed = gb_kv_write_typed,
     .attention = gb_attention,
     .glu = gb_glu,
     .add = gb_add,

@@ -68,7 +68,7 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec(
 
 /* ----------------------------------------------------------------- mma */
 #define MM_BM 128          /* weight rows per tile */
-#define MM_BN 64           /* tokens per tile */
+#define MM_BN 128          /* tokens per tile */
 #define MM_BK 32           /* k per step: one decoded chunk per row */
 #define MM_LD (MM_BK + 8)  /* padded row (halves): 80 bytes, keeps 32-byte fragment alignment */
 #define MM_THREADS 256

@@ -67,6 +67,8 @@ rf_status rf_gpu_gather(rf_gpu *g, const float *d_x, const int32_t *d_idx, int64
                         float *d_out, rf_error *err) NONE()
 rf_status rf_gpu_kv_write(rf_gpu *g, void *d_k_pool, void *d_v_pool, const float *d_k, const float *d_v,
                           const int32_t *d_slots, int64_t n_tok, int kv_dim, rf_error *err) NONE()
+rf_status rf_gpu_kv_write_typed(rf_gpu *g, void *d_k_pool, void *d_v_pool, const float *d_k, const float *d_v,
+                                const int32_t *d_slots, int64_t n_tok, int kv_dim, rf_type kv_type, rf_error *err) NONE()
 rf_status rf_gpu_attention(rf_gpu *g, const float *d_q, const void *d_k_pool, const void *d_v_pool,
                            const int32_t *d_btab, const int32_t *d_seq_row, const int32_t *d_pos, int64_t n_tok,
                            const rf_attn_params *p, float *d_out, rf_error *err) NONE()

@@ -202,12 +202,38 @@ static __global__ void rf_k_kv_write(__half *kp, __half *vp, const float *__rest
     vp[dst] = __float2half_rn(v[gid]);
 }
 
+static __global__ void rf_k_kv_write_f32(float *kp, float *vp, const float *__restrict__ k,
+                                         const float *__restrict__ v, const int32_t *__restrict__ slots,
+                                         int64_t n_tok, int kv_dim)
+{
+    const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (gid >= n_tok * kv_dim) return;
+    const int64_t t = gid / kv_dim, i = gid % kv_dim;
+    const int64_t dst = (int64_t)slots[t] * kv_dim + i;
+    kp[dst] = k[gid];
+    vp[dst] = v[gid];
+}
+
+extern "C" rf_status rf_gpu_kv_write_typed(rf_gpu *g, void *d_k_pool, void *d_v_pool, const float *d_k,
+                                           const float *d_v, const int32_t *d_slots, int64_t n_tok, int kv_dim,
+                                           rf_type kv_type, rf_error *err)
+{
+    if (n_tok * kv_dim <= 0) return RF_OK;
+    if (kv_type == RF_TYPE_F16) {
+        rf_k_kv_write<<<rf_gpu_blocks(n_tok * kv_dim, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(
+            (__half *)d_k_pool, (__half *)d_v_pool, d_k, d_v, d_slots, n_tok, kv_dim);
+    } else if (kv_type == RF_TYPE_F32) {
+        rf_k_kv_write_f32<<<rf_gpu_blocks(n_tok * kv_dim, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(
+            (float *)d_k_pool, (float *)d_v_pool, d_k, d_v, d_slots, n_tok, kv_dim);
+    } else {
+        return rf_err(err, RF_ERR_UNSUPPORTED, "GPU kv_write: KV cache type %s (F16 or F32 only)", rf_type_name(kv_type));
+    }
+    GPU_LAUNCHED("kv_write");
+    return RF_OK;
+}
+
 extern "C" rf_status rf_gpu_kv_write(rf_gpu *g, void *d_k_pool, void *d_v_pool, const float *d_k, const float *d_v,
                                      const int32_t *d_slots, int64_t n_tok, int kv_dim, rf_error *err)
 {
-    if (n_tok * kv_dim <= 0) return RF_OK;
-    rf_k_kv_write<<<rf_gpu_blocks(n_tok * kv_dim, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(
-        (__half *)d_k_pool, (__half *)d_v_pool, d_k, d_v, d_slots, n_tok, kv_dim);
-    GPU_LAUNCHED("kv_write");
-    return RF_OK;
+    return rf_gpu_kv_write_typed(g, d_k_pool, d_v_pool, d_k, d_v, d_slots, n_tok, kv_dim, RF_TYPE_F16, err);
 }
