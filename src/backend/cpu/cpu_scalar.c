@@ -26,8 +26,11 @@ void rf_cpu_act_q8_scalar(const float *x, void *out, int64_t n)
             y[b].qs[j] = (int8_t)q;
             sum += q;
         }
-        y[b].d = d;
-        y[b].s = d * (float)sum;
+        /* ggml stores the activation scale as F16 (block_q8_0.d) and its
+         * dot products use that rounded value; so do we, or every Q8
+         * matmul drifts ~2e-4 from llama.cpp's. */
+        y[b].d = rf_fp16_to_f32(rf_f32_to_fp16(d));
+        y[b].s = y[b].d * (float)sum;
     }
 }
 

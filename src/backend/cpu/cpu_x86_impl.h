@@ -89,7 +89,10 @@ static void act_q8(const float *x, void *out, int64_t n)
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
         const float amax = _mm_cvtss_f32(m4);
         const float d = amax / 127.f;
-        const float id = d ? 1.0f / d : 0.0f;
+        /* 127/amax, not 1/d: ggml's x86 quantize_row_q8_0 (llama.cpp's
+         * runtime path) computes it so, and the last-ulp difference flips
+         * the rounding of values that sit on a .5 */
+        const float id = amax != 0.0f ? 127.f / amax : 0.0f;
         const __m256 vid = _mm256_set1_ps(id);
         /* cvtps rounds half to even, like the scalar nearbyintf */
         __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, vid)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, vid));
@@ -99,8 +102,12 @@ static void act_q8(const float *x, void *out, int64_t n)
         __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)y[b].qs, p);
-        y[b].d = d;
-        y[b].s = d * (float)sum;
+        /* ggml keeps the activation scale in F16 (block_q8_0.d) and its
+         * dots multiply by that rounded value; so do we, else each Q8 matmul
+         * drifts ~2e-4 from llama.cpp's */
+        const float d16 = _cvtsh_ss(_cvtss_sh(d, 0));
+        y[b].d = d16;
+        y[b].s = d16 * (float)sum;
     }
 }
 
