@@ -75,6 +75,12 @@ typedef struct tok_trie {
     int32_t root_child[256];
 } tok_trie;
 
+void tok_trie_init(tok_trie *t);
+bool tok_trie_insert(tok_trie *t, const char *s, size_t n, int32_t value);
+int32_t tok_trie_child(const tok_trie *t, int32_t node, uint8_t byte);  /* node -1 = root */
+size_t tok_trie_longest_path(const tok_trie *t, const char *s, size_t n);
+int32_t tok_trie_node_of(tok_trie *t, const char *s, size_t n);  /* node of an inserted string */
+
 typedef struct tok_pretok tok_pretok;  /* compiled split patterns (pretok.c) */
 
 struct rf_vocab {
@@ -109,6 +115,8 @@ struct rf_vocab {
 
     int32_t *special;        /* control/user-defined/unknown ids, longest text first */
     int n_special;
+    tok_trie special_trie;   /* texts of the special tokens */
+    int32_t *special_node;   /* (n_special) trie node where each text ends */
 
     bool add_bos, add_eos, add_sep, add_space_prefix, remove_extra_ws;
     bool escape_ws, treat_ws_as_suffix, ignore_merges, clean_spaces;

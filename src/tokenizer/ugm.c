@@ -17,85 +17,12 @@
 
 #include "tokenizer/tok_internal.h"
 
-/* ------------------------------------------------------------------ trie */
-
-static int32_t trie_new_node(tok_trie *t, uint8_t byte)
-{
-    if (t->n_nodes == t->cap) {
-        int32_t cap = t->cap ? t->cap * 2 : 1024;
-        tok_trie_node *nv = realloc(t->nodes, (size_t)cap * sizeof *nv);
-        if (!nv)
-            return -1;
-        t->nodes = nv;
-        t->cap = cap;
-    }
-    t->nodes[t->n_nodes] = (tok_trie_node){-1, -1, -1, byte};
-    return t->n_nodes++;
-}
-
-static int32_t trie_child(const tok_trie *t, int32_t node, uint8_t byte)
-{
-    if (node < 0)
-        return t->root_child[byte];
-    for (int32_t c = t->nodes[node].first_child; c >= 0; c = t->nodes[c].next_sibling)
-        if (t->nodes[c].byte == byte)
-            return c;
-    return -1;
-}
-
-static bool trie_insert(tok_trie *t, const char *s, size_t n, int32_t value)
-{
-    int32_t node = -1;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b = (uint8_t)s[i];
-        int32_t c = trie_child(t, node, b);
-        if (c < 0) {
-            c = trie_new_node(t, b);
-            if (c < 0)
-                return false;
-            if (node < 0) {
-                t->root_child[b] = c;
-            } else {
-                t->nodes[c].next_sibling = t->nodes[node].first_child;
-                t->nodes[node].first_child = c;
-            }
-        }
-        node = c;
-    }
-    if (node >= 0)
-        t->nodes[node].value = value;
-    return true;
-}
-
-static void trie_init(tok_trie *t)
-{
-    memset(t, 0, sizeof *t);
-    for (int i = 0; i < 256; i++)
-        t->root_child[i] = -1;
-}
-
-/* Length of the longest input prefix that is a path in the trie (whether
- * or not a token ends there: llama.cpp's user-defined matcher works so). */
-static size_t trie_longest_path(const tok_trie *t, const char *s, size_t n)
-{
-    int32_t node = -1;
-    size_t i = 0;
-    while (i < n) {
-        int32_t c = trie_child(t, node, (uint8_t)s[i]);
-        if (c < 0)
-            break;
-        node = c;
-        i++;
-    }
-    return i;
-}
-
 /* ------------------------------------------------------------------ init */
 
 rf_status tok_ugm_init(rf_vocab *v, const gguf_file *f, rf_error *err)
 {
-    trie_init(&v->ugm_tokens);
-    trie_init(&v->ugm_user);
+    tok_trie_init(&v->ugm_tokens);
+    tok_trie_init(&v->ugm_user);
     const gguf_value *arr;
     if (gguf_get_arr(f, "tokenizer.ggml.precompiled_charsmap", &arr)) {
         gguf_vtype t = arr->v.arr.etype;
@@ -125,10 +52,10 @@ rf_status tok_ugm_init(rf_vocab *v, const gguf_file *f, rf_error *err)
         if (a & TOK_ATTR_NORMAL && v->score[i] < min_score)
             min_score = v->score[i];
         if (a & (TOK_ATTR_NORMAL | TOK_ATTR_USER_DEFINED | TOK_ATTR_UNUSED))
-            if (!trie_insert(&v->ugm_tokens, v->text + v->text_off[i], v->text_len[i], i))
+            if (!tok_trie_insert(&v->ugm_tokens, v->text + v->text_off[i], v->text_len[i], i))
                 return rf_err(err, RF_ERR_NOMEM, "tokenizer: out of memory for the token trie");
         if (a & TOK_ATTR_USER_DEFINED)
-            if (!trie_insert(&v->ugm_user, v->text + v->text_off[i], v->text_len[i], i))
+            if (!tok_trie_insert(&v->ugm_user, v->text + v->text_off[i], v->text_len[i], i))
                 return rf_err(err, RF_ERR_NOMEM, "tokenizer: out of memory for the token trie");
     }
     v->ugm_unk_score = (double)(min_score - 10.0f);
@@ -162,7 +89,7 @@ static uint32_t xcda_value(uint32_t p) { return p & ((1u << 31) - 1); }
 static size_t normalize_prefix(const rf_vocab *v, const char *s, size_t n, size_t off, const char **out,
                                size_t *out_n)
 {
-    size_t ul = trie_longest_path(&v->ugm_user, s + off, n - off);
+    size_t ul = tok_trie_longest_path(&v->ugm_user, s + off, n - off);
     if (ul > 0) {
         *out = s + off;
         *out_n = ul;
@@ -310,7 +237,7 @@ int tok_ugm_encode(const rf_vocab *v, const char *text, size_t len, tok_list *ou
             cl = n - off;
         bool single = false;
         double base = best[off].score;
-        int32_t node = trie_child(t, -1, (uint8_t)s[off]);
+        int32_t node = tok_trie_child(t, -1, (uint8_t)s[off]);
         size_t p = off + 1;
         while (node >= 0) {
             int32_t id = t->nodes[node].value;
@@ -324,7 +251,7 @@ int tok_ugm_encode(const rf_vocab *v, const char *text, size_t len, tok_list *ou
             }
             if (p >= n)
                 break;
-            node = trie_child(t, node, (uint8_t)s[p++]);
+            node = tok_trie_child(t, node, (uint8_t)s[p++]);
         }
         if (!single) {
             double ch = base + v->ugm_unk_score;

@@ -204,6 +204,90 @@ int tok_merge_rank(const rf_vocab *v, const char *l, size_t nl, const char *r, s
     }
 }
 
+/* ------------------------------------------------------------------ trie */
+
+/* Byte trie: used for UGM matching and to find which special tokens occur
+ * in a text with one pass. */
+
+static int32_t trie_new_node(tok_trie *t, uint8_t byte)
+{
+    if (t->n_nodes == t->cap) {
+        int32_t cap = t->cap ? t->cap * 2 : 1024;
+        tok_trie_node *nv = realloc(t->nodes, (size_t)cap * sizeof *nv);
+        if (!nv)
+            return -1;
+        t->nodes = nv;
+        t->cap = cap;
+    }
+    t->nodes[t->n_nodes] = (tok_trie_node){-1, -1, -1, byte};
+    return t->n_nodes++;
+}
+
+int32_t tok_trie_child(const tok_trie *t, int32_t node, uint8_t byte)
+{
+    if (node < 0)
+        return t->root_child[byte];
+    for (int32_t c = t->nodes[node].first_child; c >= 0; c = t->nodes[c].next_sibling)
+        if (t->nodes[c].byte == byte)
+            return c;
+    return -1;
+}
+
+bool tok_trie_insert(tok_trie *t, const char *s, size_t n, int32_t value)
+{
+    int32_t node = -1;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = (uint8_t)s[i];
+        int32_t c = tok_trie_child(t, node, b);
+        if (c < 0) {
+            c = trie_new_node(t, b);
+            if (c < 0)
+                return false;
+            if (node < 0) {
+                t->root_child[b] = c;
+            } else {
+                t->nodes[c].next_sibling = t->nodes[node].first_child;
+                t->nodes[node].first_child = c;
+            }
+        }
+        node = c;
+    }
+    if (node >= 0)
+        t->nodes[node].value = value;
+    return true;
+}
+
+int32_t tok_trie_node_of(tok_trie *t, const char *s, size_t n)
+{
+    int32_t node = -1;
+    for (size_t i = 0; i < n && (node >= 0 || i == 0); i++)
+        node = tok_trie_child(t, node, (uint8_t)s[i]);
+    return node;
+}
+
+void tok_trie_init(tok_trie *t)
+{
+    memset(t, 0, sizeof *t);
+    for (int i = 0; i < 256; i++)
+        t->root_child[i] = -1;
+}
+
+/* Length of the longest input prefix that is a path in the trie (whether
+ * or not a token ends there: llama.cpp's user-defined matcher works so). */
+size_t tok_trie_longest_path(const tok_trie *t, const char *s, size_t n)
+{
+    int32_t node = -1;
+    size_t i = 0;
+    while (i < n) {
+        int32_t c = tok_trie_child(t, node, (uint8_t)s[i]);
+        if (c < 0)
+            break;
+        node = c;
+        i++;
+    }
+    return i;
+}
+
 /* ------------------------------------------------------------ loading */
 
 static bool vocab_token_has_text(const rf_vocab *v, int32_t id, const char *s)
@@ -567,14 +651,9 @@ static rf_status load_specials(rf_vocab *v, const gguf_file *f, rf_error *err)
     return RF_OK;
 }
 
-static const rf_vocab *g_sort_vocab;  /* qsort has no context argument in C11 */
-
-static int cmp_special(const void *a, const void *b)
+static int cmp_u64(const void *a, const void *b)
 {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    uint32_t lx = g_sort_vocab->text_len[x], ly = g_sort_vocab->text_len[y];
-    if (lx != ly)
-        return lx > ly ? -1 : 1;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
 }
 
@@ -584,20 +663,33 @@ static rf_status build_special_cache(rf_vocab *v, rf_error *err)
     for (int32_t i = 0; i < v->n_tokens; i++)
         if (v->attr[i] & (TOK_ATTR_CONTROL | TOK_ATTR_USER_DEFINED | TOK_ATTR_UNKNOWN))
             n++;
+    uint64_t *key = rf_malloc((size_t)(n ? n : 1) * sizeof(uint64_t), err, "special token list");
     v->special = rf_malloc((size_t)(n ? n : 1) * sizeof(int32_t), err, "special token list");
-    if (!v->special)
+    v->special_node = rf_malloc((size_t)(n ? n : 1) * sizeof(int32_t), err, "special token list");
+    if (!key || !v->special || !v->special_node) {
+        free(key);
         return RF_ERR_NOMEM;
+    }
+    /* Longest first so that a special token containing another wins; ties
+     * by id keep the order deterministic. */
     n = 0;
     for (int32_t i = 0; i < v->n_tokens; i++)
         if (v->attr[i] & (TOK_ATTR_CONTROL | TOK_ATTR_USER_DEFINED | TOK_ATTR_UNKNOWN))
-            v->special[n++] = i;
+            key[n++] = ((uint64_t)(UINT32_MAX - v->text_len[i]) << 32) | (uint32_t)i;
+    qsort(key, (size_t)n, sizeof *key, cmp_u64);
     v->n_special = n;
-    /* Longest first so that a special token containing another wins; ties
-     * by id keep the order deterministic. Load is single-threaded per
-     * vocab but may run concurrently for two models: the static is only
-     * read inside this qsort, so serialise nothing else on it. */
-    g_sort_vocab = v;
-    qsort(v->special, (size_t)n, sizeof(int32_t), cmp_special);
+    tok_trie_init(&v->special_trie);
+    for (int i = 0; i < n; i++) {
+        int32_t id = (int32_t)(key[i] & 0xffffffffu);
+        v->special[i] = id;
+        const char *s = v->text + v->text_off[id];
+        if (!tok_trie_insert(&v->special_trie, s, v->text_len[id], id)) {
+            free(key);
+            return rf_err(err, RF_ERR_NOMEM, "tokenizer: out of memory for the special-token trie");
+        }
+        v->special_node[i] = tok_trie_node_of(&v->special_trie, s, v->text_len[id]);
+    }
+    free(key);
     return RF_OK;
 }
 
@@ -872,6 +964,8 @@ void rf_vocab_free(rf_vocab *v)
     free(v->piece_len);
     free(v->eog);
     free(v->special);
+    free(v->special_node);
+    free(v->special_trie.nodes);
     tok_pretok_free(v->pretok);
     tok_ugm_free(v);
     free(v);
@@ -969,24 +1063,34 @@ static bool is_c_space(char c)
  * tokens first (llama.cpp's tokenizer_st_partition). Control and unknown
  * tokens are only recognised when parse_special; user-defined tokens
  * always are. */
-static bool partition_special(const rf_vocab *v, const char *text, frag_list *fl, bool parse_special)
+static bool partition_special(const rf_vocab *v, const char *text, size_t len, frag_list *fl, bool parse_special)
 {
     frag_list tmp = {0};
     bool ok = true;
+    /* one pass over the text: which special texts occur at all */
+    const tok_trie *tr = &v->special_trie;
+    uint8_t *hit = calloc((size_t)(tr->n_nodes ? tr->n_nodes : 1), 1);
+    if (!hit)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        int32_t node = tok_trie_child(tr, -1, (uint8_t)text[i]);
+        for (size_t j = i + 1; node >= 0; j++) {
+            if (tr->nodes[node].value >= 0)
+                hit[node] = 1;
+            if (j >= len)
+                break;
+            node = tok_trie_child(tr, node, (uint8_t)text[j]);
+        }
+    }
     for (int si = 0; si < v->n_special && ok; si++) {
         int32_t id = v->special[si];
         uint32_t a = v->attr[id];
         if (!parse_special && (a & (TOK_ATTR_CONTROL | TOK_ATTR_UNKNOWN)))
             continue;
+        if (v->special_node[si] < 0 || !hit[v->special_node[si]])
+            continue;
         const char *st = v->text + v->text_off[id];
         size_t sl = v->text_len[id];
-        /* cheap reject: no raw fragment contains the token */
-        bool any = false;
-        for (size_t i = 0; i < fl->n && !any; i++)
-            if (fl->v[i].tok < 0 && fl->v[i].len >= sl && memmem(text + fl->v[i].off, fl->v[i].len, st, sl))
-                any = true;
-        if (!any)
-            continue;
         tmp.n = 0;
         for (size_t i = 0; i < fl->n && ok; i++) {
             frag fr = fl->v[i];
@@ -1032,6 +1136,7 @@ static bool partition_special(const rf_vocab *v, const char *text, frag_list *fl
         tmp = sw;
     }
     free(tmp.v);
+    free(hit);
     return ok;
 }
 
@@ -1101,7 +1206,7 @@ static int vocab_tokenize_list(const rf_vocab *v, const char *text, size_t len, 
     frag_list fl = {0};
     if (len && !frag_push(&fl, -1, 0, len))
         return -1;
-    if (len && !partition_special(v, text, &fl, parse_special)) {
+    if (len && !partition_special(v, text, len, &fl, parse_special)) {
         free(fl.v);
         return -1;
     }
