@@ -105,7 +105,7 @@ static void emit_symbol(const rf_vocab *v, const char *text, const spm_sym *s, t
     }
 }
 
-int tok_spm_encode(const rf_vocab *v, const char *text, size_t len, tok_list *out)
+static int spm_segment(const rf_vocab *v, const char *text, size_t len, tok_list *out)
 {
     if (!len)
         return 0;
@@ -143,4 +143,32 @@ int tok_spm_encode(const rf_vocab *v, const char *text, size_t len, tok_list *ou
     free(sy);
     free(h.v);
     return ok ? 0 : -1;
+}
+
+/* Cut the text at bytes that can never merge (see rf_vocab.spm_isolated):
+ * each side is merged on its own and the byte is a symbol by itself. */
+int tok_spm_encode(const rf_vocab *v, const char *text, size_t len, tok_list *out)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = (uint8_t)text[i];
+        if (c >= 128 || !v->spm_isolated[c])
+            continue;
+        /* a lead byte before i may claim this byte as a continuation */
+        size_t back = i > 3 ? i - 3 : 0;
+        bool claimed = false;
+        for (size_t k = back > start ? back : start; k < i; k++)
+            if (tok_utf8_len((uint8_t)text[k]) > i - k) {
+                claimed = true;
+                break;
+            }
+        if (claimed)
+            continue;
+        if (spm_segment(v, text + start, i - start, out))
+            return -1;
+        spm_sym s = {-1, -1, 0, 1};
+        emit_symbol(v, text + i, &s, out);
+        start = i + 1;
+    }
+    return spm_segment(v, text + start, len - start, out);
 }

@@ -123,6 +123,7 @@ struct rf_vocab {
     bool byte_encode;        /* BPE words are GPT-2 byte-level encoded */
     bool lowercase, strip_accents;   /* WPM normaliser */
 
+    bool spm_isolated[128];  /* SPM: ASCII bytes no multi-byte token contains */
     int32_t byte_tok[256];   /* SPM/UGM/gemma4 byte fallback <0xNN> (or -1) */
 
     tok_pretok *pretok;

@@ -932,6 +932,20 @@ rf_status rf_vocab_load(const gguf_file *f, rf_vocab **out, rf_error *err)
     if ((st = build_special_cache(v, err)) != RF_OK)
         goto fail;
     byte_fallback_init(v);
+    if (v->type == TOK_SPM) {
+        /* An ASCII byte that occurs in no token longer than one byte can
+         * never take part in a merge, so the merge pass may stop at it:
+         * the result is the same and the heaps stay small. */
+        for (int b = 0; b < 128; b++)
+            v->spm_isolated[b] = true;
+        for (int32_t i = 0; i < v->n_tokens; i++)
+            if (v->text_len[i] >= 2)
+                for (uint32_t k = 0; k < v->text_len[i]; k++) {
+                    uint8_t c = (uint8_t)v->text[v->text_off[i] + k];
+                    if (c < 128)
+                        v->spm_isolated[c] = false;
+                }
+    }
     if ((st = build_pieces(v, err)) != RF_OK)
         goto fail;
     fixup_attrs(v, f);
