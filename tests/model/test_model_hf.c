@@ -7,7 +7,8 @@
  * prompt plus 16 greedy decode steps, and transformers' float32 logits at all
  * 80 positions (scripts/fixtures/hf/make_fixtures.py made them; see there).
  *
- * "engine": rocmforge loads the file, prefills the 64 prompt tokens in one
+ * "engine" (CPU) and "gpu" (GPU backend; skips where there is none):
+ * rocmforge loads the file, prefills the 64 prompt tokens in one
  * rf_decode asking logits for every row, then decodes the 16 tokens one at a
  * time; every position's logits must be within 1e-4 relative L2 error of
  * transformers'. A family the engine does not support fails (it does not
@@ -113,15 +114,22 @@ static int argmax(const float *x, int n)
 
 #ifdef RF_TEST_WITH_ENGINE
 /* errs[pos] filled; returns 0 if the run completed. */
+static bool use_gpu;   /* mode "gpu": the GPU backend instead of the CPU */
+
 static int run_engine(const fixture *fx, double *errs, int *top_agree)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/model.gguf", fx->dir);
     rf_error err = {0};
     rf_model_params mp = rf_model_default_params();
-    mp.device_kind = RF_DEVICE_CPU;
+    mp.device_kind = use_gpu ? RF_DEVICE_GPU : RF_DEVICE_CPU;
     rf_model *m = NULL;
     if (rf_model_load(path, &mp, &m, &err) != RF_OK) {
+        if (use_gpu && (err.code == RF_ERR_BACKEND || err.code == RF_ERR_UNSUPPORTED)) {
+            char why[700];
+            snprintf(why, sizeof why, "no usable GPU here: %s", err.msg);
+            rf_test_skip(why);
+        }
         fprintf(stderr, "rf_model_load(%s): %s: %s\n", path, rf_status_name(err.code), err.msg);
         return -1;
     }
@@ -263,11 +271,12 @@ static int run_llamacpp(const fixture *fx, double *errs, int *top_agree)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s FAMILY engine|llamacpp\n", argv[0]);
+        fprintf(stderr, "usage: %s FAMILY engine|gpu|llamacpp\n", argv[0]);
         return 2;
     }
     const char *family = argv[1];
     bool llamacpp = !strcmp(argv[2], "llamacpp");
+    use_gpu = !strcmp(argv[2], "gpu");
     fixture fx = {0};
     if (fixture_load(&fx, family) != 0)
         return 1;
@@ -289,7 +298,7 @@ int main(int argc, char **argv)
             if (i >= agree_end && errs[i] > worst_after) worst_after = errs[i];
         }
         fprintf(stderr, "%s %s: max rel L2 %.3g at pos %d (prompt last %.3g, decode last %.3g), argmax agree %d/%d\n",
-                family, llamacpp ? "llama.cpp" : "rocmforge", worst, worst_pos,
+                family, llamacpp ? "llama.cpp" : use_gpu ? "rocmforge gpu" : "rocmforge", worst, worst_pos,
                 errs[fx.n_prompt - 1], errs[fx.n_tokens - 1], top, fx.n_tokens);
         /* llama.cpp's CPU GELU reads a float16 lookup table
          * (GGML_GELU_FP16 in ggml-cpu/vec.h), so on the GeGLU families its
