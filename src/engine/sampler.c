@@ -218,6 +218,8 @@ static rf_status smp_validate(int n_vocab, const rf_sampler_params *p, rf_error 
 
 rf_status rf_sampler_create_n(int n_vocab, const rf_sampler_params *p, rf_sampler **out, rf_error *err)
 {
+    if (!out)
+        return rf_err(err, RF_ERR_INVALID_ARG, "sampler: NULL output handle");
     *out = NULL;
     if (!p)
         return rf_err(err, RF_ERR_INVALID_ARG, "sampler: NULL parameters");

@@ -20,6 +20,8 @@ struct rf_stop_set {
 
 rf_status rf_stop_set_create(const char *const *stops, int n_stops, rf_stop_set **out, rf_error *err)
 {
+    if (!out)
+        return rf_err(err, RF_ERR_INVALID_ARG, "stop strings: NULL output handle");
     *out = NULL;
     if (n_stops < 0 || (n_stops > 0 && !stops))
         return rf_err(err, RF_ERR_INVALID_ARG, "stop strings: bad count %d", n_stops);
