@@ -70,7 +70,8 @@ typedef struct rf_rope_params {
 
 /* Attention of one layer over the paged KV cache.
  * KV pool layout per layer: k/v: (n_blocks, block_size, n_head_kv, head_dim)
- * in the pool's type (F16). A token's slot = block_id * block_size + offset. */
+ * in the pool's type (kv_type: F16, or F32 where the backend has
+ * kv_write_typed). A token's slot = block_id * block_size + offset. */
 typedef struct rf_attn_params {
     int n_head;
     int n_head_kv;
@@ -80,6 +81,7 @@ typedef struct rf_attn_params {
     float scale;           /* applied to q.k */
     float softcap;         /* 0: off; else s = softcap * tanh(s / softcap) */
     int window;            /* 0: full causal; else keys at pos > p - window only */
+    rf_type kv_type;       /* RF_TYPE_F16 or RF_TYPE_F32 */
 } rf_attn_params;
 
 typedef struct rf_backend_ops {
@@ -110,6 +112,10 @@ typedef struct rf_backend_ops {
      * layer's pools. */
     void (*kv_write)(void *ctx, void *k_pool, void *v_pool, const float *k, const float *v, const int32_t *slots,
                      int n_tok, int kv_dim);
+    /* Optional: kv_write for a pool of kv_type (F16 or F32). A backend
+     * without it keeps F16 pools only (the context falls back to F16). */
+    void (*kv_write_typed)(void *ctx, void *k_pool, void *v_pool, const float *k, const float *v,
+                           const int32_t *slots, int n_tok, int kv_dim, rf_type kv_type);
     /* out (n_tok, n_head * head_dim): causal attention of q (n_tok, n_head,
      * head_dim) at positions pos (n_tok) over the KV of its sequence:
      * blocks btab[seq_row[t] * max_blocks + j], positions [0, pos[t]]. */

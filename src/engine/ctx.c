@@ -104,11 +104,14 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
     c->max_blocks = (p.n_ctx + c->bs - 1) / c->bs;
     c->n_blocks = c->max_blocks + p.n_seq_max - 1;  /* each sequence may leave one block part-filled */
     c->kv_dim = hp->n_head_kv * hp->head_dim;
+    /* F32 unless asked otherwise; a backend without F32 pools keeps F16 */
+    c->kv_type = p.kv_f16 || !c->be.ops->kv_write_typed ? RF_TYPE_F16 : RF_TYPE_F32;
+    c->kv_elem = c->kv_type == RF_TYPE_F16 ? 2 : 4;
 
     uint64_t B = (uint64_t)p.n_batch, E = (uint64_t)hp->n_embd, V = (uint64_t)hp->n_vocab;
     uint64_t qd = (uint64_t)hp->n_head * hp->head_dim, kvd = (uint64_t)c->kv_dim, F = (uint64_t)hp->n_ff;
     uint64_t kv_layer;
-    if (rf_mul_ovf((uint64_t)c->n_blocks * (uint64_t)c->bs, kvd * 2, &kv_layer) ||
+    if (rf_mul_ovf((uint64_t)c->n_blocks * (uint64_t)c->bs, kvd * c->kv_elem, &kv_layer) ||
         kv_layer > (uint64_t)SIZE_MAX / (uint64_t)hp->n_layer) {
         free(c);
         return rf_err(err, RF_ERR_NOMEM, "KV cache of %d tokens does not fit in memory", p.n_ctx);
@@ -120,9 +123,9 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
                         (m->layers[0].wqkv.host ? B * (qd + 2 * kvd) : 0));
     if (m->verbose)
         fprintf(stderr,
-                "memory plan: KV cache %.1f MiB (%d blocks x %d tokens x %d layers, F16), activations %.1f MiB "
+                "memory plan: KV cache %.1f MiB (%d blocks x %d tokens x %d layers, %s), activations %.1f MiB "
                 "(batch %d), logits %.1f MiB\n",
-                (double)kv_total / 1048576.0, c->n_blocks, c->bs, hp->n_layer, (double)act / 1048576.0, p.n_batch,
+                (double)kv_total / 1048576.0, c->n_blocks, c->bs, hp->n_layer, rf_type_name(c->kv_type), (double)act / 1048576.0, p.n_batch,
                 (double)(B * V * 4) / 1048576.0);
 
     c->kv_k = dev_alloc(c, kv_layer * (uint64_t)hp->n_layer, err, &st);

@@ -3,7 +3,7 @@
  * through the model's layers with backend ops.
  *
  * KV cache: one pool of n_blocks blocks of block_size tokens per layer, for
- * K and for V, F16, layout (n_blocks, block_size, n_head_kv, head_dim). A
+ * K and for V, F32 or F16, layout (n_blocks, block_size, n_head_kv, head_dim). A
  * sequence owns a block table (its j-th block holds positions
  * [j*block_size, (j+1)*block_size)). Blocks carry reference counts so that
  * rf_seq_fork shares a prefix's whole blocks; a shared block that is about
@@ -34,6 +34,8 @@ struct rf_ctx {
     int n_blocks;            /* KV pool blocks */
     int max_blocks;          /* block table width: ceil(n_ctx / bs) */
     int kv_dim;              /* n_head_kv * head_dim */
+    rf_type kv_type;         /* F32 (default) or F16 (params.kv_f16, or a backend without F32 pools) */
+    size_t kv_elem;          /* bytes per KV element */
 
     /* host bookkeeping */
     rf_seq *seqs;            /* (n_seq_max) */
@@ -51,7 +53,7 @@ struct rf_ctx {
     uint8_t *pooled_ok;      /* (n_seq_max) */
 
     /* device buffers */
-    void *kv_k, *kv_v;       /* (n_layer, n_blocks, bs, kv_dim) F16 each */
+    void *kv_k, *kv_v;       /* (n_layer, n_blocks, bs, kv_dim) of kv_type each */
     size_t kv_layer_bytes;
     int32_t *d_tok, *d_pos, *d_slots, *d_seqrow, *d_out_rows;  /* (n_batch) */
     int32_t *d_btab;         /* (n_seq_max, max_blocks) */

@@ -5,7 +5,7 @@
  *
  *   x = embed(tokens) * embd_scale
  *   per layer:  h = norm(x) -> Q,K,V (+bias) -> [Q/K norm] -> RoPE -> KV write
- *               -> paged attention -> Wo -> [post norm] -> x += ...
+ *               -> paged attention (F32 or F16 KV) -> Wo -> [post norm] -> x += ...
  *               h = norm(x) -> gate, up -> act(gate)*up -> down -> [post norm] -> x += ...
  *   rows that want logits: norm -> LM head -> [soft-cap] -> download
  *
@@ -60,7 +60,10 @@ rf_status forward_run(rf_ctx *c, int n, rf_error *err)
 
         void *kl = (char *)c->kv_k + (size_t)l * c->kv_layer_bytes;
         void *vl = (char *)c->kv_v + (size_t)l * c->kv_layer_bytes;
-        o->kv_write(bc, kl, vl, c->k, c->v, c->d_slots, n, kvd);
+        if (c->kv_type == RF_TYPE_F16)
+            o->kv_write(bc, kl, vl, c->k, c->v, c->d_slots, n, kvd);
+        else
+            o->kv_write_typed(bc, kl, vl, c->k, c->v, c->d_slots, n, kvd, c->kv_type);
         rf_attn_params ap = {
             .n_head = hp->n_head,
             .n_head_kv = hp->n_head_kv,
@@ -70,6 +73,7 @@ rf_status forward_run(rf_ctx *c, int n, rf_error *err)
             .scale = hp->attn_scale,
             .softcap = hp->attn_softcap,
             .window = L->swa ? hp->n_swa : 0,
+            .kv_type = c->kv_type,
         };
         o->attention(bc, c->q, kl, vl, c->d_btab, c->d_seqrow, c->d_pos, n, &ap, c->att);
         if ((st = o->matmul(bc, &L->wo, c->att, n, c->xb, err))) return st;

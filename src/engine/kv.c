@@ -51,7 +51,7 @@ int kv_blocks_needed(const rf_ctx *c, int s, int n_new)
 
 static void block_copy(rf_ctx *c, int32_t dst, int32_t src)
 {
-    size_t bytes = (size_t)c->bs * (size_t)c->kv_dim * 2;  /* F16 */
+    size_t bytes = (size_t)c->bs * (size_t)c->kv_dim * c->kv_elem;
     const rf_hparams *hp = &c->m->hp;
     for (int l = 0; l < hp->n_layer; l++) {
         char *kl = (char *)c->kv_k + (size_t)l * c->kv_layer_bytes, *vl = (char *)c->kv_v + (size_t)l * c->kv_layer_bytes;

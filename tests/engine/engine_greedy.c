@@ -6,20 +6,17 @@
  * (scripts/fixtures/llamacpp/gen_greedy.sh). We check:
  *  1. the same 200 greedy tokens, one sequence at a time (prompt in one
  *     batch, then one token per step);
- *  2. the logits at the recorded steps within a relative L2 error of 1e-3
- *     (both sides keep K/V in F16; llama.cpp also rounds Q and the softmax
- *     weights to F16 inside its CPU attention, we keep them in F32, so the
- *     vectors agree to ~1e-4, not to the bit);
- *     Q8_0 file: 2e-2, and at most 10 of 200 tokens different per prompt
- *     (steps are teacher-forced on llama.cpp's tokens, so one flip does not
- *     cascade). Why looser: both sides quantize every matmul input to Q8_0
- *     blocks, which turns ~1e-4 differences into ~1e-2 logit differences,
- *     and near-tied steps flip. Measured on this file: llama.cpp's own logits
- *     move by 2e-3 when it switches flash attention off, and by several
- *     flipped tokens when it stops repacking weights; our Q8_0 LM head equals
- *     ggml's reference quantize_row_q8_0 + dot to 3e-8; yet llama.cpp's run
- *     is ~2x closer than ours to the same weights in F32 (0.4% vs 1.0%), a
- *     gap whose cause is not found yet. Today: 2+2+7 flips of 1000.
+ *  2. the logits at the recorded steps within a relative L2 error of 1e-5
+ *     (the fixtures use an F32 KV cache and no flash attention, so both
+ *     sides compute in F32 and agree to ~1e-7; only summation order differs);
+ *     Q8_0 file: at most 2 of 200 tokens different per prompt (steps are
+ *     teacher-forced on llama.cpp's tokens) and logits within 2e-2. Why:
+ *     both sides quantize every matmul input to Q8_0 blocks the same way
+ *     (logits agree to ~1e-7 for the first 100 steps), but a ~1e-7
+ *     summation-order difference in an activation that sits on a rounding
+ *     boundary flips one 8-bit value, which moves the logits by ~1e-2 from
+ *     there on and can flip a close step (today: 1 flip in 2 of 5 prompts,
+ *     with gaps of 0.03 and 0.002 between the top two logits).
  *  3. all prompts decoded together as one multi-sequence batch, then in
  *     lockstep: the same tokens, and logits bit-identical to the
  *     one-sequence run (a row's result must not depend on its neighbours);
@@ -101,7 +98,7 @@ static void run_model(const char *models, const char *src, const char *file)
         rf_batch b = {fc->n_prompt, toks, seqv, NULL};
         int first_bad = -1, n_bad = 0;
         bool q8 = strstr(file, "q8_0") != NULL;
-        double tol = q8 ? 2e-2 : 1e-3;
+        double tol = q8 ? 2e-2 : 1e-5;
         for (int s = 0; s < fc->n_gen; s++) {
             st = rf_decode(c, &b, &err);
             CHECKF(st == RF_OK, "decode: %s", err.msg);
@@ -112,6 +109,8 @@ static void run_model(const char *models, const char *src, const char *file)
             memcpy(all_logits[ci] + (size_t)s * V, lg, (size_t)V * sizeof(float));
             int t = argmax(lg, V);
             if (t != fc->gen_tok[s]) {
+                fprintf(stderr, "%s case %d step %d: ours %d (%.9g), llama.cpp %d (%.9g here)\n", file, ci, s, t, lg[t],
+                        fc->gen_tok[s], lg[fc->gen_tok[s]]);
                 n_bad++;
                 if (first_bad < 0) first_bad = s;
             }
@@ -119,15 +118,15 @@ static void run_model(const char *models, const char *src, const char *file)
                 if (fc->logit_step[k] != s) continue;
                 double e = rel_l2(lg, fc->logits[k], V);
                 CHECKF(e < tol, "%s case %d step %d: logits rel L2 error %.3g vs llama.cpp", file, ci, s, e);
-                if (s == 0) fprintf(stderr, "%s case %d: step-0 logits rel L2 error vs llama.cpp %.2e\n", file, ci, e);
+                fprintf(stderr, "%s case %d: step-%d logits rel L2 error vs llama.cpp %.2e\n", file, ci, s, e);
             }
             toks[0] = fc->gen_tok[s]; /* follow llama.cpp's path so later steps stay comparable */
             b.n_tokens = 1;
         }
         if (q8) {
-            CHECKF(n_bad <= 10, "%s case %d: %d greedy tokens differ from llama.cpp (first at %d)", file, ci, n_bad,
+            CHECKF(n_bad <= 2, "%s case %d: %d greedy tokens differ from llama.cpp (first at %d)", file, ci, n_bad,
                    first_bad);
-            if (n_bad) fprintf(stderr, "%s case %d: %d of %d greedy tokens differ (near ties)\n", file, ci, n_bad, fc->n_gen);
+            if (n_bad) fprintf(stderr, "%s case %d: %d of %d greedy tokens differ (close steps)\n", file, ci, n_bad, fc->n_gen);
         } else {
             CHECKF(first_bad < 0, "%s case %d: greedy token %d differs from llama.cpp", file, ci, first_bad);
         }

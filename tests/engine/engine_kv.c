@@ -5,6 +5,7 @@
  * must be bit-identical however its KV got there (fresh, forked,
  * truncated and refilled), since every path computes the same values in
  * the same order. */
+#include <math.h>
 #include <string.h>
 
 #include "rocmforge.h"
@@ -152,6 +153,24 @@ int main(void)
     rf_batch b4 = {0, P, sq, NULL};
     CHECK(rf_decode(c, &b4, &err) == RF_ERR_INVALID_ARG);
     rf_ctx_free(c);
+
+    /* F16 KV cache: same logits within F16 rounding (~3e-4 measured) */
+    {
+        cp = rf_ctx_default_params();
+        cp.kv_f16 = true;
+        CHECK(rf_ctx_create(m, &cp, &c, &err) == RF_OK);
+        CHECK(rf_seq_open(c, &a, &err) == RF_OK);
+        memcpy(tmp, P, 21 * 4);
+        memcpy(tmp + 21, Y, 3 * 4);
+        const float *l = feed(c, a, tmp, 24);
+        double d2 = 0, r2 = 0;
+        for (int i = 0; l && i < V; i++) {
+            d2 += ((double)l[i] - ref[1][i]) * ((double)l[i] - ref[1][i]);
+            r2 += (double)ref[1][i] * ref[1][i];
+        }
+        CHECKF(l && sqrt(d2 / r2) < 2e-3 && d2 > 0, "F16 KV: rel L2 %g vs F32 KV", sqrt(d2 / r2));
+        rf_ctx_free(c);
+    }
 
     /* embeddings: unit length, and identical for identical inputs */
     cp = rf_ctx_default_params();

@@ -201,9 +201,23 @@ static void cpu_kv_write(void *ctx, void *k_pool, void *v_pool, const float *k, 
     }
 }
 
+static void cpu_kv_write_typed(void *ctx, void *k_pool, void *v_pool, const float *k, const float *v,
+                               const int32_t *slots, int n_tok, int kv_dim, rf_type kv_type)
+{
+    if (kv_type == RF_TYPE_F16) {
+        cpu_kv_write(ctx, k_pool, v_pool, k, v, slots, n_tok, kv_dim);
+        return;
+    }
+    float *kp = k_pool, *vp = v_pool;
+    for (int t = 0; t < n_tok; t++) {
+        memcpy(kp + (size_t)slots[t] * kv_dim, k + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+        memcpy(vp + (size_t)slots[t] * kv_dim, v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+    }
+}
+
 typedef struct attn_job {
     const float *q;
-    const uint16_t *k_pool, *v_pool;
+    const void *k_pool, *v_pool;
     const int32_t *btab, *seq_row, *pos;
     int n_tok;
     const rf_attn_params *p;
@@ -225,23 +239,39 @@ static void attn_one(const attn_job *j, int t, int h)
     float acc[CPU_MAX_HEAD_DIM];
     for (int i = 0; i < hd; i++) acc[i] = 0.0f;
     float m = -INFINITY, l = 0.0f;
+    const bool f16 = p->kv_type == RF_TYPE_F16;
+    float kbuf[CPU_MAX_HEAD_DIM], vbuf[CPU_MAX_HEAD_DIM];
     for (int pos = first; pos <= last; pos++) {
         size_t slot = (size_t)tab[pos / p->block_size] * p->block_size + (size_t)(pos % p->block_size);
-        const uint16_t *kr = j->k_pool + slot * kv_dim + (size_t)hk * hd;
+        size_t off = slot * kv_dim + (size_t)hk * hd;
+        const float *kr, *vr;
+        if (f16) {
+            const uint16_t *k16 = (const uint16_t *)j->k_pool + off;
+            for (int i = 0; i < hd; i++) kbuf[i] = rf_f16_to_f32(k16[i]);
+            kr = kbuf;
+        } else {
+            kr = (const float *)j->k_pool + off;
+        }
         float s = 0.0f;
-        for (int i = 0; i < hd; i++) s += q[i] * rf_f16_to_f32(kr[i]);
+        for (int i = 0; i < hd; i++) s += q[i] * kr[i];
         s *= p->scale;
         if (p->softcap > 0.0f) s = p->softcap * tanhf(s / p->softcap);
-        const uint16_t *vr = j->v_pool + slot * kv_dim + (size_t)hk * hd;
+        if (f16) {
+            const uint16_t *v16 = (const uint16_t *)j->v_pool + off;
+            for (int i = 0; i < hd; i++) vbuf[i] = rf_f16_to_f32(v16[i]);
+            vr = vbuf;
+        } else {
+            vr = (const float *)j->v_pool + off;
+        }
         if (s > m) {
             float corr = expf(m - s);  /* m = -inf on the first key: corr = 0 */
             l = l * corr + 1.0f;
-            for (int i = 0; i < hd; i++) acc[i] = acc[i] * corr + rf_f16_to_f32(vr[i]);
+            for (int i = 0; i < hd; i++) acc[i] = acc[i] * corr + vr[i];
             m = s;
         } else {
             float e = expf(s - m);
             l += e;
-            for (int i = 0; i < hd; i++) acc[i] += e * rf_f16_to_f32(vr[i]);
+            for (int i = 0; i < hd; i++) acc[i] += e * vr[i];
         }
     }
     float inv = l > 0.0f ? 1.0f / l : 0.0f;
@@ -337,6 +367,7 @@ static const rf_backend_ops cpu_ops = {
     .rmsnorm = cpu_rmsnorm,
     .rope = cpu_rope,
     .kv_write = cpu_kv_write,
+    .kv_write_typed = cpu_kv_write_typed,
     .attention = cpu_attention,
     .glu = cpu_glu,
     .add = cpu_add,
