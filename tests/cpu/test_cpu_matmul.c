@@ -7,7 +7,9 @@
  *  - activation quantization: the kernels see x_i' = d_b * q_i with
  *    |x_i - x_i'| <= d_b / 2, d_b = max|x| of x_i's block / 127 (32-value
  *    blocks for the Q8 activations, 256 for Q8_K). That contributes at most
- *    sum_i |w_i| d_b / 2 (times 1.001 for the rounding of 1/d_b).
+ *    sum_i |w_i| d_b / 2 (times 1.001 for the rounding of 1/d_b). The Q8
+ *    activations store d_b rounded to F16 (as ggml does), which moves each
+ *    x_i' by at most 127 * 2^-11 * d_b more.
  *  - float accumulation: products of exact integer block sums by float
  *    scales, summed block after block (or lane-wise then reduced): at most
  *    (n_terms + 8) * 2^-24 * sum_i |w_i x_i'| with n_terms the number of
@@ -102,7 +104,9 @@ static void run_case(rf_cpu_isa isa, rf_type t, int64_t n_rows, int64_t n_cols, 
                 int64_t len = ab ? ab : n_cols;
                 double amax = 0;
                 for (int64_t i = b0; i < b0 + len; i++) amax = fmax(amax, fabs(xt[i]));
-                double half_step = ab ? amax / 127.0 / 2.0 * 1.001 : 0;
+                /* Q8 (32-value) activations keep their scale rounded to F16
+                 * (as ggml's block_q8_0): 127 * |d - d16| <= 127 * 2^-11 * d more */
+                double half_step = ab ? amax / 127.0 * (0.5 * 1.001 + (ab == 32 ? 127.0 * 0x1p-11 : 0.0)) : 0;
                 for (int64_t i = b0; i < b0 + len; i++) {
                     ref += (double)wr[i] * xt[i];
                     qerr += fabs(wr[i]) * half_step;

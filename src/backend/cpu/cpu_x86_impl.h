@@ -9,9 +9,9 @@
  * and b with a's sign applied as the signed one. vpmaddubsw saturates at
  * int16, which the operand ranges here never reach (|a| <= 128 with
  * |b| <= 127 gives at most 2 * 16256 = 32512 per pair).
- * Lane i of a 32-byte dot holds the sum of bytes 4i..4i+3, so lanes 0-3
- * cover the first 16 values and lanes 4-7 the next 16 (used for the
- * 16-value sub-block scales of the K-quants).
+ * The K-quants use vpmaddubsw + vpmaddwd in both variants, the second
+ * multiplying by the sub-block scale (int16 lanes 0-7 hold the first 16
+ * values' pair sums, lanes 8-15 the next 16's).
  */
 #include <immintrin.h>
 #include <math.h>
@@ -53,6 +53,51 @@ static inline int hsum_epi32(__m256i v)
 }
 
 static inline float fp16_to_f32(rf_fp16 h) { return _cvtsh_ss(h); }
+
+/* u8 x s8 products summed in pairs (int16), then times a per-pair int16
+ * scale and summed in pairs again into int32: the K-quant sub-block scales
+ * cost nothing extra this way. Exact while |u| * 127 * 2 fits int16 (u <= 63). */
+static inline __m256i dot_u8s8_scaled(__m256i acc, __m256i u, __m256i s, __m256i scale16)
+{
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scale16));
+}
+
+/* The 8 scales and 8 mins (6 bits each) of a Q4_K/Q5_K super-block. */
+static inline void q4k_unpack(const uint8_t *packed, uint8_t sc[8], uint8_t mn[8])
+{
+    uint32_t w0, w1, w2;
+    memcpy(&w0, packed, 4);
+    memcpy(&w1, packed + 4, 4);
+    memcpy(&w2, packed + 8, 4);
+    const uint32_t s03 = w0 & 0x3f3f3f3fu, m03 = w1 & 0x3f3f3f3fu;
+    const uint32_t s47 = (w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4);
+    const uint32_t m47 = ((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4);
+    memcpy(sc, &s03, 4);
+    memcpy(sc + 4, &s47, 4);
+    memcpy(mn, &m03, 4);
+    memcpy(mn + 4, &m47, 4);
+}
+
+/* sum_j mn[j] * (bsums[2j] + bsums[2j+1]) */
+static inline int q8k_min_sum(const int16_t *bsums, const uint8_t mn[8])
+{
+    const __m128i m8 = _mm_loadl_epi64((const __m128i *)mn);
+    const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+    return hsum_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), m16));
+}
+
+/* sum_j sc[j] * bsums[j] over the 16 sub-blocks */
+static inline int q8k_scale_sum(const int16_t *bsums, const int8_t sc[16])
+{
+    const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+    return hsum_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), s16));
+}
+
+/* int16 scale vector: a for the first 16 bytes' pairs, b for the next 16 */
+static inline __m256i scale16_pair(int a, int b)
+{
+    return _mm256_setr_m128i(_mm_set1_epi16((short)a), _mm_set1_epi16((short)b));
+}
 
 /* 16 bytes of packed nibbles -> 32 bytes: low nibbles first, then high */
 static inline __m256i unpack_nibbles(const uint8_t *q)
@@ -280,9 +325,6 @@ static float dot_mxfp4(int64_t n, const void *vw, const void *vx)
 }
 
 /* -------------------------------------------------------------- K-quants */
-/* scale pair for the two 16-value halves of a 32-value dot */
-static inline __m256i scale_pair(int a, int b) { return _mm256_setr_epi32(a, a, a, a, b, b, b, b); }
-
 static float dot_q2_K(int64_t n, const void *vw, const void *vx)
 {
     const rf_block_q2_K *w = vw;
@@ -300,9 +342,8 @@ static float dot_q2_K(int64_t n, const void *vw, const void *vx)
             const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * k));
             for (int s = 0; s < 4; s++, q8 += 32) {
                 const __m256i u = _mm256_and_si256(_mm256_srli_epi16(q, 2 * s), m3);
-                const __m256i d = dot_u8s8(_mm256_setzero_si256(), u, _mm256_loadu_si256((const __m256i *)q8));
                 const int is = 8 * k + 2 * s;
-                isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d, scale_pair(sc[is] & 0xF, sc[is + 1] & 0xF)));
+                isum = dot_u8s8_scaled(isum, u, _mm256_loadu_si256((const __m256i *)q8), scale16_pair(sc[is] & 0xF, sc[is + 1] & 0xF));
             }
         }
         const float dall = x[b].d * fp16_to_f32(w[b].d);
@@ -322,8 +363,7 @@ static float dot_q3_K(int64_t n, const void *vw, const void *vx)
         int8_t sc[16];
         rf_q3k_unpack_scales(w[b].scales, sc);
         /* u = q2 + 4 * hbit in 0..7, value = u - 4: subtract 4 * sum(q8) per 16 */
-        int corr = 0;
-        for (int j = 0; j < 16; j++) corr += sc[j] * x[b].bsums[j];
+        const int corr = q8k_scale_sum(x[b].bsums, sc);
         const __m256i hm = _mm256_loadu_si256((const __m256i *)w[b].hmask);
         const int8_t *q8 = x[b].qs;
         __m256i isum = _mm256_setzero_si256();
@@ -333,9 +373,8 @@ static float dot_q3_K(int64_t n, const void *vw, const void *vx)
                 const int bit = 4 * k + s;
                 const __m256i h = _mm256_and_si256(_mm256_srli_epi16(hm, bit), one);
                 const __m256i u = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * s), m3), _mm256_slli_epi16(h, 2));
-                const __m256i d = dot_u8s8(_mm256_setzero_si256(), u, _mm256_loadu_si256((const __m256i *)q8));
                 const int is = 8 * k + 2 * s;
-                isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d, scale_pair(sc[is], sc[is + 1])));
+                isum = dot_u8s8_scaled(isum, u, _mm256_loadu_si256((const __m256i *)q8), scale16_pair(sc[is], sc[is + 1]));
             }
         }
         const int total = hsum_epi32(isum) - 4 * corr;
@@ -353,17 +392,14 @@ static float dot_q4_K(int64_t n, const void *vw, const void *vx)
     float mins = 0;
     for (int64_t b = 0; b < n / 256; b++) {
         uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; j++) rf_q4k_scale_min(j, w[b].scales, &sc[j], &mn[j]);
-        int summ = 0;
-        for (int j = 0; j < 8; j++) summ += mn[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+        q4k_unpack(w[b].scales, sc, mn);
+        const int summ = q8k_min_sum(x[b].bsums, mn);
         __m256i isum = _mm256_setzero_si256();
         for (int p = 0; p < 4; p++) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * p));
             const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            const __m256i d0 = dot_u8s8(_mm256_setzero_si256(), lo, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p)));
-            const __m256i d1 = dot_u8s8(_mm256_setzero_si256(), hi, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p + 32)));
-            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d0, _mm256_set1_epi32(sc[2 * p])));
-            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d1, _mm256_set1_epi32(sc[2 * p + 1])));
+            isum = dot_u8s8_scaled(isum, lo, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p)), _mm256_set1_epi16(sc[2 * p]));
+            isum = dot_u8s8_scaled(isum, hi, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p + 32)), _mm256_set1_epi16(sc[2 * p + 1]));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(x[b].d * fp16_to_f32(w[b].d)), _mm256_cvtepi32_ps(isum), acc);
         mins += x[b].d * fp16_to_f32(w[b].dmin) * (float)summ;
@@ -380,9 +416,8 @@ static float dot_q5_K(int64_t n, const void *vw, const void *vx)
     float mins = 0;
     for (int64_t b = 0; b < n / 256; b++) {
         uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; j++) rf_q4k_scale_min(j, w[b].scales, &sc[j], &mn[j]);
-        int summ = 0;
-        for (int j = 0; j < 8; j++) summ += mn[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+        q4k_unpack(w[b].scales, sc, mn);
+        const int summ = q8k_min_sum(x[b].bsums, mn);
         const __m256i qh = _mm256_loadu_si256((const __m256i *)w[b].qh);
         __m256i isum = _mm256_setzero_si256();
         for (int p = 0; p < 4; p++) {
@@ -391,10 +426,8 @@ static float dot_q5_K(int64_t n, const void *vw, const void *vx)
             const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one), 4);
             const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), h0);
             const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), h1);
-            const __m256i d0 = dot_u8s8(_mm256_setzero_si256(), lo, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p)));
-            const __m256i d1 = dot_u8s8(_mm256_setzero_si256(), hi, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p + 32)));
-            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d0, _mm256_set1_epi32(sc[2 * p])));
-            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d1, _mm256_set1_epi32(sc[2 * p + 1])));
+            isum = dot_u8s8_scaled(isum, lo, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p)), _mm256_set1_epi16(sc[2 * p]));
+            isum = dot_u8s8_scaled(isum, hi, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p + 32)), _mm256_set1_epi16(sc[2 * p + 1]));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(x[b].d * fp16_to_f32(w[b].d)), _mm256_cvtepi32_ps(isum), acc);
         mins += x[b].d * fp16_to_f32(w[b].dmin) * (float)summ;
@@ -410,8 +443,7 @@ static float dot_q6_K(int64_t n, const void *vw, const void *vx)
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 256; b++) {
         /* u = 6-bit level 0..63, value = u - 32: subtract 32 * sum(q8) per 16 */
-        int corr = 0;
-        for (int j = 0; j < 16; j++) corr += w[b].scales[j] * x[b].bsums[j];
+        const int corr = q8k_scale_sum(x[b].bsums, w[b].scales);
         __m256i isum = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = w[b].ql + 64 * h;
@@ -426,14 +458,10 @@ static float dot_q6_K(int64_t n, const void *vw, const void *vx)
                                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
             const __m256i u3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
-            const __m256i d0 = dot_u8s8(_mm256_setzero_si256(), u0, _mm256_loadu_si256((const __m256i *)q8));
-            const __m256i d1 = dot_u8s8(_mm256_setzero_si256(), u1, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-            const __m256i d2 = dot_u8s8(_mm256_setzero_si256(), u2, _mm256_loadu_si256((const __m256i *)(q8 + 64)));
-            const __m256i d3 = dot_u8s8(_mm256_setzero_si256(), u3, _mm256_loadu_si256((const __m256i *)(q8 + 96)));
-            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d0, scale_pair(sc[0], sc[1])));
-            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d1, scale_pair(sc[2], sc[3])));
-            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d2, scale_pair(sc[4], sc[5])));
-            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d3, scale_pair(sc[6], sc[7])));
+            isum = dot_u8s8_scaled(isum, u0, _mm256_loadu_si256((const __m256i *)q8), scale16_pair(sc[0], sc[1]));
+            isum = dot_u8s8_scaled(isum, u1, _mm256_loadu_si256((const __m256i *)(q8 + 32)), scale16_pair(sc[2], sc[3]));
+            isum = dot_u8s8_scaled(isum, u2, _mm256_loadu_si256((const __m256i *)(q8 + 64)), scale16_pair(sc[4], sc[5]));
+            isum = dot_u8s8_scaled(isum, u3, _mm256_loadu_si256((const __m256i *)(q8 + 96)), scale16_pair(sc[6], sc[7]));
         }
         const int total = hsum_epi32(isum) - 32 * corr;
         acc = _mm256_add_ps(acc, _mm256_setr_ps(x[b].d * fp16_to_f32(w[b].d) * (float)total, 0, 0, 0, 0, 0, 0, 0));
@@ -452,8 +480,8 @@ static float dot_iq4_xs(int64_t n, const void *vw, const void *vx)
         for (int ib = 0; ib < 8; ib++) {
             const int ls = ((w[b].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((w[b].scales_h >> 2 * ib) & 3) << 4);
             const __m256i q = lookup_nibbles(w[b].qs + 16 * ib, table);
-            const __m256i d = dot_s8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * ib)));
-            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(d, _mm256_set1_epi32(ls - 32)));
+            const __m256i y8 = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * ib));
+            isum = dot_u8s8_scaled(isum, _mm256_sign_epi8(q, q), _mm256_sign_epi8(y8, q), _mm256_set1_epi16((short)(ls - 32)));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(x[b].d * fp16_to_f32(w[b].d)), _mm256_cvtepi32_ps(isum), acc);
     }
