@@ -206,22 +206,56 @@ static float dot_bf16(int64_t n, const void *vw, const void *vx)
 /* ------------------------------------------------------- 32-value blocks */
 /* Unsigned weight levels u (0..15 or 0..31) with an offset: the dot is
  * d_w * (d_x * sum(u q) - off * d_x * sum(q)); d_x * sum(q) is x.s. */
-static float dot_q4_0(int64_t n, const void *vw, const void *vx)
+/* The multi-token kernels compute nt (1..4) outputs of one weight row,
+ * decoding each weight block once for all nt tokens. dot (nt = 1) and the
+ * tiles (nt = 4) run this same code, so each output's arithmetic is the
+ * same whatever the batch. */
+#define RF_MT static inline __attribute__((always_inline)) void
+
+RF_MT q4_0_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
 {
     const rf_block_q4_0 *w = vw;
-    const rf_act_q8 *x = vx;
-    __m256 acc = _mm256_setzero_ps();
-    float corr = 0;
+    __m256 acc[4];
+    float corr[4];
+    for (int k = 0; k < nt; k++) {
+        acc[k] = _mm256_setzero_ps();
+        corr[k] = 0;
+    }
     for (int64_t b = 0; b < n / 32; b++) {
         const float dw = fp16_to_f32(w[b].d);
         const __m256i q = unpack_nibbles(w[b].qs);
-        const __m256i d = dot_u8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * x[b].d), _mm256_cvtepi32_ps(d), acc);
-        corr += dw * x[b].s;
+        for (int k = 0; k < nt; k++) {
+            const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)k * xs) + b;
+            const __m256i d = dot_u8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x->qs));
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x->d), _mm256_cvtepi32_ps(d), acc[k]);
+            corr[k] += dw * x->s;
+        }
     }
-    return hsum_ps(acc) - 8.f * corr;
+    for (int k = 0; k < nt; k++) out[k * os] = hsum_ps(acc[k]) - 8.f * corr[k];
 }
 
+static float dot_q4_0(int64_t n, const void *vw, const void *vx)
+{
+    float r;
+    q4_0_multi(n, vw, vx, 0, 1, &r, 0);
+    return r;
+}
+
+/* Tiles: each weight row stays in L1 while the tile's tokens go by in
+ * groups of 4. */
+#define RF_TILE(type)                                                                                          \
+    static void tile_##type(int64_t n, const uint8_t *w, size_t w_stride, int nr, const uint8_t *x,           \
+                            size_t x_stride, int nt, float *y, int64_t y_stride)                              \
+    {                                                                                                          \
+        for (int r = 0; r < nr; r++) {                                                                         \
+            const uint8_t *wr = w + (size_t)r * w_stride;                                                      \
+            int t = 0;                                                                                         \
+            for (; t + 4 <= nt; t += 4)                                                                        \
+                type##_multi(n, wr, x + (size_t)t * x_stride, x_stride, 4, y + t * y_stride + r, y_stride);    \
+            for (; t < nt; t++) type##_multi(n, wr, x + (size_t)t * x_stride, x_stride, 1, y + t * y_stride + r, y_stride); \
+        }                                                                                                      \
+    }
+RF_TILE(q4_0)
 static float dot_q4_1(int64_t n, const void *vw, const void *vx)
 {
     const rf_block_q4_1 *w = vw;
@@ -268,28 +302,31 @@ static float dot_q5_1(int64_t n, const void *vw, const void *vx)
     return hsum_ps(acc) + corr;
 }
 
-static float dot_q8_0(int64_t n, const void *vw, const void *vx)
+RF_MT q8_0_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
 {
     const rf_block_q8_0 *w = vw;
-    const rf_act_q8 *x = vx;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= n / 32; b += 2) {
-        const __m256i d0 = dot_s8s8(_mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)w[b].qs),
-                                    _mm256_loadu_si256((const __m256i *)x[b].qs));
-        const __m256i d1 = dot_s8s8(_mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)w[b + 1].qs),
-                                    _mm256_loadu_si256((const __m256i *)x[b + 1].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(w[b].d) * x[b].d), _mm256_cvtepi32_ps(d0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(w[b + 1].d) * x[b + 1].d), _mm256_cvtepi32_ps(d1), acc1);
+    __m256 acc[4];
+    for (int k = 0; k < nt; k++) acc[k] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; b++) {
+        const float dw = fp16_to_f32(w[b].d);
+        const __m256i q = _mm256_loadu_si256((const __m256i *)w[b].qs);
+        const __m256i aq = _mm256_sign_epi8(q, q);
+        for (int k = 0; k < nt; k++) {
+            const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)k * xs) + b;
+            const __m256i d = dot_u8s8(_mm256_setzero_si256(), aq, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x->qs), q));
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x->d), _mm256_cvtepi32_ps(d), acc[k]);
+        }
     }
-    for (; b < n / 32; b++) {
-        const __m256i d0 = dot_s8s8(_mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)w[b].qs),
-                                    _mm256_loadu_si256((const __m256i *)x[b].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(w[b].d) * x[b].d), _mm256_cvtepi32_ps(d0), acc0);
-    }
-    return hsum_ps(_mm256_add_ps(acc0, acc1));
+    for (int k = 0; k < nt; k++) out[k * os] = hsum_ps(acc[k]);
 }
 
+static float dot_q8_0(int64_t n, const void *vw, const void *vx)
+{
+    float r;
+    q8_0_multi(n, vw, vx, 0, 1, &r, 0);
+    return r;
+}
+RF_TILE(q8_0)
 /* 16-entry signed codebook lookup of 32 nibbles */
 static inline __m256i lookup_nibbles(const uint8_t *qs, __m256i table)
 {
@@ -383,30 +420,48 @@ static float dot_q3_K(int64_t n, const void *vw, const void *vx)
     return hsum_ps(acc);
 }
 
-static float dot_q4_K(int64_t n, const void *vw, const void *vx)
+RF_MT q4_K_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
 {
     const rf_block_q4_K *w = vw;
-    const rf_block_q8_K *x = vx;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
+    __m256 acc[4];
+    float mins[4];
+    for (int k = 0; k < nt; k++) {
+        acc[k] = _mm256_setzero_ps();
+        mins[k] = 0;
+    }
     for (int64_t b = 0; b < n / 256; b++) {
         uint8_t sc[8], mn[8];
         q4k_unpack(w[b].scales, sc, mn);
-        const int summ = q8k_min_sum(x[b].bsums, mn);
-        __m256i isum = _mm256_setzero_si256();
+        const float dw = fp16_to_f32(w[b].d), dmin = fp16_to_f32(w[b].dmin);
+        __m256i isum[4];
+        for (int k = 0; k < nt; k++) isum[k] = _mm256_setzero_si256();
         for (int p = 0; p < 4; p++) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * p));
             const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            isum = dot_u8s8_scaled(isum, lo, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p)), _mm256_set1_epi16(sc[2 * p]));
-            isum = dot_u8s8_scaled(isum, hi, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p + 32)), _mm256_set1_epi16(sc[2 * p + 1]));
+            const __m256i s0 = _mm256_set1_epi16(sc[2 * p]), s1 = _mm256_set1_epi16(sc[2 * p + 1]);
+            for (int k = 0; k < nt; k++) {
+                const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)k * xs) + b;
+                isum[k] = dot_u8s8_scaled(isum[k], lo, _mm256_loadu_si256((const __m256i *)(x->qs + 64 * p)), s0);
+                isum[k] = dot_u8s8_scaled(isum[k], hi, _mm256_loadu_si256((const __m256i *)(x->qs + 64 * p + 32)), s1);
+            }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(x[b].d * fp16_to_f32(w[b].d)), _mm256_cvtepi32_ps(isum), acc);
-        mins += x[b].d * fp16_to_f32(w[b].dmin) * (float)summ;
+        for (int k = 0; k < nt; k++) {
+            const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)k * xs) + b;
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * dw), _mm256_cvtepi32_ps(isum[k]), acc[k]);
+            mins[k] += x->d * dmin * (float)q8k_min_sum(x->bsums, mn);
+        }
     }
-    return hsum_ps(acc) - mins;
+    for (int k = 0; k < nt; k++) out[k * os] = hsum_ps(acc[k]) - mins[k];
 }
 
+static float dot_q4_K(int64_t n, const void *vw, const void *vx)
+{
+    float r;
+    q4_K_multi(n, vw, vx, 0, 1, &r, 0);
+    return r;
+}
+RF_TILE(q4_K)
 static float dot_q5_K(int64_t n, const void *vw, const void *vx)
 {
     const rf_block_q5_K *w = vw;
@@ -435,20 +490,19 @@ static float dot_q5_K(int64_t n, const void *vw, const void *vx)
     return hsum_ps(acc) - mins;
 }
 
-static float dot_q6_K(int64_t n, const void *vw, const void *vx)
+RF_MT q6_K_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
 {
     const rf_block_q6_K *w = vw;
-    const rf_block_q8_K *x = vx;
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[4];
+    for (int k = 0; k < nt; k++) acc[k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 256; b++) {
         /* u = 6-bit level 0..63, value = u - 32: subtract 32 * sum(q8) per 16 */
-        const int corr = q8k_scale_sum(x[b].bsums, w[b].scales);
-        __m256i isum = _mm256_setzero_si256();
+        __m256i isum[4];
+        for (int k = 0; k < nt; k++) isum[k] = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = w[b].ql + 64 * h;
             const int8_t *sc = w[b].scales + 8 * h;
-            const int8_t *q8 = x[b].qs + 128 * h;
             const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
             const __m256i qh = _mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h));
             const __m256i u0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
@@ -458,17 +512,33 @@ static float dot_q6_K(int64_t n, const void *vw, const void *vx)
                                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
             const __m256i u3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
-            isum = dot_u8s8_scaled(isum, u0, _mm256_loadu_si256((const __m256i *)q8), scale16_pair(sc[0], sc[1]));
-            isum = dot_u8s8_scaled(isum, u1, _mm256_loadu_si256((const __m256i *)(q8 + 32)), scale16_pair(sc[2], sc[3]));
-            isum = dot_u8s8_scaled(isum, u2, _mm256_loadu_si256((const __m256i *)(q8 + 64)), scale16_pair(sc[4], sc[5]));
-            isum = dot_u8s8_scaled(isum, u3, _mm256_loadu_si256((const __m256i *)(q8 + 96)), scale16_pair(sc[6], sc[7]));
+            const __m256i s0 = scale16_pair(sc[0], sc[1]), s1 = scale16_pair(sc[2], sc[3]);
+            const __m256i s2 = scale16_pair(sc[4], sc[5]), s3 = scale16_pair(sc[6], sc[7]);
+            for (int k = 0; k < nt; k++) {
+                const int8_t *q8 = ((const rf_block_q8_K *)(xb + (size_t)k * xs) + b)->qs + 128 * h;
+                isum[k] = dot_u8s8_scaled(isum[k], u0, _mm256_loadu_si256((const __m256i *)q8), s0);
+                isum[k] = dot_u8s8_scaled(isum[k], u1, _mm256_loadu_si256((const __m256i *)(q8 + 32)), s1);
+                isum[k] = dot_u8s8_scaled(isum[k], u2, _mm256_loadu_si256((const __m256i *)(q8 + 64)), s2);
+                isum[k] = dot_u8s8_scaled(isum[k], u3, _mm256_loadu_si256((const __m256i *)(q8 + 96)), s3);
+            }
         }
-        const int total = hsum_epi32(isum) - 32 * corr;
-        acc = _mm256_add_ps(acc, _mm256_setr_ps(x[b].d * fp16_to_f32(w[b].d) * (float)total, 0, 0, 0, 0, 0, 0, 0));
+        const float dw = fp16_to_f32(w[b].d);
+        for (int k = 0; k < nt; k++) {
+            const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)k * xs) + b;
+            const int total = hsum_epi32(isum[k]) - 32 * q8k_scale_sum(x->bsums, w[b].scales);
+            acc[k] = _mm256_add_ps(acc[k], _mm256_setr_ps(x->d * dw * (float)total, 0, 0, 0, 0, 0, 0, 0));
+        }
     }
-    return hsum_ps(acc);
+    for (int k = 0; k < nt; k++) out[k * os] = hsum_ps(acc[k]);
 }
 
+static float dot_q6_K(int64_t n, const void *vw, const void *vx)
+{
+    float r;
+    q6_K_multi(n, vw, vx, 0, 1, &r, 0);
+    return r;
+}
+RF_TILE(q6_K)
 static float dot_iq4_xs(int64_t n, const void *vw, const void *vx)
 {
     const rf_block_iq4_xs *w = vw;
@@ -496,6 +566,9 @@ static const rf_cpu_isa_kernels x86_kernels = {
         [RF_TYPE_MXFP4] = dot_mxfp4, [RF_TYPE_Q2_K] = dot_q2_K, [RF_TYPE_Q3_K] = dot_q3_K,
         [RF_TYPE_Q4_K] = dot_q4_K, [RF_TYPE_Q5_K] = dot_q5_K, [RF_TYPE_Q6_K] = dot_q6_K,
         [RF_TYPE_IQ4_XS] = dot_iq4_xs,
+    },
+    .tile = {
+        [RF_TYPE_Q4_0] = tile_q4_0, [RF_TYPE_Q8_0] = tile_q8_0, [RF_TYPE_Q4_K] = tile_q4_K, [RF_TYPE_Q6_K] = tile_q6_K,
     },
     .act_q8 = act_q8,
 };
