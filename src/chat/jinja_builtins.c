@@ -257,8 +257,9 @@ static jv str_split(jctx *c, jv s, jv sep, int64_t maxsplit, bool from_right, in
         if (maxsplit < 0 || (uint64_t)maxsplit >= nw || nw == 0)
             return words;
         size_t head_words = nw - (size_t)maxsplit;
+        /* the head keeps its leading whitespace, as in Python */
         const char *last = words.u.l->v[head_words - 1].u.s.p + words.u.l->v[head_words - 1].u.s.n;
-        jv_list_push(c, out, jv_strn(words.u.l->v[0].u.s.p, (size_t)(last - words.u.l->v[0].u.s.p)));
+        jv_list_push(c, out, jv_strn(p, (size_t)(last - p)));
         for (size_t i = head_words; i < nw; i++) jv_list_push(c, out, words.u.l->v[i]);
         return out;
     }
