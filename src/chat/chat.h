@@ -12,6 +12,24 @@
  * Every render uses one arena that is dropped at the end, so nothing leaks on
  * any error path. Work is bounded: nesting depth, macro recursion, output
  * size, memory and evaluation steps all have caps that give an error.
+ *
+ * Supported: text/{{ }}/{% %}/{# #} with -/+ whitespace control, raw; if/elif/
+ * else, for/else (with `if` filter, tuple unpacking, loop.index/index0/
+ * revindex/revindex0/first/last/length/previtem/nextitem/depth/cycle),
+ * break/continue, set (name, tuple, namespace attribute, block with filters),
+ * macro (defaults, keyword args, caller), call blocks, filter blocks, with,
+ * generation; Python operators and truthiness, slicing, str/dict/list methods
+ * (split, strip, startswith, replace, format, get, items, keys, values...);
+ * the filters listed in jinja_builtins.c and all jinja2 tests; globals range,
+ * dict, namespace, raise_exception, strftime_now. jinja2's iterator results
+ * (map, select, unique, reverse...) and Markup (|safe, |escape) behave as in
+ * jinja2, including the errors they cause.
+ * Not supported (an error naming it and the line): include/import/extends/
+ * block, recursive loops, loop.changed, *args/**kwargs, `%` string
+ * formatting, str.format specs, the filters batch, format, groupby, pprint,
+ * random, slice, striptags, truncate, urlencode, urlize, wordwrap, xmlattr,
+ * filesizeformat. Known difference: upper/lower/title/capitalize map ASCII
+ * letters only (Python maps all of Unicode).
  */
 #ifndef RF_CHAT_H
 #define RF_CHAT_H

@@ -102,7 +102,7 @@ typedef struct jtok {
 typedef enum jnode_kind {
     /* statements */
     N_BODY, N_TEXT, N_OUTPUT, N_IF, N_FOR, N_SET, N_SET_BLOCK, N_MACRO,
-    N_CALL_BLOCK, N_FILTER_BLOCK, N_BREAK, N_CONTINUE,
+    N_CALL_BLOCK, N_FILTER_BLOCK, N_BREAK, N_CONTINUE, N_WITH,
     /* expressions */
     N_CONST, N_NAME, N_GETATTR, N_GETITEM, N_SLICE, N_CALL, N_FILTER, N_TEST,
     N_BINOP, N_NEG, N_POS, N_NOT, N_AND, N_OR, N_COMPARE, N_COND, N_LIST,

@@ -827,6 +827,16 @@ static void exec_stmt(jctx *c, jscope *s, const jnode *n)
         jv_str_into(c, c->out, jinja_call(c, bv, a.pos, a.n_pos, a.kw, a.kwv, a.n_kw, n->line));
         break;
     }
+    case N_WITH: {
+        jv *vals = jalloc(c, (size_t)(n->n_kids2 ? n->n_kids2 : 1) * sizeof(jv));
+        for (int i = 0; i < n->n_kids2; i++)
+            vals[i] = eval(c, s, n->kids2[i]);
+        jscope *ws = jscope_new(c, s);
+        for (int i = 0; i < n->n_kids; i++)
+            assign(c, ws, n->kids[i], vals[i], n->line);
+        exec_body(c, ws, n->b);
+        break;
+    }
     case N_BREAK: c->loop_ctl = 1; break;
     case N_CONTINUE: c->loop_ctl = 2; break;
     default: jfail(c, n->line, RF_ERR_UNSUPPORTED, "expression used as a statement");

@@ -629,6 +629,7 @@ static const char *const STOP_MACRO[] = {"endmacro", NULL};
 static const char *const STOP_CALL[] = {"endcall", NULL};
 static const char *const STOP_FILTER[] = {"endfilter", NULL};
 static const char *const STOP_GEN[] = {"endgeneration", NULL};
+static const char *const STOP_WITH[] = {"endwith", NULL};
 
 /* Consumes `{% name %}` of an end tag (position is at its BLOCK_BEGIN). */
 static const char *take_tag(parser *P)
@@ -761,6 +762,24 @@ static jnode *parse_statement(parser *P)
         n->b = parse_body(P, STOP_FILTER, "filter", line);
         take_tag(P);
         expect_block_end(P);
+    } else if (!strcmp(kw, "with")) {
+        /* {% with a = x, b = y %}: values evaluated outside, body in a new scope */
+        n = mk(P, N_WITH, line);
+        nvec targets = {0}, vals = {0};
+        while (cur(P)->t != JT_BLOCK_END) {
+            if (targets.n) expect_op(P, ',');
+            nvec_push(P, &targets, parse_target(P, false), NULL);
+            expect_op(P, '=');
+            nvec_push(P, &vals, parse_expr(P), NULL);
+        }
+        expect_block_end(P);
+        n->kids = targets.v;
+        n->n_kids = targets.n;
+        n->kids2 = vals.v;
+        n->n_kids2 = vals.n;
+        n->b = parse_body(P, STOP_WITH, "with", line);
+        take_tag(P);
+        expect_block_end(P);
     } else if (!strcmp(kw, "break") || !strcmp(kw, "continue")) {
         n = mk(P, kw[0] == 'b' ? N_BREAK : N_CONTINUE, line);
         expect_block_end(P);
@@ -856,6 +875,11 @@ static void check_names(jctx *c, const jnode *n, bool soft)
         check_names(c, n->a, soft);
         check_names(c, n->b, false);
         for (int i = 0; i < n->n_kids2; i++) check_names(c, n->kids2[i], false);
+        jdepth_leave(c);
+        return;
+    case N_WITH:
+        for (int i = 0; i < n->n_kids2; i++) check_names(c, n->kids2[i], soft);
+        check_names(c, n->b, false);
         jdepth_leave(c);
         return;
     case N_MACRO: case N_FILTER_BLOCK: case N_SET_BLOCK: kids_soft = false; break;

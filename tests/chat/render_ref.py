@@ -59,6 +59,7 @@ def _make_env():
 
 
 _ENV = None
+_CACHE = {}
 
 
 def render(template, messages, tools=None, add_generation_prompt=True,
@@ -67,7 +68,9 @@ def render(template, messages, tools=None, add_generation_prompt=True,
     global _ENV
     if _ENV is None:
         _ENV = _make_env()
-    t = _ENV.from_string(template)
+    t = _CACHE.get(template)
+    if t is None:
+        t = _CACHE[template] = _ENV.from_string(template)
     return t.render(messages=messages, tools=tools,
                     add_generation_prompt=add_generation_prompt,
                     bos_token=bos_token, eos_token=eos_token, **(extra or {}))
