@@ -162,15 +162,74 @@ static void test_q8_K(ggml_ref *g)
     CHECKF(bad == 0, "Q8_K activation quantizer differs from quantize_row_q8_K_ref on %d inputs", bad);
 }
 
-int main(void)
+/* --dump FILE: write inputs, ggml's quantized bytes and ggml's dequantized
+ * values for every type to FILE (needs the reference library).
+ * --check FILE: recompute them with our code and compare bit for bit (no
+ * reference library needed: this is how the AArch64 build is checked
+ * under qemu by scripts/arm-test.sh). Records: u32 type, u32 rows, u32
+ * row length, floats x, quantized bytes, floats y. */
+static int dump_or_check(ggml_ref *g, const char *path, bool dump, const rf_type *types, size_t n_types)
 {
-    ggml_ref g;
-    ggml_ref_open(&g);
-    test_halfs(&g);
+    FILE *f = fopen(path, dump ? "wb" : "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", path);
+        return 1;
+    }
+    const uint32_t shapes[][2] = {{1, 256}, {3, 512}};
+    int n_rec = 0;
+    for (size_t ti = 0; ti < n_types; ti++) {
+        const rf_type_traits *tr = rf_type_get((uint32_t)types[ti]);
+        for (int k = 0; k < 8; k++) {
+            for (int si = 0; si < 2; si++) {
+                uint32_t hdr[3] = {(uint32_t)types[ti], shapes[si][0], shapes[si][1]};
+                const size_t n = (size_t)hdr[1] * hdr[2], bytes = n / tr->block_size * tr->type_size;
+                float *x = malloc(n * 4), *y = malloc(n * 4), *y1 = malloc(n * 4);
+                uint8_t *q = malloc(bytes), *q1 = malloc(bytes);
+                if (dump) {
+                    fill(x, (int64_t)n, k);
+                    g->quantize_chunk((int)types[ti], x, q, 0, hdr[1], hdr[2], NULL);
+                    g->get_type_traits((int)types[ti])->to_float(q, y, (int64_t)n);
+                    fwrite(hdr, 4, 3, f);
+                    fwrite(x, 4, n, f);
+                    fwrite(q, 1, bytes, f);
+                    fwrite(y, 4, n, f);
+                } else {
+                    uint32_t h2[3];
+                    bool ok = fread(h2, 4, 3, f) == 3 && !memcmp(h2, hdr, sizeof hdr) && fread(x, 4, n, f) == n &&
+                              fread(q, 1, bytes, f) == bytes && fread(y, 4, n, f) == n;
+                    CHECKF(ok, "%s: reference record %d missing or out of order", tr->name, n_rec);
+                    if (ok) {
+                        rf_error err = {0};
+                        CHECK(rf_quantize_rows(types[ti], x, q1, hdr[1], hdr[2], &err) == RF_OK);
+                        CHECKF(!memcmp(q, q1, bytes), "%s dist %d rows %u: quantized bytes differ from llama.cpp's", tr->name, k, hdr[1]);
+                        rf_quant_get(types[ti])->dequantize_row(q, y1, (int64_t)n);
+                        int bad = 0;
+                        for (size_t i = 0; i < n; i++) bad += !same_float(y[i], y1[i]);
+                        CHECKF(bad == 0, "%s dist %d: %d dequantized values differ from llama.cpp's", tr->name, k, bad);
+                    }
+                }
+                n_rec++;
+                free(x); free(y); free(y1); free(q); free(q1);
+            }
+        }
+    }
+    fclose(f);
+    fprintf(stderr, "%s %d records (%zu types) %s %s\n", dump ? "wrote" : "checked", n_rec, n_types, dump ? "to" : "from", path);
+    return dump ? 0 : rf_test_done("quant_ggml (recorded reference)");
+}
+
+int main(int argc, char **argv)
+{
     const rf_type types[] = {RF_TYPE_F16, RF_TYPE_BF16, RF_TYPE_Q4_0, RF_TYPE_Q4_1, RF_TYPE_Q5_0, RF_TYPE_Q5_1,
                              RF_TYPE_Q8_0, RF_TYPE_Q2_K, RF_TYPE_Q3_K, RF_TYPE_Q4_K, RF_TYPE_Q5_K, RF_TYPE_Q6_K,
                              RF_TYPE_IQ4_NL, RF_TYPE_IQ4_XS, RF_TYPE_MXFP4};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) test_type(&g, types[i]);
+    const size_t n_types = sizeof types / sizeof types[0];
+    if (argc == 3 && !strcmp(argv[1], "--check")) return dump_or_check(NULL, argv[2], false, types, n_types);
+    ggml_ref g;
+    ggml_ref_open(&g);
+    if (argc == 3 && !strcmp(argv[1], "--dump")) return dump_or_check(&g, argv[2], true, types, n_types);
+    test_halfs(&g);
+    for (size_t i = 0; i < n_types; i++) test_type(&g, types[i]);
     test_q8_K(&g);
     return rf_test_done("quant_ggml");
 }
