@@ -23,7 +23,11 @@
 #define cpu_relax() ((void)0)
 #endif
 
-#define POOL_SPIN 2000
+/* Spin before sleeping: a decode step issues a matmul every few tens of
+ * microseconds, and a condition-variable wake-up costs about as much.
+ * Spinning only pays when every thread has a core of its own; otherwise
+ * (more threads than cores) workers sleep almost at once. */
+#define POOL_SPIN_US_DEFAULT 1000
 
 struct rf_threadpool {
     int n_threads;                 /* workers + the caller */
@@ -34,6 +38,7 @@ struct rf_threadpool {
     atomic_int n_done;             /* workers finished with the current job */
     atomic_int n_sleeping;
     atomic_bool stop;
+    double spin_s;                 /* how long a worker spins before sleeping */
     void (*fn)(void *arg, int ith, int nth);
     void *arg;
 };
@@ -50,19 +55,24 @@ static void *pool_worker(void *varg)
     unsigned seen = 0;
     for (;;) {
         unsigned g;
-        int spins = 0;
+        unsigned spins = 0;
+        double t_spin = 0;
         while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
                !atomic_load(&p->stop)) {
-            if (++spins < POOL_SPIN) {
+            /* check the clock every 256 pauses */
+            if ((++spins & 255) != 0) {
                 cpu_relax();
                 continue;
             }
+            if (t_spin == 0) t_spin = rf_time_now();
+            if (rf_time_now() - t_spin < p->spin_s) continue;
             pthread_mutex_lock(&p->mu);
             atomic_fetch_add(&p->n_sleeping, 1);
             while (atomic_load(&p->generation) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
             atomic_fetch_sub(&p->n_sleeping, 1);
             pthread_mutex_unlock(&p->mu);
             spins = 0;
+            t_spin = 0;
         }
         if (atomic_load(&p->stop)) return NULL;
         seen = g;
@@ -87,6 +97,12 @@ rf_threadpool *rf_threadpool_create(int n_threads, rf_error *err)
     atomic_init(&p->n_done, 0);
     atomic_init(&p->n_sleeping, 0);
     atomic_init(&p->stop, false);
+    /* RF_POOL_SPIN_US overrides the spin time (0: sleep at once) */
+    double spin_us = POOL_SPIN_US_DEFAULT;
+    const char *env = getenv("RF_POOL_SPIN_US");
+    if (env && *env) spin_us = atof(env);
+    else if (n_threads > rf_cpu_count()) spin_us = 0;
+    p->spin_s = spin_us > 0 ? spin_us * 1e-6 : 0;
     if (n_threads > 1) {
         p->threads = rf_calloc((size_t)n_threads - 1, sizeof(pthread_t), err, "thread pool threads");
         if (!p->threads) {
@@ -142,9 +158,9 @@ void rf_threadpool_run(rf_threadpool *p, void (*fn)(void *arg, int ith, int nth)
     if (atomic_load(&p->n_sleeping)) pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     fn(arg, 0, p->n_threads);
-    int spins = 0;
+    unsigned spins = 0;
     while (atomic_load_explicit(&p->n_done, memory_order_acquire) < p->n_threads - 1) {
-        if (++spins < POOL_SPIN) cpu_relax();
+        if (++spins < 4096) cpu_relax();
         else sched_yield();
     }
 }
