@@ -12,6 +12,9 @@
  *     U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028/9, U+202F, U+205F,
  *     U+3000), so \s and \S are rewritten to explicit classes before
  *     compiling; \d is ASCII digits as in std::regex;
+ *   - non-ASCII whitespace is matched as U+000B (llama.cpp substitutes it
+ *     before running std::regex), so a literal class such as U+3000-U+3002
+ *     does not see U+3000;
  *   - the text is first decoded with llama.cpp's UTF-8 rules (an invalid
  *     byte becomes U+FFFD) and the words are re-encoded from those code
  *     points. Code points PCRE2 cannot hold (surrogates, > U+10FFFF) are
@@ -365,6 +368,12 @@ rf_status tok_pretok_compile(rf_vocab *v, rf_error *err)
 
 /* ---------------------------------------------------------------- split */
 
+static bool is_llama_ws(uint32_t c)
+{
+    return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
 typedef struct seg_list {
     uint32_t *v;   /* segment lengths in code points */
     size_t n, cap;
@@ -503,6 +512,8 @@ int tok_pretok_split(const rf_vocab *v, const char *text, size_t len, tok_word_f
         cps[n_cp] = cp;
         cp_byte[n_cp] = (uint32_t)mo;
         uint32_t m = (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF ? STANDIN : cp;
+        if (m >= 0x80 && is_llama_ws(m))
+            m = 0x0B;  /* as llama.cpp: non-ASCII whitespace is matched as \v */
         int k = tok_utf8_encode(m, mt + mo);
         for (int j = 0; j < k; j++)
             byte_cp[mo + (size_t)j] = (uint32_t)n_cp;
