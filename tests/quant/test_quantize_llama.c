@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ggml_ref.h"
@@ -135,6 +136,49 @@ static void compare(const char *in, const char *label, const char *dir)
     }
 }
 
+/* The command a user runs: `rocmforge quantize IN OUT TYPE` (RF_BIN, set
+ * by ctest), compared byte for byte with llama.cpp; and its errors. */
+static void cli_check(const char *in, const char *dir)
+{
+    const char *bin = getenv("RF_BIN");
+    if (!bin || access(bin, X_OK) != 0) {
+        fprintf(stderr, "note: RF_BIN not set or not executable, command-line check skipped\n");
+        return;
+    }
+    const char *types[] = {"Q4_K_M", "Q8_0"};
+    for (int i = 0; i < 2; i++) {
+        char ours[512], ref[512], cmd[2048];
+        snprintf(ours, sizeof ours, "%s/cli-%s.gguf", dir, types[i]);
+        snprintf(ref, sizeof ref, "%s/cli-ref-%s.gguf", dir, types[i]);
+        snprintf(cmd, sizeof cmd, "'%s' quantize -t 2 '%s' '%s' %s 2>/dev/null", bin, in, ours, types[i]);
+        CHECKF(system(cmd) == 0, "%s failed", cmd);
+        llama_qparams qp = q_default();
+        qp.nthread = 1;
+        rf_ftype ft;
+        CHECK(rf_ftype_from_name(types[i], &ft));
+        qp.ftype = (int)ft;
+        CHECK(q_run(in, ref, &qp) == 0);
+        size_t n0 = 0, n1 = 0;
+        uint8_t *a = slurp(ours, &n0), *b = slurp(ref, &n1);
+        CHECKF(a && b && n0 == n1 && !memcmp(a, b, n0), "rocmforge quantize %s: file differs from llama.cpp's", types[i]);
+        fprintf(stderr, "rocmforge quantize ... %s: %s\n", types[i], a && b && n0 == n1 && !memcmp(a, b, n0) ? "identical to llama.cpp" : "DIFFERENT");
+        free(a);
+        free(b);
+        unlink(ours);
+        unlink(ref);
+    }
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' quantize '%s' '%s/x.gguf' Q9_Z 2>/dev/null", bin, in, dir);
+    int rc = system(cmd);
+    CHECKF(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "unknown type: exit %d, want 2", WEXITSTATUS(rc));
+    snprintf(cmd, sizeof cmd, "'%s' quantize '%s/absent.gguf' '%s/x.gguf' Q4_0 2>/dev/null", bin, dir, dir);
+    rc = system(cmd);
+    CHECKF(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "missing input: exit %d, want 1", WEXITSTATUS(rc));
+    char outp[1100];
+    snprintf(outp, sizeof outp, "%s/x.gguf", dir);
+    CHECKF(access(outp, F_OK) != 0, "a failed quantize left %s behind", outp);
+}
+
 int main(void)
 {
     ggml_ref g;
@@ -160,6 +204,7 @@ int main(void)
     snprintf(syn, sizeof syn, "%s/synthetic-f32.gguf", tmp);
     CHECK(write_synthetic(syn));
     compare(syn, "synthetic", tmp);
+    cli_check(syn, tmp);
     char model[1200];
     snprintf(model, sizeof model, "%s/tinyllamas-stories-260k-f32.gguf", rf_test_models_dir());
     if (access(model, R_OK) == 0) {
