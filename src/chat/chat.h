@@ -25,11 +25,13 @@
  * (map, select, unique, reverse...) and Markup (|safe, |escape) behave as in
  * jinja2, including the errors they cause.
  * Not supported (an error naming it and the line): include/import/extends/
- * block, recursive loops, loop.changed, *args/**kwargs, `%` string
+ * block, recursive loops, loop.changed, *args and **kwargs, `%` string
  * formatting, str.format specs, the filters batch, format, groupby, pprint,
  * random, slice, striptags, truncate, urlencode, urlize, wordwrap, xmlattr,
- * filesizeformat. Known difference: upper/lower/title/capitalize map ASCII
- * letters only (Python maps all of Unicode).
+ * filesizeformat. Known differences: case mapping (upper/lower/title/
+ * capitalize) covers Latin, Greek, Cyrillic, Armenian and fullwidth letters,
+ * without Greek final-sigma context; \w for |wordcount counts every non-ASCII
+ * character as a word character.
  */
 #ifndef RF_CHAT_H
 #define RF_CHAT_H

@@ -5,8 +5,7 @@
  * |title splits words at spaces and brackets while str.title() splits at any
  * non-letter, round() rounds half to even, tojson is transformers' override
  * of json.dumps). Mutating list/dict methods are refused, as in transformers'
- * ImmutableSandboxedEnvironment. Case mapping covers ASCII only; other
- * letters pass through unchanged (documented limitation). */
+ * ImmutableSandboxedEnvironment. Case mapping: see the tables below. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,44 +141,163 @@ static jv str_strip(jv s, jv chars, int which)
     return jv_strn(p + a, b - a);
 }
 
-static char up(char ch) { return (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch; }
-static char low(char ch) { return (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch; }
-static bool is_alpha(char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'); }
+/* ---- Unicode case mapping for the scripts chat text mostly uses: Latin
+ * (incl. Latin-1, Extended-A/B, Extended Additional/Vietnamese), Greek,
+ * Cyrillic, Armenian and fullwidth Latin, matching Python's str.upper()/
+ * lower() there (ß upper-cases to "SS", İ lower-cases to "i̇"). Other code
+ * points (CJK and other caseless scripts) are unchanged, as in Python. Not
+ * covered: Greek final-sigma context, Georgian, Cherokee, Deseret... */
 
-static jv str_map(jctx *c, jv s, int mode)
+/* In a run where case pairs alternate: is cp the upper member? */
+static int pair_in(uint32_t cp, uint32_t lo, uint32_t hi, bool even_upper)
 {
-    char *d = jalloc(c, s.u.s.n + 1);
-    bool prev_cased = false;
-    for (size_t i = 0; i < s.u.s.n; i++) {
-        char ch = s.u.s.p[i];
-        switch (mode) {
-        case 0: d[i] = up(ch); break;
-        case 1: d[i] = low(ch); break;
-        case 2: d[i] = i == 0 ? up(ch) : low(ch); break;        /* capitalize */
-        case 3:                                                  /* str.title */
-            d[i] = prev_cased ? low(ch) : up(ch);
-            prev_cased = is_alpha(ch);
-            break;
-        }
-    }
-    d[s.u.s.n] = 0;
-    return jv_strn(d, s.u.s.n);
+    if (cp < lo || cp > hi) return 0;
+    bool even = (cp & 1) == 0;
+    return (even == even_upper) ? 1 : -1;   /* 1: upper, -1: lower */
 }
 
-/* jinja |title: words start after runs of [-\s({[<]. */
+static const struct { uint32_t lo, hi; bool even_upper; } CASE_PAIRS[] = {
+    {0x100, 0x12F, true}, {0x132, 0x137, true}, {0x139, 0x148, false}, {0x14A, 0x177, true},
+    {0x179, 0x17E, false}, {0x1CD, 0x1DC, false}, {0x1DE, 0x1EF, true}, {0x1F8, 0x21F, true},
+    {0x222, 0x233, true}, {0x3D8, 0x3EF, true}, {0x460, 0x481, true}, {0x48A, 0x4BF, true},
+    {0x4C1, 0x4CE, false}, {0x4D0, 0x52F, true}, {0x1E00, 0x1E95, true}, {0x1EA0, 0x1EFF, true},
+};
+
+/* Simple (1:1) mapping; returns cp when it has no mapping. */
+static uint32_t case_map(uint32_t cp, bool to_upper)
+{
+    if (cp < 0x80) {
+        if (to_upper && cp >= 'a' && cp <= 'z') return cp - 32;
+        if (!to_upper && cp >= 'A' && cp <= 'Z') return cp + 32;
+        return cp;
+    }
+    if (to_upper) {
+        if (cp == 0xB5) return 0x39C;
+        if (cp >= 0xE0 && cp <= 0xFE && cp != 0xF7) return cp - 32;
+        if (cp == 0xFF) return 0x178;
+        if (cp == 0x131) return 'I';
+        if (cp == 0x17F) return 'S';
+        if (cp >= 0x3B1 && cp <= 0x3CB && cp != 0x3C2) return cp - 32;
+        if (cp == 0x3C2) return 0x3A3;
+        if (cp == 0x3AC) return 0x386;
+        if (cp >= 0x3AD && cp <= 0x3AF) return cp - 37;
+        if (cp == 0x3CC) return 0x38C;
+        if (cp == 0x3CD || cp == 0x3CE) return cp - 63;
+        if (cp >= 0x430 && cp <= 0x44F) return cp - 32;
+        if (cp >= 0x450 && cp <= 0x45F) return cp - 80;
+        if (cp == 0x4CF) return 0x4C0;
+        if (cp >= 0x561 && cp <= 0x586) return cp - 48;
+        if (cp >= 0xFF41 && cp <= 0xFF5A) return cp - 32;
+    } else {
+        if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) return cp + 32;
+        if (cp == 0x178) return 0xFF;
+        if (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) return cp + 32;
+        if (cp == 0x386) return 0x3AC;
+        if (cp >= 0x388 && cp <= 0x38A) return cp + 37;
+        if (cp == 0x38C) return 0x3CC;
+        if (cp == 0x38E || cp == 0x38F) return cp + 63;
+        if (cp >= 0x410 && cp <= 0x42F) return cp + 32;
+        if (cp >= 0x400 && cp <= 0x40F) return cp + 80;
+        if (cp == 0x4C0) return 0x4CF;
+        if (cp >= 0x531 && cp <= 0x556) return cp + 48;
+        if (cp >= 0xFF21 && cp <= 0xFF3A) return cp + 32;
+        if (cp == 0x1E9E) return 0xDF;
+    }
+    for (size_t i = 0; i < sizeof CASE_PAIRS / sizeof CASE_PAIRS[0]; i++) {
+        int r = pair_in(cp, CASE_PAIRS[i].lo, CASE_PAIRS[i].hi, CASE_PAIRS[i].even_upper);
+        if (r == 1 && !to_upper) return cp + 1;
+        if (r == -1 && to_upper) return cp - 1;
+        if (r) return cp;
+    }
+    return cp;
+}
+
+/* Has the code point a case (Python's "cased")? */
+static bool is_cased(uint32_t cp)
+{
+    return case_map(cp, true) != cp || case_map(cp, false) != cp || cp == 0xDF || cp == 0x130;
+}
+
+/* Decodes one UTF-8 code point at p[i] (invalid bytes come back as
+ * themselves, one byte long). */
+static uint32_t utf8_at(const char *p, size_t n, size_t i, size_t *len)
+{
+    unsigned char b0 = (unsigned char)p[i];
+    size_t k = b0 < 0x80 ? 1 : (b0 & 0xE0) == 0xC0 ? 2 : (b0 & 0xF0) == 0xE0 ? 3 : (b0 & 0xF8) == 0xF0 ? 4 : 1;
+    if (i + k > n) k = 1;
+    uint32_t cp = k == 1 ? b0 : k == 2 ? (b0 & 0x1Fu) : k == 3 ? (b0 & 0x0Fu) : (b0 & 0x07u);
+    for (size_t m = 1; m < k; m++) {
+        if (((unsigned char)p[i + m] & 0xC0) != 0x80) { k = 1; cp = b0; break; }
+        cp = cp << 6 | ((unsigned char)p[i + m] & 0x3F);
+    }
+    *len = k;
+    return cp;
+}
+
+static void put_cp(jctx *c, jbuf *b, uint32_t cp)
+{
+    char t[4];
+    size_t k;
+    if (cp < 0x80) { t[0] = (char)cp; k = 1; }
+    else if (cp < 0x800) { t[0] = (char)(0xC0 | cp >> 6); t[1] = (char)(0x80 | (cp & 63)); k = 2; }
+    else if (cp < 0x10000) { t[0] = (char)(0xE0 | cp >> 12); t[1] = (char)(0x80 | (cp >> 6 & 63)); t[2] = (char)(0x80 | (cp & 63)); k = 3; }
+    else { t[0] = (char)(0xF0 | cp >> 18); t[1] = (char)(0x80 | (cp >> 12 & 63)); t[2] = (char)(0x80 | (cp >> 6 & 63)); t[3] = (char)(0x80 | (cp & 63)); k = 4; }
+    jbuf_put(c, b, t, k);
+}
+
+/* Appends the upper (to_upper) or lower form of one code point. */
+static void put_cased(jctx *c, jbuf *b, const char *raw, size_t len, uint32_t cp, bool to_upper)
+{
+    if (to_upper && cp == 0xDF) { jbuf_put(c, b, "SS", 2); return; }
+    if (!to_upper && cp == 0x130) { jbuf_put(c, b, "i\xcc\x87", 3); return; }
+    uint32_t m = case_map(cp, to_upper);
+    if (m == cp) jbuf_put(c, b, raw, len);
+    else put_cp(c, b, m);
+}
+
+static bool is_alpha(char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'); }
+
+/* mode 0 upper, 1 lower, 2 str.capitalize, 3 str.title */
+static jv str_map(jctx *c, jv s, int mode)
+{
+    jbuf b = {0};
+    bool prev_cased = false;
+    for (size_t i = 0; i < s.u.s.n;) {
+        size_t len;
+        uint32_t cp = utf8_at(s.u.s.p, s.u.s.n, i, &len);
+        bool to_upper;
+        switch (mode) {
+        case 0: to_upper = true; break;
+        case 1: to_upper = false; break;
+        case 2: to_upper = i == 0; break;
+        default: to_upper = !prev_cased; prev_cased = is_cased(cp); break;
+        }
+        put_cased(c, &b, s.u.s.p + i, len, cp, to_upper);
+        i += len;
+    }
+    return jv_strn(b.p ? b.p : "", b.n);
+}
+
+/* jinja |title: words start after runs of [-\s({[<]; each word is its
+ * first character upper-cased plus the rest lower-cased. */
 static jv jinja_title(jctx *c, jv s)
 {
-    char *d = jalloc(c, s.u.s.n + 1);
+    jbuf b = {0};
     bool start = true;
-    for (size_t i = 0; i < s.u.s.n; i++) {
-        char ch = s.u.s.p[i];
-        bool sep = ch == '-' || ch == ' ' || (ch >= 0x09 && ch <= 0x0d) || ch == '(' || ch == '{' || ch == '[' || ch == '<';
-        if (sep) { d[i] = ch; start = true; continue; }
-        d[i] = start ? up(ch) : low(ch);
-        start = false;
+    for (size_t i = 0; i < s.u.s.n;) {
+        size_t len, wl;
+        uint32_t cp = utf8_at(s.u.s.p, s.u.s.n, i, &len);
+        bool sep = cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || py_space(s.u.s.p, s.u.s.n, i, &wl);
+        if (sep) {
+            jbuf_put(c, &b, s.u.s.p + i, len);
+            start = true;
+        } else {
+            put_cased(c, &b, s.u.s.p + i, len, cp, start);
+            start = false;
+        }
+        i += len;
     }
-    d[s.u.s.n] = 0;
-    return jv_strn(d, s.u.s.n);
+    return jv_strn(b.p ? b.p : "", b.n);
 }
 
 static jv str_replace(jctx *c, jv s, jv old, jv new_, int64_t count)
@@ -1066,10 +1184,14 @@ bool jinja_test(jctx *c, const char *name, jv v, jv *args, int n, int line)
         /* str.islower(): has cased chars and none of the other case */
         jv s = jv_to_str(c, v);
         bool cased = false;
-        for (size_t i = 0; i < s.u.s.n; i++) {
-            char ch = s.u.s.p[i];
-            if (ch >= 'a' && ch <= 'z') { if (name[0] == 'u') return false; cased = true; }
-            if (ch >= 'A' && ch <= 'Z') { if (name[0] == 'l') return false; cased = true; }
+        for (size_t i = 0; i < s.u.s.n;) {
+            size_t len;
+            uint32_t cp = utf8_at(s.u.s.p, s.u.s.n, i, &len);
+            i += len;
+            if (!is_cased(cp)) continue;
+            bool is_low = case_map(cp, false) == cp && cp != 0x130;
+            if (name[0] == 'u' ? is_low : !is_low) return false;
+            cased = true;
         }
         return cased;
     }
