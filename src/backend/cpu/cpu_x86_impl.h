@@ -153,6 +153,46 @@ static void act_q8(const float *x, void *out, int64_t n)
     }
 }
 
+/* F32 -> Q8_K, the same bytes as the scalar rf_quantize_row_q8_K (ggml's
+ * reference): scale from the signed value of largest magnitude (the first
+ * one on ties), levels rounded half to even (cvtps does what its
+ * add-1.5*2^23 trick does), capped at 127. */
+static void act_q8k(const float *x, void *out, int64_t n)
+{
+    rf_block_q8_K *y = out;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < n / 256; b++, x += 256) {
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < 256; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float amax = _mm_cvtss_f32(m4);
+        if (!amax) {
+            memset(&y[b], 0, sizeof(y[b]));
+            continue;
+        }
+        float max = amax;
+        for (int j = 0; j < 256; j++)
+            if (fabsf(x[j]) == amax) {
+                max = x[j];
+                break;
+            }
+        const float iscale = -127.f / max;
+        const __m256 vs = _mm256_set1_ps(iscale);
+        const __m256i cap = _mm256_set1_epi32(127);
+        for (int g = 0; g < 16; g++) {
+            __m256i i0 = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16 * g), vs)), cap);
+            __m256i i1 = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16 * g + 8), vs)), cap);
+            y[b].bsums[g] = (int16_t)hsum_epi32(_mm256_add_epi32(i0, i1));
+            __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(i0), _mm256_extracti128_si256(i0, 1));
+            __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(i1), _mm256_extracti128_si256(i1, 1));
+            _mm_storeu_si128((__m128i *)(y[b].qs + 16 * g), _mm_packs_epi16(p16, q16));
+        }
+        y[b].d = 1 / iscale;
+    }
+}
+
 /* ---------------------------------------------------------- float weights */
 static float dot_f32(int64_t n, const void *vw, const void *vx)
 {
@@ -571,6 +611,7 @@ static const rf_cpu_isa_kernels x86_kernels = {
         [RF_TYPE_Q4_0] = tile_q4_0, [RF_TYPE_Q8_0] = tile_q8_0, [RF_TYPE_Q4_K] = tile_q4_K, [RF_TYPE_Q6_K] = tile_q6_K,
     },
     .act_q8 = act_q8,
+    .act_q8k = act_q8k,
 };
 
 const rf_cpu_isa_kernels *RF_X86_TABLE(void) { return &x86_kernels; }
