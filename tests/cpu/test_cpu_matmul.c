@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/cpu_internal.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "quant/quant.h"
 #include "test_util.h"
@@ -146,6 +147,40 @@ static void run_case(rf_cpu_isa isa, rf_type t, int64_t n_rows, int64_t n_cols, 
     free(ys); free(scratch); free(wf); free(wd); free(x); free(y); free(y1); free(w);
 }
 
+/* Each variant's activation quantizers give the reference's bytes (the
+ * Q8_K one is ggml's quantize_row_q8_K_ref, see quant_ggml), ties included. */
+static void check_activation_quantizers(rf_cpu_isa isa)
+{
+    const rf_cpu_isa_kernels *tabs[RF_ISA_COUNT] = {rf_cpu_kernels_scalar(), rf_cpu_kernels_avx2(),
+                                                    rf_cpu_kernels_avx512(), rf_cpu_kernels_neon()};
+    const rf_cpu_isa_kernels *k = tabs[isa];
+    static float x[1024];
+    static rf_block_q8_K a[4], b[4];
+    static rf_act_q8 c[32], d[32];
+    int bad_k = 0, bad_8 = 0;
+    for (int it = 0; it < 2000; it++) {
+        for (int i = 0; i < 1024; i++) {
+            float v = rng_gauss();
+            if (it % 4 == 1) v = (float)((int)(rng_u64() % 9) - 4);   /* many ties */
+            if (it % 4 == 2 && i % 256 < 128) v = 0;                    /* zero halves */
+            x[i] = v;
+        }
+        if (it % 4 == 3) { x[3] = 5.f; x[7] = -5.f; }                   /* +-max tie */
+        if (k->act_q8k) {
+            k->act_q8k(x, a, 1024);
+            rf_quantize_row_q8_K(x, b, 1024);
+            bad_k += memcmp(a, b, sizeof a) != 0;
+        }
+        if (k->act_q8) {
+            k->act_q8(x, c, 1024);
+            rf_cpu_act_q8_scalar(x, d, 1024);
+            bad_8 += memcmp(c, d, sizeof c) != 0;
+        }
+    }
+    CHECKF(bad_k == 0 && bad_8 == 0, "%s: activation quantizers differ from the reference (Q8_K %d, Q8 %d of 2000)",
+           rf_cpu_isa_name(isa), bad_k, bad_8);
+}
+
 int main(void)
 {
     const rf_type types[] = {RF_TYPE_F32, RF_TYPE_F16, RF_TYPE_BF16, RF_TYPE_Q4_0, RF_TYPE_Q4_1, RF_TYPE_Q5_0,
@@ -162,6 +197,7 @@ int main(void)
             continue;
         }
         n_isa++;
+        check_activation_quantizers((rf_cpu_isa)isa);
         for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                 run_case((rf_cpu_isa)isa, types[ti], shapes[s][0], shapes[s][1], shapes[s][2], s == 2 ? 48 : 0,
