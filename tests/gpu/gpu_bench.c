@@ -280,6 +280,7 @@ int main(int argc, char **argv)
         memcpy(junk + 8 * i, &st, 8);
     }
     sanitize_junk();
+    OK(rf_gpu_reserve_q8(G, (size_t)8 * 16384, E));
     const double cr = copy_rate();
     printf("device %s (%s), %d SMs, %.0f MiB; device-to-device copy %.0f GB/s (read + write)\n", inf->name,
            inf->arch, inf->n_sm, inf->mem_total / 1048576.0, cr / 1e9);

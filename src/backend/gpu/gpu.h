@@ -86,6 +86,13 @@ rf_status rf_gpu_time_ms(rf_gpu *g, void (*fn)(void *arg), void *arg, float *ms,
 
 /* ------------------------------------------------------------- kernels */
 
+/* Scratch for the integer decode products: activations of up to n_elems
+ * (n_tok * n_cols) rounded to 8 bits per 32 elements. Without it (or with
+ * RF_GPU_DP4A=0) the decode products stay in F32. Call at load time. A
+ * context can use another's scratch when they share a stream order. */
+rf_status rf_gpu_reserve_q8(rf_gpu *g, size_t n_elems, rf_error *err);
+void rf_gpu_share_q8(rf_gpu *dst, const rf_gpu *src);
+
 /* Whether matmul / get_rows accept weights of type t. */
 bool rf_gpu_type_supported(rf_type t);
 
@@ -97,7 +104,13 @@ bool rf_gpu_type_supported(rf_type t);
 rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
                         int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
                         float *d_y, rf_error *err);
-/* The two paths by name, for tests and benchmarks. */
+/* The paths by name, for tests and benchmarks. _vec uses the integer
+ * (DP4A) products for Q4_0, Q8_0, Q4_K and Q6_K when the scratch is
+ * reserved: activations rounded to 8 bits per 32 elements as llama.cpp's
+ * decode kernels do (~4e-3 relative error on random data); _vec_f32 never. */
+rf_status rf_gpu_matmul_vec_f32(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
+                                int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
+                                float *d_y, rf_error *err);
 rf_status rf_gpu_matmul_vec(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
                             int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
                             float *d_y, rf_error *err);

@@ -267,12 +267,19 @@ static rf_status gb_weight_bind(void *ctx, rf_bweight *w, rf_error *err)
 
 static rf_status gb_reserve(void *ctx, const rf_bweight *const *ws, int n_w, int n_tok, rf_error *err)
 {
-    (void)ctx; (void)n_tok;
-    for (int i = 0; i < n_w; i++)
-        if (ws[i] && ws[i]->n_rows > 1 && !rf_gpu_type_supported(ws[i]->type))
+    gb_ctx *c = ctx;
+    int64_t max_cols = 0;
+    for (int i = 0; i < n_w; i++) {
+        if (!ws[i]) continue;
+        if (ws[i]->n_rows > 1 && !rf_gpu_type_supported(ws[i]->type))
             return rf_err(err, RF_ERR_UNSUPPORTED, "GPU backend: tensor '%s' has type %s, which has no GPU kernel",
                           ws[i]->name, rf_type_name(ws[i]->type));
-    return RF_OK;
+        if (ws[i]->n_cols > max_cols) max_cols = ws[i]->n_cols;
+    }
+    /* 8-bit activations for the decode products: up to 16 tokens per call
+     * (larger batches take the matrix-unit path) */
+    const int64_t toks = n_tok < 16 ? (n_tok > 0 ? n_tok : 1) : 16;
+    return rf_gpu_reserve_q8(c->g, (size_t)(toks * max_cols), err);
 }
 
 static rf_status gb_get_rows(void *ctx, const rf_bweight *w, const int32_t *ids, int n, float scale, float *out,
@@ -467,6 +474,7 @@ static rf_status gb_graph_end(void *ctx, rf_error *err)
         }
     }
     rf_gpu *gg = c->graphs[victim].g;
+    rf_gpu_share_q8(gg, c->g);
     c->graphs[victim].valid = false;
     if ((st = rf_gpu_sync(c->g, err)) != RF_OK) return st;
     if ((st = rf_gpu_graph_begin(gg, err)) != RF_OK) return gb_flush(c, c->g, err);

@@ -24,6 +24,15 @@ struct rf_gpu {
     gpuGraph_t graph;
     gpuGraphExec_t graph_exec;    /* NULL until a capture ended */
     unsigned long long *d_argmax; /* (RF_GPU_ARGMAX_ROWS) packed (value, id) keys of the greedy pick */
+    int8_t *d_xq;                 /* (q8_cap) activations rounded to 8 bits, for the integer decode products */
+    float *d_xd;                  /* (q8_cap / 32) their per-32 scales */
+    size_t q8_cap;                /* elements; 0: integer products off */
+    bool q8_owned;
+    /* The scratch holds the 8-bit form of q8_src (q8_n floats) until any
+     * other launch, copy or sync: q, k, v (and gate, up) of one input then
+     * share one rounding pass. */
+    const float *q8_src;
+    int64_t q8_n;
 };
 
 /* Evaluates a runtime call; on failure fills err and returns RF_ERR_BACKEND
@@ -34,7 +43,7 @@ struct rf_gpu {
 
 /* After a launch: configuration errors (bad grid, too much shared memory)
  * are reported at once; faults inside the kernel surface at rf_gpu_sync. */
-#define GPU_LAUNCHED(name) do { gpuError_t e_ = gpuGetLastError(); if (e_ != gpuSuccess) \
+#define GPU_LAUNCHED(name) do { g->q8_src = NULL; gpuError_t e_ = gpuGetLastError(); if (e_ != gpuSuccess) \
     return rf_err(err, RF_ERR_BACKEND, "kernel %s: launch failed: %s", (name), gpuGetErrorString(e_)); \
     } while (0)
 

@@ -66,6 +66,55 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec(
     }
 }
 
+/* ------------------------------------------------- integer decode path */
+/* x (n elements, rows of a multiple of 32) -> 8-bit quants + one scale per
+ * 32: d = max|x| / 127, q = round(x / d). Groups of 32 lanes own a chunk. */
+static __global__ void rf_k_quant_q8(const float *__restrict__ x, int64_t n, int8_t *__restrict__ xq,
+                                     float *__restrict__ xd)
+{
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return; /* n and blockDim are multiples of 32: whole groups leave */
+    const float v = x[i];
+    const float d = rf_max32(fabsf(v)) / 127.0f;
+    xq[i] = (int8_t)(d > 0.0f ? __float2int_rn(v / d) : 0);
+    if ((i & 31) == 0) xd[i >> 5] = d;
+}
+
+template <int T, int NT>
+static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_q8(
+    const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
+    const int8_t *__restrict__ xq, const float *__restrict__ xd, float *__restrict__ y, int64_t y_stride)
+{
+    typedef rf_q<T> Q;
+    const int64_t r = (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id();
+    if (r >= n_rows) return;
+    const uint8_t *row = w + r * row_stride;
+    const int lane = rf_lane(), sl = lane % 4;
+    const int cpb = Q::QK / 32;
+    const int64_t n_chunks = n_cols / 32;
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) acc[t] = 0.f;
+#pragma unroll 4
+    for (int64_t c = lane / 4; c < n_chunks; c += RF_WARP / 4) {
+        uint32_t qa, qb;
+        float dl, ml;
+        rf_dot8<T>::get(row + (c / cpb) * Q::BYTES, (int)(c % cpb), sl, &qa, &qb, &dl, &ml);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            const uint2 xv = *(const uint2 *)(xq + t * n_cols + c * 32 + sl * 8);
+            const int dot = rf_dp4a((int)qb, (int)xv.y, rf_dp4a((int)qa, (int)xv.x, 0));
+            const int sx = rf_dp4a(0x01010101, (int)xv.y, rf_dp4a(0x01010101, (int)xv.x, 0));
+            acc[t] += xd[t * (n_cols / 32) + c] * (dl * (float)dot - ml * (float)sx);
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        const float s = rf_warp_sum(acc[t]);
+        if (lane == 0) y[t * y_stride + r] = s;
+    }
+}
+
 /* ----------------------------------------------------------------- mma */
 #define MM_BM 128          /* weight rows per tile */
 #define MM_BN 128          /* tokens per tile */
@@ -209,7 +258,8 @@ static rf_status rf_gpu_row_plan(rf_type t, const void *w, int64_t n_rows, int64
     } else {
         /* slice decoders use 8-byte (Q4_K) and 2-byte loads: GGUF data is
          * 32-byte aligned and K-quant rows are multiples of 16 bytes */
-        if ((uintptr_t)w % 16 || row_stride % 2 || (t == RF_TYPE_Q4_K && row_stride % 8))
+        const bool wide = t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q6_K;
+        if (wide && ((uintptr_t)w % 16 || row_stride % 2 || (t == RF_TYPE_Q4_K && row_stride % 8)))
             return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: %s weights must be 16-byte aligned with even row strides",
                           tr->name);
         if (x && (((uintptr_t)x % 16) || n_cols % 4))
@@ -245,9 +295,69 @@ static void rf_matvec_t(rf_gpu *g, const void *w, int64_t n_rows, int64_t n_cols
     }
 }
 
+template <int T, int NT>
+static void rf_launch_matvec_q8(rf_gpu *g, const void *w, int64_t n_rows, int64_t n_cols, size_t row_stride,
+                                const int8_t *xq, const float *xd, float *y)
+{
+    const int rows_per_block = MV_THREADS / g->info.warp;
+    rf_k_matvec_q8<T, NT><<<rf_gpu_blocks(n_rows, rows_per_block), MV_THREADS, 0, g->stream>>>(
+        (const uint8_t *)w, n_rows, n_cols, row_stride, xq, xd, y, n_rows);
+}
+
+template <int T>
+static void rf_matvec_q8_t(rf_gpu *g, const void *w, int64_t n_rows, int64_t n_cols, size_t row_stride,
+                           int64_t n_tok, float *y)
+{
+    for (int64_t t = 0; t < n_tok;) {
+        const int64_t left = n_tok - t;
+        const int8_t *xq = g->d_xq + t * n_cols;
+        const float *xd = g->d_xd + t * (n_cols / 32);
+        float *yt = y + t * n_rows;
+        if (left >= 8) { rf_launch_matvec_q8<T, 8>(g, w, n_rows, n_cols, row_stride, xq, xd, yt); t += 8; }
+        else if (left >= 4) { rf_launch_matvec_q8<T, 4>(g, w, n_rows, n_cols, row_stride, xq, xd, yt); t += 4; }
+        else if (left >= 2) { rf_launch_matvec_q8<T, 2>(g, w, n_rows, n_cols, row_stride, xq, xd, yt); t += 2; }
+        else { rf_launch_matvec_q8<T, 1>(g, w, n_rows, n_cols, row_stride, xq, xd, yt); t += 1; }
+    }
+}
+
 extern "C" rf_status rf_gpu_matmul_vec(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
                                        int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
                                        float *d_y, rf_error *err)
+{
+    static int use_dp4a = -1;
+    if (use_dp4a < 0) {
+        const char *e = getenv("RF_GPU_DP4A");
+        use_dp4a = !(e && e[0] == '0');
+    }
+    const bool int_type = wtype == RF_TYPE_Q4_0 || wtype == RF_TYPE_Q8_0 || wtype == RF_TYPE_Q4_K ||
+                          wtype == RF_TYPE_Q6_K;
+    if (!use_dp4a || !int_type || n_tok <= 0 || (uint64_t)(n_tok * n_cols) > g->q8_cap)
+        return rf_gpu_matmul_vec_f32(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
+    int64_t n_chunks, tail;
+    rf_status st = rf_gpu_row_plan(wtype, d_w, n_rows, n_cols, row_stride, d_x, &n_chunks, &tail, err);
+    if (st != RF_OK) return st;
+    const int64_t n = n_tok * n_cols;
+    if (g->q8_src != d_x || g->q8_n != n) {
+        rf_k_quant_q8<<<rf_gpu_blocks(n, 256), 256, 0, g->stream>>>(d_x, n, g->d_xq, g->d_xd);
+        GPU_LAUNCHED("quant_q8");
+    }
+    switch ((int)wtype) {
+    case RF_TYPE_Q4_0: rf_matvec_q8_t<RF_TYPE_Q4_0>(g, d_w, n_rows, n_cols, row_stride, n_tok, d_y); break;
+    case RF_TYPE_Q8_0: rf_matvec_q8_t<RF_TYPE_Q8_0>(g, d_w, n_rows, n_cols, row_stride, n_tok, d_y); break;
+    case RF_TYPE_Q4_K: rf_matvec_q8_t<RF_TYPE_Q4_K>(g, d_w, n_rows, n_cols, row_stride, n_tok, d_y); break;
+    case RF_TYPE_Q6_K: rf_matvec_q8_t<RF_TYPE_Q6_K>(g, d_w, n_rows, n_cols, row_stride, n_tok, d_y); break;
+    }
+    GPU_LAUNCHED("matvec_q8");
+    /* still valid for the next product of the same input, unless y overwrote it */
+    const bool overlap = d_y < d_x + n && d_x < d_y + n_tok * n_rows;
+    g->q8_src = overlap ? NULL : d_x;
+    g->q8_n = n;
+    return RF_OK;
+}
+
+extern "C" rf_status rf_gpu_matmul_vec_f32(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
+                                           int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
+                                           float *d_y, rf_error *err)
 {
     int64_t n_chunks, tail;
     rf_status st = rf_gpu_row_plan(wtype, d_w, n_rows, n_cols, row_stride, d_x, &n_chunks, &tail, err);

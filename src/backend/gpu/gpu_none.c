@@ -44,6 +44,10 @@ rf_status rf_gpu_graph_replay(rf_gpu *g, rf_error *err) NONE()
 bool rf_gpu_graph_ready(const rf_gpu *g) { (void)g; return false; }
 void rf_gpu_graph_reset(rf_gpu *g) { (void)g; }
 rf_status rf_gpu_time_ms(rf_gpu *g, void (*fn)(void *arg), void *arg, float *ms, rf_error *err) NONE()
+rf_status rf_gpu_reserve_q8(rf_gpu *g, size_t n_elems, rf_error *err) NONE()
+void rf_gpu_share_q8(rf_gpu *dst, const rf_gpu *src) { (void)dst; (void)src; }
+rf_status rf_gpu_matmul_vec_f32(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows, int64_t n_cols,
+                                size_t row_stride, const float *d_x, int64_t n_tok, float *d_y, rf_error *err) NONE()
 bool rf_gpu_type_supported(rf_type t) { (void)t; return false; }
 rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows, int64_t n_cols,
                         size_t row_stride, const float *d_x, int64_t n_tok, float *d_y, rf_error *err) NONE()

@@ -451,6 +451,76 @@ template <> struct rf_slice<RF_TYPE_F32> {
     }
 };
 
+/* ------------------------------------------------------- integer slices
+ * For the decode products against 8-bit activations: the 8 quants of a
+ * slice as two words of 4 bytes (q, signed or unsigned < 128) with the
+ * slice's weights w_i = dl * q_i - ml, so that
+ *   sum_i w_i x_i = dx * (dl * sum_i q_i xq_i - ml * sum_i xq_i)
+ * with x_i = dx * xq_i, two DP4A each. rf_dot8<T>::ok says whether T has
+ * one. */
+template <int T> struct rf_dot8 {
+    enum { ok = 0 };
+    RF_DEV void get(const uint8_t *, int, int, uint32_t *, uint32_t *, float *, float *) {}
+};
+
+template <> struct rf_dot8<RF_TYPE_Q4_0> {
+    enum { ok = 1 };
+    RF_DEV void get(const uint8_t *b, int, int s, uint32_t *qa, uint32_t *qb, float *dl, float *ml)
+    {
+        const float d = rf_h2f(rf_ld16(b));
+        const uint16_t *q = (const uint16_t *)(b + 2 + 8 * (s & 1));
+        const int sh = 4 * (s >> 1);
+        *qa = ((q[0] | ((uint32_t)q[1] << 16)) >> sh) & 0x0F0F0F0Fu;
+        *qb = ((q[2] | ((uint32_t)q[3] << 16)) >> sh) & 0x0F0F0F0Fu;
+        *dl = d;
+        *ml = 8.0f * d;
+    }
+};
+
+template <> struct rf_dot8<RF_TYPE_Q8_0> {
+    enum { ok = 1 };
+    RF_DEV void get(const uint8_t *b, int, int s, uint32_t *qa, uint32_t *qb, float *dl, float *ml)
+    {
+        const uint16_t *q = (const uint16_t *)(b + 2 + 8 * s);
+        *qa = q[0] | ((uint32_t)q[1] << 16);
+        *qb = q[2] | ((uint32_t)q[3] << 16);
+        *dl = rf_h2f(rf_ld16(b));
+        *ml = 0.0f;
+    }
+};
+
+template <> struct rf_dot8<RF_TYPE_Q4_K> {
+    enum { ok = 1 };
+    RF_DEV void get(const uint8_t *b, int c, int s, uint32_t *qa, uint32_t *qb, float *dl, float *ml)
+    {
+        int sc, mn;
+        rf_scale_min_k4(c, b + 4, &sc, &mn);
+        const uint2 u = *(const uint2 *)(b + 16 + 32 * (c / 2) + 8 * s);
+        const int sh = 4 * (c % 2);
+        *qa = (u.x >> sh) & 0x0F0F0F0Fu;
+        *qb = (u.y >> sh) & 0x0F0F0F0Fu;
+        *dl = rf_h2f(rf_ld16(b)) * sc;
+        *ml = rf_h2f(rf_ld16(b + 2)) * mn;
+    }
+};
+
+template <> struct rf_dot8<RF_TYPE_Q6_K> {
+    enum { ok = 1 };
+    RF_DEV void get(const uint8_t *b, int c, int s, uint32_t *qa, uint32_t *qb, float *dl, float *ml)
+    {
+        const int n = c / 4, sub = c % 4;
+        const uint16_t *ql = (const uint16_t *)(b + n * 64 + (sub & 1) * 32 + 8 * s);
+        const uint16_t *qh = (const uint16_t *)(b + 128 + n * 32 + 8 * s);
+        const int nsh = (sub >> 1) * 4, hsh = 2 * sub;
+        const uint32_t l0 = ql[0] | ((uint32_t)ql[1] << 16), l1 = ql[2] | ((uint32_t)ql[3] << 16);
+        const uint32_t h0 = qh[0] | ((uint32_t)qh[1] << 16), h1 = qh[2] | ((uint32_t)qh[3] << 16);
+        *qa = ((l0 >> nsh) & 0x0F0F0F0Fu) | (((h0 >> hsh) & 0x03030303u) << 4);
+        *qb = ((l1 >> nsh) & 0x0F0F0F0Fu) | (((h1 >> hsh) & 0x03030303u) << 4);
+        *dl = rf_h2f(rf_ld16(b + 208)) * ((const int8_t *)(b + 192))[n * 8 + 2 * sub + s / 2];
+        *ml = 32.0f * *dl;
+    }
+};
+
 /* One element of a row of any plain type (tails that are not whole chunks). */
 RF_DEV float rf_plain_get(int t, const uint8_t *row, int64_t i)
 {

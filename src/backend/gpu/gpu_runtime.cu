@@ -81,6 +81,10 @@ extern "C" void rf_gpu_close(rf_gpu *g)
     if (g->ev_start) (void)gpuEventDestroy(g->ev_start);
     if (g->ev_stop) (void)gpuEventDestroy(g->ev_stop);
     if (g->d_argmax) (void)gpuFree(g->d_argmax);
+    if (g->q8_owned) {
+        (void)gpuFree(g->d_xq);
+        (void)gpuFree(g->d_xd);
+    }
     free(g);
 }
 
@@ -112,6 +116,7 @@ extern "C" void rf_gpu_free(rf_gpu *g, void *d)
 
 extern "C" rf_status rf_gpu_upload(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err)
 {
+    g->q8_src = NULL;
     GPU_TRY(gpuMemcpyAsync(d_dst, src, n, gpuMemcpyHostToDevice, g->stream));
     GPU_TRY(gpuStreamSynchronize(g->stream));
     return RF_OK;
@@ -119,6 +124,7 @@ extern "C" rf_status rf_gpu_upload(rf_gpu *g, void *d_dst, const void *src, size
 
 extern "C" rf_status rf_gpu_download(rf_gpu *g, void *dst, const void *d_src, size_t n, rf_error *err)
 {
+    g->q8_src = NULL;
     GPU_TRY(gpuMemcpyAsync(dst, d_src, n, gpuMemcpyDeviceToHost, g->stream));
     GPU_TRY(gpuStreamSynchronize(g->stream));
     return RF_OK;
@@ -126,18 +132,21 @@ extern "C" rf_status rf_gpu_download(rf_gpu *g, void *dst, const void *d_src, si
 
 extern "C" rf_status rf_gpu_upload_async(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err)
 {
+    g->q8_src = NULL;
     GPU_TRY(gpuMemcpyAsync(d_dst, src, n, gpuMemcpyHostToDevice, g->stream));
     return RF_OK;
 }
 
 extern "C" rf_status rf_gpu_download_async(rf_gpu *g, void *dst, const void *d_src, size_t n, rf_error *err)
 {
+    g->q8_src = NULL;
     GPU_TRY(gpuMemcpyAsync(dst, d_src, n, gpuMemcpyDeviceToHost, g->stream));
     return RF_OK;
 }
 
 extern "C" rf_status rf_gpu_copy_async(rf_gpu *g, void *d_dst, const void *d_src, size_t n, rf_error *err)
 {
+    g->q8_src = NULL;
     GPU_TRY(gpuMemcpyAsync(d_dst, d_src, n, gpuMemcpyDeviceToDevice, g->stream));
     return RF_OK;
 }
@@ -174,6 +183,7 @@ extern "C" void rf_gpu_host_free(rf_gpu *g, void *p)
 
 extern "C" rf_status rf_gpu_sync(rf_gpu *g, rf_error *err)
 {
+    g->q8_src = NULL;
     GPU_TRY(gpuStreamSynchronize(g->stream));
     GPU_TRY(gpuGetLastError());
     return RF_OK;
@@ -191,6 +201,7 @@ extern "C" void rf_gpu_graph_reset(rf_gpu *g)
 
 extern "C" rf_status rf_gpu_graph_begin(rf_gpu *g, rf_error *err)
 {
+    g->q8_src = NULL;
     if (g->capturing) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: capture already running");
     rf_gpu_graph_reset(g);
     GPU_TRY(gpuStreamBeginCapture(g->stream));
@@ -200,6 +211,7 @@ extern "C" rf_status rf_gpu_graph_begin(rf_gpu *g, rf_error *err)
 
 extern "C" rf_status rf_gpu_graph_end(rf_gpu *g, rf_error *err)
 {
+    g->q8_src = NULL;
     if (!g->capturing) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: no capture running");
     g->capturing = false;
     GPU_TRY(gpuStreamEndCapture(g->stream, &g->graph));
@@ -214,6 +226,7 @@ extern "C" rf_status rf_gpu_graph_end(rf_gpu *g, rf_error *err)
 
 extern "C" rf_status rf_gpu_graph_replay(rf_gpu *g, rf_error *err)
 {
+    g->q8_src = NULL;
     if (!g->graph_exec) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: nothing captured");
     GPU_TRY(gpuGraphLaunch(g->graph_exec, g->stream));
     return RF_OK;
@@ -229,4 +242,41 @@ extern "C" rf_status rf_gpu_time_ms(rf_gpu *g, void (*fn)(void *arg), void *arg,
     GPU_TRY(gpuEventSynchronize(g->ev_stop));
     GPU_TRY(gpuEventElapsedTime(ms, g->ev_start, g->ev_stop));
     return RF_OK;
+}
+
+extern "C" rf_status rf_gpu_reserve_q8(rf_gpu *g, size_t n_elems, rf_error *err)
+{
+    n_elems = (n_elems + 31) / 32 * 32;
+    if (n_elems <= g->q8_cap) return RF_OK;
+    int8_t *xq = NULL;
+    float *xd = NULL;
+    rf_status st = rf_gpu_alloc(g, n_elems, (void **)&xq, "8-bit activation scratch", err);
+    if (st == RF_OK) st = rf_gpu_alloc(g, n_elems / 32 * sizeof(float), (void **)&xd, "8-bit activation scales", err);
+    if (st != RF_OK) {
+        if (xq) (void)gpuFree(xq);
+        return st;
+    }
+    if (g->q8_owned) {
+        (void)gpuFree(g->d_xq);
+        (void)gpuFree(g->d_xd);
+    }
+    g->d_xq = xq;
+    g->d_xd = xd;
+    g->q8_cap = n_elems;
+    g->q8_owned = true;
+    g->q8_src = NULL;
+    return RF_OK;
+}
+
+extern "C" void rf_gpu_share_q8(rf_gpu *dst, const rf_gpu *src)
+{
+    if (dst->q8_owned) {
+        (void)gpuFree(dst->d_xq);
+        (void)gpuFree(dst->d_xd);
+    }
+    dst->d_xq = src->d_xq;
+    dst->d_xd = src->d_xd;
+    dst->q8_cap = src->q8_cap;
+    dst->q8_owned = false;
+    dst->q8_src = NULL;
 }

@@ -183,6 +183,27 @@ RF_DEV int rf_lane(void) { return (int)(threadIdx.x % RF_WARP); }
 RF_DEV int rf_warp_id(void) { return (int)(threadIdx.x / RF_WARP); }
 RF_DEV int rf_warps_per_block(void) { return (int)(blockDim.x / RF_WARP); }
 
+/* Dot product of 4 signed bytes in a and b, plus c (NVIDIA: one DP4A). */
+RF_DEV int rf_dp4a(int a, int b, int c)
+{
+#if defined(RF_GPU_VENDOR_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 610
+    return __dp4a(a, b, c);
+#else
+    return c + (int)(int8_t)(a & 0xff) * (int)(int8_t)(b & 0xff) +
+           (int)(int8_t)((a >> 8) & 0xff) * (int)(int8_t)((b >> 8) & 0xff) +
+           (int)(int8_t)((a >> 16) & 0xff) * (int)(int8_t)((b >> 16) & 0xff) +
+           (int)(int8_t)((a >> 24) & 0xff) * (int)(int8_t)((b >> 24) & 0xff);
+#endif
+}
+
+/* Max over groups of 32 lanes (a whole warp on NVIDIA/RDNA, half a wave64). */
+RF_DEV float rf_max32(float v)
+{
+#pragma unroll
+    for (int m = 16; m > 0; m >>= 1) v = fmaxf(v, rf_shfl_xor(v, m));
+    return v;
+}
+
 /* IEEE half / bfloat16 from raw bits, without relying on vendor casts. */
 RF_DEV float rf_h2f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
 RF_DEV float rf_bf2f(uint16_t b) { return __uint_as_float((uint32_t)b << 16); }
