@@ -11,7 +11,9 @@
  *   - "whitespace" is llama.cpp's set (Unicode White_Space: \t-\r, space,
  *     U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028/9, U+202F, U+205F,
  *     U+3000), so \s and \S are rewritten to explicit classes before
- *     compiling; \d is ASCII digits as in std::regex;
+ *     compiling; \d is ASCII digits as in std::regex; \p{Lu}, \p{Ll},
+ *     \p{Lt}, \p{Lm} and \p{Lo} all mean \p{L} (llama.cpp matches on a
+ *     copy of the text collapsed to one byte per general category);
  *   - non-ASCII whitespace is matched as U+000B (llama.cpp substitutes it
  *     before running std::regex), so a literal class such as U+3000-U+3002
  *     does not see U+3000;
@@ -273,6 +275,15 @@ static char *rewrite_pattern(const char *re)
                 rep = "[^" WS_CLASS "]";
             else if (e == 'd')
                 rep = in_class ? "0-9" : "[0-9]";
+            else if (e == 'p' && i + 5 < n && re[i + 2] == '{' && re[i + 3] == 'L' && re[i + 5] == '}' &&
+                     strchr("ultmo", re[i + 4])) {
+                /* llama.cpp runs these patterns on text collapsed to one
+                 * byte per category, where \p{Lu} .. \p{Lo} all mean \p{L} */
+                memcpy(out + o, "\\p{L}", 5);
+                o += 5;
+                i += 5;
+                continue;
+            }
             if (rep) {
                 size_t rl = strlen(rep);
                 memcpy(out + o, rep, rl);

@@ -148,8 +148,8 @@ typedef struct tok_list {
     bool oom;
 } tok_list;
 
-static inline void tok_list_push(tok_list *l, int32_t t);
 bool tok_list_grow(tok_list *l, size_t need);
+/* Appends; on allocation failure sets l->oom and drops the token. */
 static inline void tok_list_push(tok_list *l, int32_t t)
 {
     if (l->n == l->cap && !tok_list_grow(l, l->n + 1))

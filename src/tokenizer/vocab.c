@@ -745,7 +745,6 @@ static size_t piece_render(const rf_vocab *v, int32_t id, char *out)
          * visible the way llama.cpp renders it */
         size_t o = 0;
         for (size_t i = 0; i < n;) {
-            size_t s0 = i;
             uint32_t cp = tok_utf8_decode((const uint8_t *)t, n, &i);
             char u[4];
             int nu = tok_utf8_encode(cp, u);
@@ -760,7 +759,6 @@ static size_t piece_render(const rf_vocab *v, int32_t id, char *out)
                 o += n;
                 out[o++] = ']';
             }
-            (void)s0;
         }
         return o;
     }

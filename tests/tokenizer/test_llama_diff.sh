@@ -6,7 +6,8 @@
 # Skips (77) when the reference libraries or the models are absent.
 # Our sources are built with hidden visibility so that our gguf_* names do
 # not interpose on libggml-base's.
-# Env: RF_DIFF_ITERS (default 300 texts per vocab), RF_DIFF_SEED (default 1).
+# Env: RF_DIFF_ITERS (default 300 texts per vocab), RF_DIFF_PRE_ITERS (40 per
+# pre-tokenizer), RF_DIFF_SEED (default 1).
 set -u
 src=${RF_SOURCE_DIR:?RF_SOURCE_DIR not set}
 models=${RF_MODELS_DIR:-$src/../shared/models}
@@ -39,3 +40,22 @@ for v in llama-2-tiny-random ggml-vocab-llama-bpe ggml-vocab-qwen2 ggml-vocab-qw
     [ -f "$models/$v.gguf" ] && vocabs+=("$models/$v.gguf")
 done
 "$work/diff" "${RF_DIFF_SEED:-1}" "${RF_DIFF_ITERS:-300}" "$src/tests/fixtures/tokenizer/corpus.bin" "${vocabs[@]}"
+status=$?
+
+# Every pre-tokenizer we know, on the same vocab under each name (the file
+# is copied with tokenizer.ggml.pre rewritten), so each split pattern meets
+# llama.cpp's. "whitespace" is left out: llama.cpp pairs it with its own
+# tokenizer model and crashes when it is put on a gpt2 vocab.
+pres=$(grep -oE '^ +\{"[^"]+", TOK_PRE_' "$src/src/tokenizer/pretok.c" | grep -oE '"[^"]+"' | tr -d '"' | grep -vx whitespace)
+retagged=()
+for p in $pres; do
+    base=$models/ggml-vocab-llama-bpe.gguf
+    case $p in gemma4|granite-embed-multi-311m|sarvam-moe) base=$models/ggml-vocab-gemma-4.gguf ;; esac
+    [ -f "$base" ] || continue
+    python3 "$src/scripts/fixtures/tokenizer/retag_pre.py" "$base" "$work/pre-$p.gguf" "$p" || exit 1
+    retagged+=("$work/pre-$p.gguf")
+done
+if [ ${#retagged[@]} -gt 0 ]; then
+    "$work/diff" "${RF_DIFF_SEED:-1}" "${RF_DIFF_PRE_ITERS:-40}" "$src/tests/fixtures/tokenizer/corpus.bin" "${retagged[@]}" || status=1
+fi
+exit $status
