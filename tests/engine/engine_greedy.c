@@ -20,10 +20,13 @@
  *  3. all prompts decoded together as one multi-sequence batch, then in
  *     lockstep: the same tokens, and logits bit-identical to the
  *     one-sequence run (a row's result must not depend on its neighbours);
- *  4. our tokenizer gives llama.cpp's prompt tokens.
+ *  4. our tokenizer gives llama.cpp's prompt tokens;
+ *  5. the same for stories260K with YaRN and linear RoPE scaling metadata
+ *     (100 tokens, two prompts).
  */
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fixture.h"
 #include "rocmforge.h"
@@ -49,10 +52,12 @@ static double rel_l2(const float *a, const float *b, int n)
     return sqrt(d / (r > 0 ? r : 1));
 }
 
-static void run_model(const char *models, const char *src, const char *file)
+/* file: the fixture's name; path: the model (NULL: models/file.gguf) */
+static void run_model(const char *models, const char *src, const char *file, const char *model_path)
 {
     char path[1024], fxpath[1024];
-    snprintf(path, sizeof path, "%s/%s.gguf", models, file);
+    if (model_path) snprintf(path, sizeof path, "%s", model_path);
+    else snprintf(path, sizeof path, "%s/%s.gguf", models, file);
     snprintf(fxpath, sizeof fxpath, "%s/tests/fixtures/llamacpp/%s.greedy.txt", src, file);
     FILE *probe = fopen(path, "rb");
     if (!probe) rf_test_skip("reference model files absent (set RF_MODELS_DIR)");
@@ -199,8 +204,25 @@ int main(void)
     const char *models = rf_test_models_dir();
     const char *src = getenv("RF_SOURCE_DIR");
     if (!src) src = ".";
-    run_model(models, src, "stories260K");
-    run_model(models, src, "tinyllamas-stories-260k-f32");
-    run_model(models, src, "tinyllamas-stories-260k-q8_0");
+    run_model(models, src, "stories260K", NULL);
+    run_model(models, src, "tinyllamas-stories-260k-f32", NULL);
+    run_model(models, src, "tinyllamas-stories-260k-q8_0", NULL);
+    /* RoPE scaling: stories260K with YaRN / linear metadata, made with the
+     * command gen_greedy.sh used for the fixtures */
+    const char *variants[][2] = {
+        {"stories260K-yarn", "--set llama.rope.scaling.type=str:yarn --set llama.rope.scaling.factor=f32:4 "
+                             "--set llama.rope.scaling.original_context_length=u32:512"},
+        {"stories260K-linear", "--set llama.rope.scaling.type=str:linear --set llama.rope.scaling.factor=f32:2"},
+    };
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+        char out[256], cmd[2048];
+        snprintf(out, sizeof out, "/tmp/rf_engine_%s_%d.gguf", variants[i][0], (int)getpid());
+        snprintf(cmd, sizeof cmd, "python3 %s/scripts/fixtures/llamacpp/gguf_to_v3.py - %s/stories260K.gguf %s %s", src,
+                 models, out, variants[i][1]);
+        int rc = system(cmd);
+        CHECKF(rc == 0, "making %s: %s", variants[i][0], cmd);
+        if (rc == 0) run_model(models, src, variants[i][0], out);
+        unlink(out);
+    }
     return rf_test_done("engine_greedy");
 }
