@@ -68,7 +68,10 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec(
 
 /* ------------------------------------------------- integer decode path */
 /* x (n elements, rows of a multiple of 32) -> 8-bit quants + one scale per
- * 32: d = max|x| / 127, q = round(x / d). Groups of 32 lanes own a chunk. */
+ * 32, exactly as ggml's quantize_row_q8_0: d = max|x| / 127, q =
+ * roundf(x * (1/d)), d kept as F16. With the same rounding as llama.cpp's
+ * CPU, products with Q8_0 weights agree with it to float summation order.
+ * Groups of 32 lanes own a chunk. */
 static __global__ void rf_k_quant_q8(const float *__restrict__ x, int64_t n, int8_t *__restrict__ xq,
                                      float *__restrict__ xd)
 {
@@ -76,8 +79,9 @@ static __global__ void rf_k_quant_q8(const float *__restrict__ x, int64_t n, int
     if (i >= n) return; /* n and blockDim are multiples of 32: whole groups leave */
     const float v = x[i];
     const float d = rf_max32(fabsf(v)) / 127.0f;
-    xq[i] = (int8_t)(d > 0.0f ? __float2int_rn(v / d) : 0);
-    if ((i & 31) == 0) xd[i >> 5] = d;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    xq[i] = (int8_t)roundf(v * id);
+    if ((i & 31) == 0) xd[i >> 5] = __half2float(__float2half_rn(d));
 }
 
 template <int T, int NT>
@@ -105,7 +109,9 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_q8(
             const uint2 xv = *(const uint2 *)(xq + t * n_cols + c * 32 + sl * 8);
             const int dot = rf_dp4a((int)qb, (int)xv.y, rf_dp4a((int)qa, (int)xv.x, 0));
             const int sx = rf_dp4a(0x01010101, (int)xv.y, rf_dp4a(0x01010101, (int)xv.x, 0));
-            acc[t] += xd[t * (n_cols / 32) + c] * (dl * (float)dot - ml * (float)sx);
+            const float dx = xd[t * (n_cols / 32) + c];
+            if (T == RF_TYPE_Q8_0) acc[t] += (float)dot * (dl * dx); /* ggml's order for Q8_0 x Q8_0 */
+            else acc[t] += dx * (dl * (float)dot - ml * (float)sx);
         }
     }
 #pragma unroll

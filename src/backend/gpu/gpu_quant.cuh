@@ -149,16 +149,21 @@ template <> struct rf_q<RF_TYPE_Q3_K> {
     }
 };
 
-/* 6-bit scale and min j of the 12-byte K-quant scale field (Q4_K, Q5_K). */
+/* 6-bit scale and min j of the 12-byte K-quant scale field (Q4_K, Q5_K).
+ * Branch-free over three 32-bit words: neighbouring lanes decode different
+ * j, and a branch on j < 4 would serialise the warp. q is 4-byte aligned
+ * (offset 4 in blocks of 144 or 176 bytes from an aligned row). */
 RF_DEV void rf_scale_min_k4(int j, const uint8_t *q, int *sc, int *mn)
 {
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *mn = q[j + 4] & 63;
-    } else {
-        *sc = (q[j + 4] & 15) | ((q[j - 4] >> 6) << 4);
-        *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
+    const uint32_t *w = (const uint32_t *)q;
+    const uint32_t s0 = w[0], s1 = w[1], s2 = w[2];
+    const int sh = 8 * (j & 3);
+    const bool lo4 = j < 4;
+    const uint32_t a = ((lo4 ? s0 : s1) >> sh) & 0xff;   /* q[j] */
+    const uint32_t b = ((lo4 ? s1 : s2) >> sh) & 0xff;   /* q[j + 4] */
+    const uint32_t c = (s0 >> sh) & 0xff;                 /* q[j - 4] when j >= 4 */
+    *sc = (int)(lo4 ? (a & 63) : ((b & 15) | ((c >> 6) << 4)));
+    *mn = (int)(lo4 ? (b & 63) : ((b >> 4) | ((a >> 6) << 4)));
 }
 
 /* Q4_K: d | dmin | scales[12] | qs[128]; chunk c uses nibble plane c%2 of
