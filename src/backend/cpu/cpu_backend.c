@@ -20,6 +20,7 @@
 #include "base/base.h"
 
 #define CPU_MAX_HEAD_DIM RF_BACKEND_MAX_HEAD_DIM
+#define CPU_MAX_BLOCK 4096 /* kv_block_size limit of rf_ctx_create */
 
 typedef struct cpu_ctx {
     rf_threadpool *pool;
@@ -224,55 +225,84 @@ typedef struct attn_job {
     float *out;
 } attn_job;
 
-/* One (token, head): online softmax over the sequence's keys in position
- * order, so the result depends on nothing but this token's own history. */
-static void attn_one(const attn_job *j, int t, int h)
+/* x86-64 builds target baseline SSE2; the attention loops are also built
+ * for x86-64-v3 (AVX2 + FMA) and picked at load time by the CPU (ifunc). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(RF_NO_CLONES)
+#define CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define CPU_CLONES
+#endif
+
+/* dot of n floats with 8 running sums (vectorizes; fixed order) */
+static inline float dot8(const float *a, const float *b, int n)
+{
+    float s8[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s8[k] += a[i + k] * b[i + k];
+    float s = ((s8[0] + s8[4]) + (s8[1] + s8[5])) + ((s8[2] + s8[6]) + (s8[3] + s8[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* One (token, head): softmax over the sequence's keys in position order,
+ * one KV block at a time (scores of the block, then one rescale of the
+ * running sum, then the weighted values), so the result depends on nothing
+ * but this token's own history. */
+CPU_CLONES static void attn_one(const attn_job *j, int t, int h)
 {
     const rf_attn_params *p = j->p;
-    int hd = p->head_dim, kv_dim = p->n_head_kv * hd;
-    int hk = h / (p->n_head / p->n_head_kv);
+    const int hd = p->head_dim, kv_dim = p->n_head_kv * hd, bs = p->block_size;
+    const int hk = h / (p->n_head / p->n_head_kv);
     const float *q = j->q + ((size_t)t * p->n_head + h) * hd;
     float *o = j->out + ((size_t)t * p->n_head + h) * hd;
     const int32_t *tab = j->btab + (size_t)j->seq_row[t] * p->max_blocks;
-    int last = j->pos[t];
-    int first = p->window > 0 && last - p->window + 1 > 0 ? last - p->window + 1 : 0;
-    float acc[CPU_MAX_HEAD_DIM];
+    const int last = j->pos[t];
+    const int first = p->window > 0 && last - p->window + 1 > 0 ? last - p->window + 1 : 0;
+    const bool f16 = p->kv_type == RF_TYPE_F16;
+    float acc[CPU_MAX_HEAD_DIM], buf[CPU_MAX_HEAD_DIM], sc[CPU_MAX_BLOCK];
     for (int i = 0; i < hd; i++) acc[i] = 0.0f;
     float m = -INFINITY, l = 0.0f;
-    const bool f16 = p->kv_type == RF_TYPE_F16;
-    float kbuf[CPU_MAX_HEAD_DIM], vbuf[CPU_MAX_HEAD_DIM];
-    for (int pos = first; pos <= last; pos++) {
-        size_t slot = (size_t)tab[pos / p->block_size] * p->block_size + (size_t)(pos % p->block_size);
-        size_t off = slot * kv_dim + (size_t)hk * hd;
-        const float *kr, *vr;
-        if (f16) {
-            const uint16_t *k16 = (const uint16_t *)j->k_pool + off;
-            for (int i = 0; i < hd; i++) kbuf[i] = rf_f16_to_f32(k16[i]);
-            kr = kbuf;
-        } else {
-            kr = (const float *)j->k_pool + off;
+    for (int c0 = first; c0 <= last;) {
+        const int blk = c0 / bs, c1 = (blk + 1) * bs - 1 < last ? (blk + 1) * bs - 1 : last;
+        const size_t base = ((size_t)tab[blk] * bs) * kv_dim + (size_t)hk * hd;
+        float cmax = -INFINITY;
+        for (int pos = c0; pos <= c1; pos++) {
+            size_t off = base + (size_t)(pos % bs) * kv_dim;
+            const float *kr;
+            if (f16) {
+                const uint16_t *k16 = (const uint16_t *)j->k_pool + off;
+                for (int i = 0; i < hd; i++) buf[i] = rf_f16_to_f32(k16[i]);
+                kr = buf;
+            } else {
+                kr = (const float *)j->k_pool + off;
+            }
+            float s = dot8(q, kr, hd) * p->scale;
+            if (p->softcap > 0.0f) s = p->softcap * tanhf(s / p->softcap);
+            sc[pos - c0] = s;
+            if (s > cmax) cmax = s;
         }
-        float s = 0.0f;
-        for (int i = 0; i < hd; i++) s += q[i] * kr[i];
-        s *= p->scale;
-        if (p->softcap > 0.0f) s = p->softcap * tanhf(s / p->softcap);
-        if (f16) {
-            const uint16_t *v16 = (const uint16_t *)j->v_pool + off;
-            for (int i = 0; i < hd; i++) vbuf[i] = rf_f16_to_f32(v16[i]);
-            vr = vbuf;
-        } else {
-            vr = (const float *)j->v_pool + off;
+        if (cmax > m) { /* m = -inf before the first block: the factor is 0 */
+            float corr = expf(m - cmax);
+            l *= corr;
+            for (int i = 0; i < hd; i++) acc[i] *= corr;
+            m = cmax;
         }
-        if (s > m) {
-            float corr = expf(m - s);  /* m = -inf on the first key: corr = 0 */
-            l = l * corr + 1.0f;
-            for (int i = 0; i < hd; i++) acc[i] = acc[i] * corr + vr[i];
-            m = s;
-        } else {
-            float e = expf(s - m);
+        for (int pos = c0; pos <= c1; pos++) {
+            size_t off = base + (size_t)(pos % bs) * kv_dim;
+            const float *vr;
+            if (f16) {
+                const uint16_t *v16 = (const uint16_t *)j->v_pool + off;
+                for (int i = 0; i < hd; i++) buf[i] = rf_f16_to_f32(v16[i]);
+                vr = buf;
+            } else {
+                vr = (const float *)j->v_pool + off;
+            }
+            float e = expf(sc[pos - c0] - m);
             l += e;
             for (int i = 0; i < hd; i++) acc[i] += e * vr[i];
         }
+        c0 = c1 + 1;
     }
     float inv = l > 0.0f ? 1.0f / l : 0.0f;
     for (int i = 0; i < hd; i++) o[i] = acc[i] * inv;
