@@ -502,33 +502,52 @@ static float dot_q4_K(int64_t n, const void *vw, const void *vx)
     return r;
 }
 RF_TILE(q4_K)
-static float dot_q5_K(int64_t n, const void *vw, const void *vx)
+RF_MT q5_K_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
 {
     const rf_block_q5_K *w = vw;
-    const rf_block_q8_K *x = vx;
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
+    __m256 acc[4];
+    float mins[4];
+    for (int k = 0; k < nt; k++) {
+        acc[k] = _mm256_setzero_ps();
+        mins[k] = 0;
+    }
     for (int64_t b = 0; b < n / 256; b++) {
         uint8_t sc[8], mn[8];
         q4k_unpack(w[b].scales, sc, mn);
-        const int summ = q8k_min_sum(x[b].bsums, mn);
+        const float dw = fp16_to_f32(w[b].d), dmin = fp16_to_f32(w[b].dmin);
         const __m256i qh = _mm256_loadu_si256((const __m256i *)w[b].qh);
-        __m256i isum = _mm256_setzero_si256();
+        __m256i isum[4];
+        for (int k = 0; k < nt; k++) isum[k] = _mm256_setzero_si256();
         for (int p = 0; p < 4; p++) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * p));
             const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), one), 4);
             const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one), 4);
             const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), h0);
             const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), h1);
-            isum = dot_u8s8_scaled(isum, lo, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p)), _mm256_set1_epi16(sc[2 * p]));
-            isum = dot_u8s8_scaled(isum, hi, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * p + 32)), _mm256_set1_epi16(sc[2 * p + 1]));
+            const __m256i s0 = _mm256_set1_epi16(sc[2 * p]), s1 = _mm256_set1_epi16(sc[2 * p + 1]);
+            for (int k = 0; k < nt; k++) {
+                const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)k * xs) + b;
+                isum[k] = dot_u8s8_scaled(isum[k], lo, _mm256_loadu_si256((const __m256i *)(x->qs + 64 * p)), s0);
+                isum[k] = dot_u8s8_scaled(isum[k], hi, _mm256_loadu_si256((const __m256i *)(x->qs + 64 * p + 32)), s1);
+            }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(x[b].d * fp16_to_f32(w[b].d)), _mm256_cvtepi32_ps(isum), acc);
-        mins += x[b].d * fp16_to_f32(w[b].dmin) * (float)summ;
+        for (int k = 0; k < nt; k++) {
+            const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)k * xs) + b;
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * dw), _mm256_cvtepi32_ps(isum[k]), acc[k]);
+            mins[k] += x->d * dmin * (float)q8k_min_sum(x->bsums, mn);
+        }
     }
-    return hsum_ps(acc) - mins;
+    for (int k = 0; k < nt; k++) out[k * os] = hsum_ps(acc[k]) - mins[k];
 }
+
+static float dot_q5_K(int64_t n, const void *vw, const void *vx)
+{
+    float r;
+    q5_K_multi(n, vw, vx, 0, 1, &r, 0);
+    return r;
+}
+RF_TILE(q5_K)
 
 RF_MT q6_K_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
 {
@@ -608,7 +627,7 @@ static const rf_cpu_isa_kernels x86_kernels = {
         [RF_TYPE_IQ4_XS] = dot_iq4_xs,
     },
     .tile = {
-        [RF_TYPE_Q4_0] = tile_q4_0, [RF_TYPE_Q8_0] = tile_q8_0, [RF_TYPE_Q4_K] = tile_q4_K, [RF_TYPE_Q6_K] = tile_q6_K,
+        [RF_TYPE_Q4_0] = tile_q4_0, [RF_TYPE_Q8_0] = tile_q8_0, [RF_TYPE_Q4_K] = tile_q4_K, [RF_TYPE_Q5_K] = tile_q5_K, [RF_TYPE_Q6_K] = tile_q6_K,
     },
     .act_q8 = act_q8,
     .act_q8k = act_q8k,
