@@ -135,6 +135,8 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
     c->d_slots = dev_alloc(c, B * 4, err, &st);
     c->d_seqrow = dev_alloc(c, B * 4, err, &st);
     c->d_out_rows = dev_alloc(c, B * 4, err, &st);
+    c->d_out_pos = dev_alloc(c, B * 4, err, &st);
+    c->d_out_seqrow = dev_alloc(c, B * 4, err, &st);
     c->d_btab = dev_alloc(c, (uint64_t)p.n_seq_max * (uint64_t)c->max_blocks * 4, err, &st);
     c->x = dev_alloc(c, B * E * 4, err, &st);
     c->xb = dev_alloc(c, B * xb_cols * 4, err, &st);
@@ -156,6 +158,8 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
     c->h_slots = host_alloc(B, 4, err, &st, "slots");
     c->h_seqrow = host_alloc(B, 4, err, &st, "sequence rows");
     c->h_out_rows = host_alloc(B, 4, err, &st, "output rows");
+    c->h_out_pos = host_alloc(B, 4, err, &st, "output positions");
+    c->h_out_seqrow = host_alloc(B, 4, err, &st, "output sequence rows");
     c->out_of_entry = host_alloc(B, 4, err, &st, "output map");
     c->seq_new = host_alloc((uint64_t)p.n_seq_max, sizeof(int), err, &st, "sequence counts");
     c->rope = host_alloc((uint64_t)hp->n_layer, sizeof *c->rope, err, &st, "rope parameters");
@@ -195,7 +199,8 @@ fail:
 void rf_ctx_free(rf_ctx *c)
 {
     if (!c) return;
-    void *dev[] = {c->kv_k, c->kv_v, c->d_tok, c->d_pos, c->d_slots, c->d_seqrow, c->d_out_rows, c->d_btab,
+    void *dev[] = {c->kv_k, c->kv_v, c->d_tok, c->d_pos, c->d_slots, c->d_seqrow, c->d_out_rows, c->d_out_pos,
+                   c->d_out_seqrow, c->d_btab,
                    c->x, c->xb, c->q, c->k, c->v, c->qkv, c->att, c->hb, c->hb2, c->xo, c->logits};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) c->be.ops->free(c->be.ctx, dev[i]);
@@ -207,6 +212,8 @@ void rf_ctx_free(rf_ctx *c)
     free(c->h_slots);
     free(c->h_seqrow);
     free(c->h_out_rows);
+    free(c->h_out_pos);
+    free(c->h_out_seqrow);
     free(c->out_of_entry);
     free(c->seq_new);
     free(c->rope);
@@ -273,7 +280,11 @@ rf_status rf_decode(rf_ctx *c, const rf_batch *b, rf_error *err)
                 if (b->seq[k] == s) { want = false; break; }
         }
         c->out_of_entry[i] = want ? n_out : -1;
-        if (want) c->h_out_rows[n_out++] = i;
+        if (want) {
+            c->h_out_pos[n_out] = pos;
+            c->h_out_seqrow[n_out] = s;
+            c->h_out_rows[n_out++] = i;
+        }
     }
     c->n_out = n_out;
     c->n_last = n;
@@ -285,6 +296,8 @@ rf_status rf_decode(rf_ctx *c, const rf_batch *b, rf_error *err)
     if ((st = o->upload(bc, c->d_slots, 0, c->h_slots, (size_t)n * 4, err))) return st;
     if ((st = o->upload(bc, c->d_seqrow, 0, c->h_seqrow, (size_t)n * 4, err))) return st;
     if ((st = o->upload(bc, c->d_out_rows, 0, c->h_out_rows, (size_t)n_out * 4, err))) return st;
+    if ((st = o->upload(bc, c->d_out_pos, 0, c->h_out_pos, (size_t)n_out * 4, err))) return st;
+    if ((st = o->upload(bc, c->d_out_seqrow, 0, c->h_out_seqrow, (size_t)n_out * 4, err))) return st;
     if ((st = o->upload(bc, c->d_btab, 0, c->h_btab, (size_t)c->n_seq_max * c->max_blocks * 4, err))) return st;
     st = forward_run(c, n, err);
     if (st) {

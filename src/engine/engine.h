@@ -44,6 +44,7 @@ struct rf_ctx {
     int32_t *free_blocks;    /* (n_blocks) stack of free block ids */
     int n_free;
     int32_t *h_pos, *h_slots, *h_seqrow, *h_out_rows;   /* (n_batch) per-step inputs */
+    int32_t *h_out_pos, *h_out_seqrow;                  /* (n_batch) */
     int32_t *out_of_entry;   /* (n_batch) logits row of batch entry i, -1 if none */
     int *seq_new;            /* (n_seq_max) scratch: tokens a batch adds per sequence */
     rf_rope_params *rope;    /* (n_layer) */
@@ -56,6 +57,7 @@ struct rf_ctx {
     void *kv_k, *kv_v;       /* (n_layer, n_blocks, bs, kv_dim) of kv_type each */
     size_t kv_layer_bytes;
     int32_t *d_tok, *d_pos, *d_slots, *d_seqrow, *d_out_rows;  /* (n_batch) */
+    int32_t *d_out_pos, *d_out_seqrow;                          /* (n_batch) of the rows with logits */
     int32_t *d_btab;         /* (n_seq_max, max_blocks) */
     float *x;                /* (n_batch, n_embd) residual stream */
     float *xb;               /* (n_batch, max(n_embd, q_dim)) normed input / branch output */

@@ -27,6 +27,9 @@ rf_status forward_run(rf_ctx *c, int n, rf_error *err)
     const int E = hp->n_embd, hd = hp->head_dim, F = hp->n_ff;
     const int qd = hp->n_head * hd, kvd = c->kv_dim;
     rf_status st;
+    /* rows without logits skip the last layer's attention output and FFN;
+     * not when hidden states of every row are kept (embeddings) */
+    const bool prune = !c->p.embeddings && c->n_out > 0 && c->n_out < n;
 
     if (o->graph_begin && (st = o->graph_begin(bc, n, err))) return st;
     if ((st = o->get_rows(bc, &m->tok_embd, c->d_tok, n, hp->embd_scale, c->x, err))) return st;
@@ -75,24 +78,40 @@ rf_status forward_run(rf_ctx *c, int n, rf_error *err)
             .window = L->swa ? hp->n_swa : 0,
             .kv_type = c->kv_type,
         };
-        o->attention(bc, c->q, kl, vl, c->d_btab, c->d_seqrow, c->d_pos, n, &ap, c->att);
-        if ((st = o->matmul(bc, &L->wo, c->att, n, c->xb, err))) return st;
-        if (L->attn_post_norm.host) o->rmsnorm(bc, c->xb, L->attn_post_norm.dev, hp->norm_eps, n, E, c->xb);
-        o->add(bc, c->x, c->xb, (int64_t)n * E);
+        /* The last layer's output matters only for the rows that want
+         * logits: past the KV write, carry on with those rows alone (the
+         * residual moves to xo), unless every row's hidden state is kept. */
+        float *x = c->x;
+        int nr = n;
+        const float *qa = c->q;
+        const int32_t *pos = c->d_pos, *seqrow = c->d_seqrow;
+        if (prune && l == hp->n_layer - 1) {
+            nr = c->n_out;
+            o->gather(bc, c->q, c->d_out_rows, nr, qd, c->att);
+            qa = c->att;
+            pos = c->d_out_pos;
+            seqrow = c->d_out_seqrow;
+            o->gather(bc, c->x, c->d_out_rows, nr, E, c->xo);
+            x = c->xo;
+        }
+        o->attention(bc, qa, kl, vl, c->d_btab, seqrow, pos, nr, &ap, qa == c->q ? c->att : c->q);
+        if ((st = o->matmul(bc, &L->wo, qa == c->q ? c->att : c->q, nr, c->xb, err))) return st;
+        if (L->attn_post_norm.host) o->rmsnorm(bc, c->xb, L->attn_post_norm.dev, hp->norm_eps, nr, E, c->xb);
+        o->add(bc, x, c->xb, (int64_t)nr * E);
 
-        o->rmsnorm(bc, c->x, L->ffn_norm.dev, hp->norm_eps, n, E, c->xb);
+        o->rmsnorm(bc, x, L->ffn_norm.dev, hp->norm_eps, nr, E, c->xb);
         if (!L->w_gate.host) {
             /* fused [gate | up] rows (phi3): gate is the first half */
-            if ((st = o->matmul(bc, &L->w_up, c->xb, n, c->hb, err))) return st;
-            o->glu(bc, a->act, c->hb, c->hb + F, n, F, 2 * F, c->hb2);
+            if ((st = o->matmul(bc, &L->w_up, c->xb, nr, c->hb, err))) return st;
+            o->glu(bc, a->act, c->hb, c->hb + F, nr, F, 2 * F, c->hb2);
         } else {
-            if ((st = o->matmul(bc, &L->w_gate, c->xb, n, c->hb, err))) return st;
-            if ((st = o->matmul(bc, &L->w_up, c->xb, n, c->hb2, err))) return st;
-            o->glu(bc, a->act, c->hb, c->hb2, n, F, F, c->hb2);
+            if ((st = o->matmul(bc, &L->w_gate, c->xb, nr, c->hb, err))) return st;
+            if ((st = o->matmul(bc, &L->w_up, c->xb, nr, c->hb2, err))) return st;
+            o->glu(bc, a->act, c->hb, c->hb2, nr, F, F, c->hb2);
         }
-        if ((st = o->matmul(bc, &L->w_down, c->hb2, n, c->xb, err))) return st;
-        if (L->ffn_post_norm.host) o->rmsnorm(bc, c->xb, L->ffn_post_norm.dev, hp->norm_eps, n, E, c->xb);
-        o->add(bc, c->x, c->xb, (int64_t)n * E);
+        if ((st = o->matmul(bc, &L->w_down, c->hb2, nr, c->xb, err))) return st;
+        if (L->ffn_post_norm.host) o->rmsnorm(bc, c->xb, L->ffn_post_norm.dev, hp->norm_eps, nr, E, c->xb);
+        o->add(bc, x, c->xb, (int64_t)nr * E);
     }
 
     if (c->p.embeddings) {
@@ -100,7 +119,7 @@ rf_status forward_run(rf_ctx *c, int n, rf_error *err)
         if ((st = o->download(bc, c->h_embd, c->xb, 0, (size_t)n * E * sizeof(float), err))) return st;
     }
     if (c->n_out > 0) {
-        o->gather(bc, c->x, c->d_out_rows, c->n_out, E, c->xo);
+        if (!prune) o->gather(bc, c->x, c->d_out_rows, c->n_out, E, c->xo);
         o->rmsnorm(bc, c->xo, m->output_norm.dev, hp->norm_eps, c->n_out, E, c->xo);
         if ((st = o->matmul(bc, &m->output, c->xo, c->n_out, c->logits, err))) return st;
         if (hp->final_softcap > 0.0f) o->softcap(bc, c->logits, (int64_t)c->n_out * hp->n_vocab, hp->final_softcap);
