@@ -27,20 +27,42 @@ static const rf_cpu_isa_kernels *isa_table(rf_cpu_isa isa)
     }
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+/* CPU and OS support from cpuid / xgetbv (compilers disagree on which
+ * names __builtin_cpu_supports knows, e.g. "f16c"). The OS must save the
+ * AVX (and for AVX-512 the opmask and ZMM) register state. */
+typedef struct x86_features { bool avx2_fma_f16c, avx512_vnni; } x86_features;
+
+static x86_features x86_detect(void)
+{
+    x86_features f = {false, false};
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), f16c = c & (1u << 29);
+    if (!osxsave) return f;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    const bool os_avx = (xlo & 0x6) == 0x6, os_avx512 = (xlo & 0xE6) == 0xE6;
+    if (__get_cpuid_max(0, NULL) < 7) return f;
+    __cpuid_count(7, 0, a, b, c, d);
+    const bool avx2 = b & (1u << 5), avx512f = b & (1u << 16), avx512bw = b & (1u << 30), avx512vl = b & (1u << 31);
+    const bool vnni = c & (1u << 11);
+    f.avx2_fma_f16c = os_avx && avx2 && fma && f16c;
+    f.avx512_vnni = f.avx2_fma_f16c && os_avx512 && avx512f && avx512bw && avx512vl && vnni;
+    return f;
+}
+#endif
+
 static bool isa_available(rf_cpu_isa isa)
 {
     if (!isa_table(isa)) return false;
     switch (isa) {
     case RF_ISA_SCALAR: return true;
 #if defined(__x86_64__) || defined(__i386__)
-    case RF_ISA_AVX2:
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-    case RF_ISA_AVX512:
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
-               __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    case RF_ISA_AVX2: return x86_detect().avx2_fma_f16c;
+    case RF_ISA_AVX512: return x86_detect().avx512_vnni;
 #endif
 #if defined(__aarch64__)
     case RF_ISA_NEON: return true;
