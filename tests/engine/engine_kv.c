@@ -192,6 +192,20 @@ int main(void)
         CHECK(!memcmp(ea, eb, (size_t)info.n_embd * sizeof(float)));
     }
     rf_ctx_free(c);
+
+    /* the thread count does not change a bit of the result */
+    {
+        rf_model *m1 = m;
+        mp.n_threads = 2;
+        CHECK(rf_model_load(path, &mp, &m, &err) == RF_OK);
+        static float two[512];
+        memcpy(tmp, P, 21 * 4);
+        memcpy(tmp + 21, Y, 3 * 4);
+        fresh(tmp, 24, two);
+        CHECKF(!memcmp(two, ref[1], (size_t)V * sizeof(float)), "2 threads give other logits than 1");
+        rf_model_free(m);
+        m = m1;
+    }
     rf_model_free(m);
     return rf_test_done("engine_kv");
 }
