@@ -265,6 +265,41 @@ static void bench(const shape *s, double copy_bps)
     (void)pick;
 }
 
+/* One decode product (1 token) per weight type on a 14336 x 4096 matrix:
+ * achieved bytes/s of the weights, integer (DP4A) and F32 paths. */
+static void bench_matvec(double copy_bps)
+{
+    static const rf_type ts[] = {RF_TYPE_Q4_0, RF_TYPE_Q8_0, RF_TYPE_Q4_K, RF_TYPE_Q5_K, RF_TYPE_Q6_K,
+                                 RF_TYPE_IQ4_XS, RF_TYPE_F16, RF_TYPE_BF16};
+    const int64_t rows = 14336, cols = 4096;
+    float *x = mkf((size_t)cols), *y = mkf((size_t)rows);
+    float xs[4096];
+    for (int i = 0; i < 4096; i++) xs[i] = (float)((i * 7919) % 2001 - 1000) / 1000.0f;
+    OK(rf_gpu_upload(G, x, xs, sizeof xs, E));
+    for (size_t k = 0; k < sizeof ts / sizeof *ts; k++) {
+        mat m = mk(ts[k], rows, cols, false);
+        const double bytes = (double)m.stride * rows;
+        for (int path = 0; path < 2; path++) {
+            for (int w = 0; w < 3; w++)
+                OK(path ? rf_gpu_matmul_vec_f32(G, m.t, m.d, rows, cols, m.stride, x, 1, y, E)
+                        : rf_gpu_matmul_vec(G, m.t, m.d, rows, cols, m.stride, x, 1, y, E));
+            OK(rf_gpu_sync(G, E));
+            const int reps = 50;
+            double t0 = rf_time_now();
+            for (int r = 0; r < reps; r++)
+                OK(path ? rf_gpu_matmul_vec_f32(G, m.t, m.d, rows, cols, m.stride, x, 1, y, E)
+                        : rf_gpu_matmul_vec(G, m.t, m.d, rows, cols, m.stride, x, 1, y, E));
+            OK(rf_gpu_sync(G, E));
+            const double dt = (rf_time_now() - t0) / reps;
+            printf("matvec %-7s %-4s 14336x4096: %7.1f us  %6.0f GB/s  (%4.1f%% of the copy rate)\n",
+                   rf_type_name(ts[k]), path ? "f32" : "int", dt * 1e6, bytes / dt / 1e9, 100.0 * bytes / dt / copy_bps);
+        }
+        rf_gpu_free(G, m.d);
+    }
+    rf_gpu_free(G, x);
+    rf_gpu_free(G, y);
+}
+
 int main(int argc, char **argv)
 {
     if (rf_gpu_device_count() <= 0) {
@@ -284,6 +319,9 @@ int main(int argc, char **argv)
     const double cr = copy_rate();
     printf("device %s (%s), %d SMs, %.0f MiB; device-to-device copy %.0f GB/s (read + write)\n", inf->name,
            inf->arch, inf->n_sm, inf->mem_total / 1048576.0, cr / 1e9);
+    bool want_mv = argc < 2;
+    for (int a = 1; a < argc; a++) want_mv |= !strcmp(argv[a], "matvec");
+    if (want_mv) bench_matvec(cr);
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
         bool want = argc < 2;
         for (int a = 1; a < argc; a++) want |= !strcmp(argv[a], shapes[i].name);

@@ -337,11 +337,23 @@ extern "C" rf_status rf_gpu_matmul_vec(rf_gpu *g, rf_type wtype, const void *d_w
     }
     const bool int_type = wtype == RF_TYPE_Q4_0 || wtype == RF_TYPE_Q8_0 || wtype == RF_TYPE_Q4_K ||
                           wtype == RF_TYPE_Q6_K;
-    if (!use_dp4a || !int_type || n_tok <= 0 || (uint64_t)(n_tok * n_cols) > g->q8_cap)
+    if (!use_dp4a || !int_type || n_tok <= 0 || (uint64_t)n_cols > g->q8_cap)
         return rf_gpu_matmul_vec_f32(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
     int64_t n_chunks, tail;
     rf_status st = rf_gpu_row_plan(wtype, d_w, n_rows, n_cols, row_stride, d_x, &n_chunks, &tail, err);
     if (st != RF_OK) return st;
+    /* more tokens than the scratch holds: in groups, so every token takes
+     * the same path whatever the batch size */
+    const int64_t fit = (int64_t)(g->q8_cap / (uint64_t)n_cols);
+    if (n_tok > fit) {
+        for (int64_t t0 = 0; t0 < n_tok; t0 += fit) {
+            const int64_t k = n_tok - t0 < fit ? n_tok - t0 : fit;
+            st = rf_gpu_matmul_vec(g, wtype, d_w, n_rows, n_cols, row_stride, d_x + t0 * n_cols, k,
+                                   d_y + t0 * n_rows, err);
+            if (st != RF_OK) return st;
+        }
+        return RF_OK;
+    }
     const int64_t n = n_tok * n_cols;
     if (g->q8_src != d_x || g->q8_n != n) {
         rf_k_quant_q8<<<rf_gpu_blocks(n, 256), 256, 0, g->stream>>>(d_x, n, g->d_xq, g->d_xd);
