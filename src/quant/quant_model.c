@@ -384,6 +384,12 @@ rf_status rf_quantize_model(const char *in_path, const char *out_path, const rf_
             st = rf_err(err, RF_ERR_FORMAT, "quantize: %s has no tensor data (vocabulary-only file?)", in_path);
             goto done;
         }
+        const rf_type_traits *tr = rf_type_get((uint32_t)s->type);
+        if (!tr || tr->removed || s->ne[0] == 0 || s->n_elements == 0 || s->ne[0] % tr->block_size) {
+            st = rf_err(err, RF_ERR_FORMAT, "quantize: tensor '%s' has an empty or invalid shape for %s", t->name,
+                        rf_type_name((uint32_t)s->type));
+            goto done;
+        }
     }
     qsort(ts, (size_t)f->n_tensors, sizeof(qtensor), qtensor_cmp);
 
