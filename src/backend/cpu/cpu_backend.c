@@ -245,28 +245,37 @@ static inline float dot8(const float *a, const float *b, int n)
     return s;
 }
 
-/* One (token, head): softmax over the sequence's keys in position order,
- * one KV block at a time (scores of the block, then one rescale of the
- * running sum, then the weighted values), so the result depends on nothing
- * but this token's own history. */
-CPU_CLONES static void attn_one(const attn_job *j, int t, int h)
+/* One token and one KV head with the g query heads that share it (GQA):
+ * softmax over the sequence's keys in position order, in chunks of at most
+ * ATTN_CHUNK keys inside one KV block (scores of the chunk, then one rescale
+ * of each running sum, then the weighted values). Each K and V row is read
+ * once for the whole group. A head's arithmetic is the same whatever the
+ * group or the batch, so results depend on nothing but the token's own
+ * history. */
+#define ATTN_CHUNK 64
+#define ATTN_MAX_GROUP_FLOATS 8192  /* g * head_dim held on the stack */
+#define ATTN_MAX_GROUP 64
+
+CPU_CLONES static void attn_group(const attn_job *j, int t, int hk, int h0, int g)
 {
     const rf_attn_params *p = j->p;
     const int hd = p->head_dim, kv_dim = p->n_head_kv * hd, bs = p->block_size;
-    const int hk = h / (p->n_head / p->n_head_kv);
-    const float *q = j->q + ((size_t)t * p->n_head + h) * hd;
-    float *o = j->out + ((size_t)t * p->n_head + h) * hd;
+    const float *q = j->q + ((size_t)t * p->n_head + h0) * hd;      /* (g, hd) */
+    float *o = j->out + ((size_t)t * p->n_head + h0) * hd;          /* (g, hd) */
     const int32_t *tab = j->btab + (size_t)j->seq_row[t] * p->max_blocks;
     const int last = j->pos[t];
     const int first = p->window > 0 && last - p->window + 1 > 0 ? last - p->window + 1 : 0;
     const bool f16 = p->kv_type == RF_TYPE_F16;
-    float acc[CPU_MAX_HEAD_DIM], buf[CPU_MAX_HEAD_DIM], sc[CPU_MAX_BLOCK];
-    for (int i = 0; i < hd; i++) acc[i] = 0.0f;
-    float m = -INFINITY, l = 0.0f;
+    float acc[ATTN_MAX_GROUP_FLOATS], buf[CPU_MAX_HEAD_DIM], sc[ATTN_MAX_GROUP * ATTN_CHUNK];
+    float m[ATTN_MAX_GROUP], l[ATTN_MAX_GROUP];
+    for (int i = 0; i < g * hd; i++) acc[i] = 0.0f;
+    for (int h = 0; h < g; h++) { m[h] = -INFINITY; l[h] = 0.0f; }
     for (int c0 = first; c0 <= last;) {
-        const int blk = c0 / bs, c1 = (blk + 1) * bs - 1 < last ? (blk + 1) * bs - 1 : last;
+        const int blk = c0 / bs;
+        int c1 = (blk + 1) * bs - 1 < last ? (blk + 1) * bs - 1 : last;
+        if (c1 - c0 + 1 > ATTN_CHUNK) c1 = c0 + ATTN_CHUNK - 1;
+        const int nc = c1 - c0 + 1;
         const size_t base = ((size_t)tab[blk] * bs) * kv_dim + (size_t)hk * hd;
-        float cmax = -INFINITY;
         for (int pos = c0; pos <= c1; pos++) {
             size_t off = base + (size_t)(pos % bs) * kv_dim;
             const float *kr;
@@ -277,43 +286,90 @@ CPU_CLONES static void attn_one(const attn_job *j, int t, int h)
             } else {
                 kr = (const float *)j->k_pool + off;
             }
-            float s = dot8(q, kr, hd) * p->scale;
-            if (p->softcap > 0.0f) s = p->softcap * tanhf(s / p->softcap);
-            sc[pos - c0] = s;
-            if (s > cmax) cmax = s;
-        }
-        if (cmax > m) { /* m = -inf before the first block: the factor is 0 */
-            float corr = expf(m - cmax);
-            l *= corr;
-            for (int i = 0; i < hd; i++) acc[i] *= corr;
-            m = cmax;
-        }
-        for (int pos = c0; pos <= c1; pos++) {
-            size_t off = base + (size_t)(pos % bs) * kv_dim;
-            const float *vr;
-            if (f16) {
-                const uint16_t *v16 = (const uint16_t *)j->v_pool + off;
-                for (int i = 0; i < hd; i++) buf[i] = rf_f16_to_f32(v16[i]);
-                vr = buf;
-            } else {
-                vr = (const float *)j->v_pool + off;
+            for (int h = 0; h < g; h++) {
+                float s = dot8(q + (size_t)h * hd, kr, hd) * p->scale;
+                if (p->softcap > 0.0f) s = p->softcap * tanhf(s / p->softcap);
+                sc[h * ATTN_CHUNK + (pos - c0)] = s;
             }
-            float e = expf(sc[pos - c0] - m);
-            l += e;
-            for (int i = 0; i < hd; i++) acc[i] += e * vr[i];
+        }
+        for (int h = 0; h < g; h++) {
+            float cmax = -INFINITY;
+            for (int k = 0; k < nc; k++) cmax = sc[h * ATTN_CHUNK + k] > cmax ? sc[h * ATTN_CHUNK + k] : cmax;
+            if (cmax > m[h]) { /* m = -inf before the first chunk: the factor is 0 */
+                float corr = expf(m[h] - cmax);
+                l[h] *= corr;
+                float *a = acc + (size_t)h * hd;
+                for (int i = 0; i < hd; i++) a[i] *= corr;
+                m[h] = cmax;
+            }
+            for (int k = 0; k < nc; k++) sc[h * ATTN_CHUNK + k] = expf(sc[h * ATTN_CHUNK + k] - m[h]);
+        }
+        for (int h = 0; h < g; h++)
+            for (int k = 0; k < nc; k++) l[h] += sc[h * ATTN_CHUNK + k];
+        if (!f16 && hd % 8 == 0) {
+            /* F32 pool: 8 output lanes stay in registers across the chunk's
+             * keys (same per-element order as the key-by-key loop below) */
+            const float *v0 = (const float *)j->v_pool + base + (size_t)(c0 % bs) * kv_dim;
+            for (int h = 0; h < g; h++) {
+                const float *e = sc + h * ATTN_CHUNK;
+                float *a = acc + (size_t)h * hd;
+                for (int i0 = 0; i0 < hd; i0 += 8) {
+                    float a8[8];
+                    for (int ii = 0; ii < 8; ii++) a8[ii] = a[i0 + ii];
+                    for (int k = 0; k < nc; k++) {
+                        const float *vr = v0 + (size_t)k * kv_dim + i0;
+                        for (int ii = 0; ii < 8; ii++) a8[ii] += e[k] * vr[ii];
+                    }
+                    for (int ii = 0; ii < 8; ii++) a[i0 + ii] = a8[ii];
+                }
+            }
+        } else {
+            for (int pos = c0; pos <= c1; pos++) {
+                size_t off = base + (size_t)(pos % bs) * kv_dim;
+                const float *vr;
+                if (f16) {
+                    const uint16_t *v16 = (const uint16_t *)j->v_pool + off;
+                    for (int i = 0; i < hd; i++) buf[i] = rf_f16_to_f32(v16[i]);
+                    vr = buf;
+                } else {
+                    vr = (const float *)j->v_pool + off;
+                }
+                for (int h = 0; h < g; h++) {
+                    float e = sc[h * ATTN_CHUNK + (pos - c0)];
+                    float *a = acc + (size_t)h * hd;
+                    for (int i = 0; i < hd; i++) a[i] += e * vr[i];
+                }
+            }
         }
         c0 = c1 + 1;
     }
-    float inv = l > 0.0f ? 1.0f / l : 0.0f;
-    for (int i = 0; i < hd; i++) o[i] = acc[i] * inv;
+    for (int h = 0; h < g; h++) {
+        float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
+        for (int i = 0; i < hd; i++) o[(size_t)h * hd + i] = acc[(size_t)h * hd + i] * inv;
+    }
+}
+
+/* Work items: (token, KV head, slice of its query heads); the slice is the
+ * whole group unless the group does not fit the stack buffers. */
+static int attn_slice(const rf_attn_params *p)
+{
+    int g = p->n_head / p->n_head_kv, sl = g;
+    while (sl > 1 && (sl * p->head_dim > ATTN_MAX_GROUP_FLOATS || sl > ATTN_MAX_GROUP || g % sl)) sl--;
+    return sl;
 }
 
 static void attn_worker(void *arg, int ith, int nth)
 {
     const attn_job *j = arg;
-    int n = j->n_tok * j->p->n_head;
+    const rf_attn_params *p = j->p;
+    int sl = attn_slice(p), per_kv = p->n_head / p->n_head_kv / sl;
+    int n = j->n_tok * p->n_head_kv * per_kv;
     int per = (n + nth - 1) / nth, a = ith * per, b = a + per < n ? a + per : n;
-    for (int w = a; w < b; w++) attn_one(j, w / j->p->n_head, w % j->p->n_head);
+    for (int w = a; w < b; w++) {
+        int t = w / (p->n_head_kv * per_kv), r = w % (p->n_head_kv * per_kv);
+        int hk = r / per_kv, h0 = hk * (p->n_head / p->n_head_kv) + (r % per_kv) * sl;
+        attn_group(j, t, hk, h0, sl);
+    }
 }
 
 static void cpu_attention(void *ctx, const float *q, const void *k_pool, const void *v_pool, const int32_t *btab,
@@ -321,7 +377,7 @@ static void cpu_attention(void *ctx, const float *q, const void *k_pool, const v
 {
     cpu_ctx *c = ctx;
     attn_job j = {q, k_pool, v_pool, btab, seq_row, pos, n_tok, p, out};
-    if (n_tok * p->n_head < 4) {
+    if (n_tok * p->n_head_kv < 2) {
         attn_worker(&j, 0, 1);
         return;
     }
