@@ -76,7 +76,11 @@ int cmd_run(int argc, char **argv)
     rf_detok_push(g.detok, toks[n - 1], scratch, (int)sizeof scratch);
     gen_result res;
     int rc = gen_run(&g, toks, n, n_predict, o.ignore_eos, out, NULL, gen, gen_cap, NULL, &res);
-    if (o.json) {
+    if (!o.json && rc) fputc('\n', stdout);
+    if (o.json && rc) {
+        fclose(out);
+        free(text);
+    } else if (o.json) {
         fclose(out);
         json_t *j = json_object();
         json_t *pt = json_array(), *gt = json_array();
@@ -97,7 +101,7 @@ int cmd_run(int argc, char **argv)
         free(s);
         json_decref(j);
         free(text);
-    } else {
+    } else if (rc == 0) {
         fputc('\n', stdout);
         if (res.context_full) fprintf(stderr, "rocmforge: stopped: the context (%d tokens) is full\n", g.n_ctx);
         fprintf(stderr, "prompt: %d tokens in %.1f ms (%.1f tok/s) | generation: %d tokens in %.1f ms (%.1f tok/s)\n",

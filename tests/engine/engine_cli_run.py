@@ -63,5 +63,19 @@ r = subprocess.run([rf, "run", "-m", "/nonexistent.gguf", "-p", "x"], capture_ou
 if r.returncode != 1 or "nonexistent.gguf" not in r.stderr:
     print("missing model: exit %d stderr %r" % (r.returncode, r.stderr))
     fails += 1
+# context overflow: a prompt longer than -c is refused with a message; a
+# generation that fills the context stops there with a notice
+r = subprocess.run([rf, "run", "-m", model, "-p", cases[0]["prompt"], "-c", "3"], capture_output=True, text=True,
+                   timeout=60)
+if r.returncode != 1 or "does not fit the context" not in r.stderr:
+    print("prompt over the context: exit %d stderr %r" % (r.returncode, r.stderr))
+    fails += 1
+r = subprocess.run([rf, "run", "-m", model, "-p", cases[0]["prompt"], "-c", "20", "-n", "100", "--temp", "0",
+                    "--json"], capture_output=True, text=True, timeout=60)
+j = json.loads(r.stdout) if r.returncode == 0 else {}
+if j.get("stop") != "context_full" or len(j.get("prompt_tokens", [])) + len(j.get("tokens", [])) != 21 or \
+        j["tokens"] != cases[0]["gen"][:16]:
+    print("generation into a full context: %r %r" % (r.returncode, r.stdout[:300]))
+    fails += 1
 print("engine_cli_run: %d failures" % fails)
 sys.exit(1 if fails else 0)
