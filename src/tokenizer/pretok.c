@@ -122,6 +122,7 @@ static const pre_name pre_names[] = {
     {"hunyuan-dense", TOK_PRE_HUNYUAN_DENSE, PRE_KEEP_SPACES},
     {"joyai-llm", TOK_PRE_JOYAI_LLM, PRE_KEEP_SPACES},
     {"grok-2", TOK_PRE_GROK_2, PRE_KEEP_SPACES},
+    {"kimi-k2", TOK_PRE_KIMI_K2, PRE_KEEP_SPACES},
     {"afmoe", TOK_PRE_AFMOE, PRE_KEEP_SPACES},
     {"laguna", TOK_PRE_LAGUNA, PRE_KEEP_SPACES},
     {"minimax-m2", TOK_PRE_MINIMAX_M2, PRE_KEEP_SPACES},
@@ -134,6 +135,7 @@ static const pre_name pre_names[] = {
 #define P_GPT2 "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"
 #define P_LLAMA3 CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 #define P_QWEN2 CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define HAN "[\\x{4e00}-\\x{9fff}\\x{3400}-\\x{4dbf}\\x{20000}-\\x{2a6df}\\x{2a700}-\\x{2ebef}\\x{f900}-\\x{faff}\\x{2f800}-\\x{2fa1f}]"
 #define P_GPT4O_BODY "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 
 typedef struct pre_patterns {
@@ -210,6 +212,9 @@ static const pre_patterns pre_table[] = {
         "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}},
     {TOK_PRE_TINY_AYA, {"@afmoe-digits",
         "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+" CONTRACTIONS "?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*" CONTRACTIONS "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}},
+    /* llama.cpp's hand-written Kimi-K2 pass: Han runs, then letter runs
+     * that exclude Han (no case distinction), otherwise as llama3 */
+    {TOK_PRE_KIMI_K2, {HAN "+|[^\\r\\n\\p{L}\\p{N}]?(?:(?!" HAN ")\\p{L})+" CONTRACTIONS "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}},
     {TOK_PRE_DEFAULT, {"[\\p{P}\\$\\+<=>\\^~\\|]+", P_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}},
 };
 

@@ -396,8 +396,11 @@ static rf_status load_tokens(rf_vocab *v, const gguf_file *f, rf_error *err)
 static rf_status load_merges(rf_vocab *v, const gguf_file *f, rf_error *err)
 {
     const gguf_value *arr;
-    if (!gguf_get_arr(f, "tokenizer.ggml.merges", &arr))
+    if (!gguf_get_arr(f, "tokenizer.ggml.merges", &arr)) {
+        if (v->pre == TOK_PRE_KIMI_K2)
+            return RF_OK;  /* Kimi-K2 files may come without merges */
         return rf_err(err, RF_ERR_FORMAT, "tokenizer: BPE vocab without 'tokenizer.ggml.merges'");
+    }
     if (arr->v.arr.etype != GGUF_VT_STRING)
         return rf_err(err, RF_ERR_FORMAT, "tokenizer: 'tokenizer.ggml.merges' is an array of %s, expected string",
                       gguf_vtype_name(arr->v.arr.etype));
@@ -1034,7 +1037,8 @@ int rf_vocab_token_to_piece(const rf_vocab *v, int32_t tok, char *buf, int n_buf
     int n = (int)v->piece_len[tok];
     if (n_buf < n)
         return -n;
-    memcpy(buf, v->piece + v->piece_off[tok], (size_t)n);
+    if (n)
+        memcpy(buf, v->piece + v->piece_off[tok], (size_t)n);
     return n;
 }
 
