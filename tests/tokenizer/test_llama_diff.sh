@@ -6,7 +6,7 @@
 # Skips (77) when the reference libraries or the models are absent.
 # Our sources are built with hidden visibility so that our gguf_* names do
 # not interpose on libggml-base's.
-# Env: RF_DIFF_ITERS (default 300 texts per vocab), RF_DIFF_PRE_ITERS (40 per
+# Env: RF_DIFF_ITERS (default 200 texts per vocab), RF_DIFF_PRE_ITERS (20 per
 # pre-tokenizer), RF_DIFF_SEED (default 1).
 set -u
 src=${RF_SOURCE_DIR:?RF_SOURCE_DIR not set}
@@ -39,7 +39,7 @@ for v in llama-2-tiny-random ggml-vocab-llama-bpe ggml-vocab-qwen2 ggml-vocab-qw
          ggml-vocab-nomic-bert-moe ggml-vocab-baichuan ggml-vocab-aquila; do
     [ -f "$models/$v.gguf" ] && vocabs+=("$models/$v.gguf")
 done
-"$work/diff" "${RF_DIFF_SEED:-1}" "${RF_DIFF_ITERS:-300}" "$src/tests/fixtures/tokenizer/corpus.bin" "${vocabs[@]}"
+"$work/diff" "${RF_DIFF_SEED:-1}" "${RF_DIFF_ITERS:-200}" "$src/tests/fixtures/tokenizer/corpus.bin" "${vocabs[@]}"
 status=$?
 
 # Every pre-tokenizer we know, on the same vocab under each name (the file
@@ -56,6 +56,6 @@ for p in $pres; do
     retagged+=("$work/pre-$p.gguf")
 done
 if [ ${#retagged[@]} -gt 0 ]; then
-    "$work/diff" "${RF_DIFF_SEED:-1}" "${RF_DIFF_PRE_ITERS:-40}" "$src/tests/fixtures/tokenizer/corpus.bin" "${retagged[@]}" || status=1
+    "$work/diff" "${RF_DIFF_SEED:-1}" "${RF_DIFF_PRE_ITERS:-20}" "$src/tests/fixtures/tokenizer/corpus.bin" "${retagged[@]}" || status=1
 fi
 exit $status
