@@ -390,17 +390,39 @@ static inline float gelu_tanh(float x)
     return 0.5f * x * (1.0f + tanhf(k * x * (1.0f + 0.044715f * x * x)));
 }
 
+typedef struct glu_job {
+    rf_act act;
+    const float *gate, *up;
+    int n_tok, n, stride;
+    float *out;
+} glu_job;
+
+static void glu_rows(const glu_job *j, int t0, int t1)
+{
+    for (int t = t0; t < t1; t++) {
+        const float *g = j->gate + (size_t)t * j->stride, *u = j->up + (size_t)t * j->stride;
+        float *o = j->out + (size_t)t * j->n;
+        if (j->act == RF_ACT_SILU)
+            for (int i = 0; i < j->n; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        else
+            for (int i = 0; i < j->n; i++) o[i] = gelu_tanh(g[i]) * u[i];
+    }
+}
+
+static void glu_worker(void *arg, int ith, int nth)
+{
+    const glu_job *j = arg;
+    int per = (j->n_tok + nth - 1) / nth, a = ith * per, b = a + per < j->n_tok ? a + per : j->n_tok;
+    if (a < b) glu_rows(j, a, b);
+}
+
+/* Rows are independent: big batches (prompts) are split over the pool. */
 static void cpu_glu(void *ctx, rf_act act, const float *gate, const float *up, int n_tok, int n, int stride, float *out)
 {
-    (void)ctx;
-    for (int t = 0; t < n_tok; t++) {
-        const float *g = gate + (size_t)t * stride, *u = up + (size_t)t * stride;
-        float *o = out + (size_t)t * n;
-        if (act == RF_ACT_SILU)
-            for (int i = 0; i < n; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
-        else
-            for (int i = 0; i < n; i++) o[i] = gelu_tanh(g[i]) * u[i];
-    }
+    cpu_ctx *c = ctx;
+    glu_job j = {act, gate, up, n_tok, n, stride, out};
+    if ((int64_t)n_tok * n < (1 << 16) || n_tok < 2) glu_rows(&j, 0, n_tok);
+    else rf_threadpool_run(c->pool, glu_worker, &j);
 }
 
 static void cpu_add(void *ctx, float *x, const float *y, int64_t n)
