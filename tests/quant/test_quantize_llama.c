@@ -6,7 +6,8 @@
  *   - a synthetic llama model written by our GGUF writer with rows that
  *     fit the 256-value K-quant blocks, 8 layers and grouped KV heads, so
  *     the Q*_K_S/M/L mixes' per-layer bumps (attn_v, ffn_down, output) all
- *     show up.
+ *     show up; and the same model with F16 and with BF16 weights (as most
+ *     published conversions are), quantized to a few types.
  * Whole files are compared: metadata (general.file_type etc.), tensor order,
  * chosen types, layout and every quantized byte. Skips (77) when the
  * reference library is absent. */
@@ -18,6 +19,7 @@
 
 #include "ggml_ref.h"
 #include "gguf/gguf_write.h"
+#include "quant/quant.h"
 #include "quant/quant_model.h"
 #include "test_util.h"
 
@@ -57,7 +59,9 @@ static float frand(void)
 }
 
 /* A small llama: n_embd 256, n_ff 512, 8 layers, 4 heads / 1 KV head. */
-static bool write_synthetic(const char *path)
+/* wt: type of the 2-D weights (F32, or F16/BF16 as most published
+ * conversions are); norms stay F32 as they do in such files. */
+static bool write_synthetic(const char *path, rf_type wt)
 {
     enum { E = 256, F = 512, L = 8, V = 320, KV = 64 };
     rf_error err = {0};
@@ -73,7 +77,7 @@ static bool write_synthetic(const char *path)
     gguf_writer_set_u32(w, "llama.attention.head_count_kv", 1, &err);
     gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f, &err);
     gguf_writer_set_u32(w, "general.file_type", 0, &err);
-    static float *bufs[128];
+    static void *bufs[256];
     int nb = 0;
     struct { const char *fmt; uint64_t ne0, ne1; } per_layer[] = {
         {"blk.%d.attn_norm.weight", E, 1}, {"blk.%d.attn_q.weight", E, E}, {"blk.%d.attn_k.weight", E, KV},
@@ -83,7 +87,11 @@ static bool write_synthetic(const char *path)
     bool ok = true;
 #define ADD(name, a, b) do { uint64_t ne[2] = {a, b}; float *d = malloc(sizeof(float) * (a) * (b)); \
         for (uint64_t k = 0; k < (uint64_t)(a) * (b); k++) { d[k] = frand(); } bufs[nb++] = d; \
-        ok &= gguf_writer_add_tensor(w, name, RF_TYPE_F32, (b) > 1 ? 2 : 1, ne, d, sizeof(float) * (a) * (b), &err) == RF_OK; } while (0)
+        rf_type tt = (b) > 1 ? wt : RF_TYPE_F32; void *data = d; \
+        if (tt != RF_TYPE_F32) { data = malloc(2 * (a) * (b)); bufs[nb++] = data; \
+            ok &= rf_quantize_rows(tt, d, data, (b), (a), &err) == RF_OK; } \
+        ok &= gguf_writer_add_tensor(w, name, tt, (b) > 1 ? 2 : 1, ne, data, \
+                                     rf_type_row_bytes(tt, (a)) * (b), &err) == RF_OK; } while (0)
     ADD("token_embd.weight", E, V);
     ADD("output_norm.weight", E, 1);
     ADD("output.weight", E, V);
@@ -102,11 +110,13 @@ static bool write_synthetic(const char *path)
     return ok;
 }
 
-static void compare(const char *in, const char *label, const char *dir)
+static const char *all_types[] = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L",
+                                  "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS", "F16", "BF16", NULL};
+static const char *some_types[] = {"Q4_0", "Q8_0", "Q4_K_M", "Q5_K_M", "Q6_K", "F16", "BF16", "F32", NULL};
+
+static void compare(const char *in, const char *label, const char *dir, const char *const *types)
 {
-    const char *types[] = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S",
-                           "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS", "F16", "BF16"};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+    for (size_t i = 0; types[i]; i++) {
         char ours[512], ref[512];
         snprintf(ours, sizeof ours, "%s/ours-%s-%s.gguf", dir, label, types[i]);
         snprintf(ref, sizeof ref, "%s/ref-%s-%s.gguf", dir, label, types[i]);
@@ -202,8 +212,18 @@ int main(void)
     CHECK(mkdtemp(tmp) != NULL);
     char syn[1100];
     snprintf(syn, sizeof syn, "%s/synthetic-f32.gguf", tmp);
-    CHECK(write_synthetic(syn));
-    compare(syn, "synthetic", tmp);
+    CHECK(write_synthetic(syn, RF_TYPE_F32));
+    compare(syn, "synthetic", tmp, all_types);
+    char syn16[1100];
+    snprintf(syn16, sizeof syn16, "%s/synthetic-f16.gguf", tmp);
+    CHECK(write_synthetic(syn16, RF_TYPE_F16));
+    compare(syn16, "syn-f16", tmp, some_types);
+    snprintf(syn16, sizeof syn16, "%s/synthetic-bf16.gguf", tmp);
+    CHECK(write_synthetic(syn16, RF_TYPE_BF16));
+    compare(syn16, "syn-bf16", tmp, some_types);
+    unlink(syn16);
+    snprintf(syn16, sizeof syn16, "%s/synthetic-f16.gguf", tmp);
+    unlink(syn16);
     cli_check(syn, tmp);
     char model[1200];
     snprintf(model, sizeof model, "%s/tinyllamas-stories-260k-f32.gguf", rf_test_models_dir());
@@ -226,7 +246,7 @@ int main(void)
         CHECKF(gguf_writer_write(w, v3, NULL, NULL, &err) == RF_OK, "%s", err.msg);
         gguf_writer_free(w);
         gguf_free(f);
-        compare(v3, "tinyllamas", tmp);
+        compare(v3, "tinyllamas", tmp, all_types);
         unlink(v3);
     }
     else fprintf(stderr, "note: %s absent, only the synthetic model was compared\n", model);
