@@ -309,15 +309,19 @@ rf_status rf_decode(rf_ctx *c, const rf_batch *b, rf_error *err)
         if (c->p.embeddings) c->pooled_ok[s] = c->seq_new[s] > 0;
     }
     if (c->p.embeddings) {
-        /* mean over the batch's tokens of each sequence, then L2 norm */
+        /* mean over the batch's tokens of each sequence, then L2 norm: one
+         * pass over the rows, then one over the sequences present */
         int E = c->m->hp.n_embd;
+        for (int s = 0; s < c->n_seq_max; s++)
+            if (c->pooled_ok[s]) memset(c->h_pooled + (size_t)s * E, 0, (size_t)E * sizeof(float));
+        for (int i = 0; i < n; i++) {
+            float *pv = c->h_pooled + (size_t)b->seq[i] * E;
+            const float *row = c->h_embd + (size_t)i * E;
+            for (int e = 0; e < E; e++) pv[e] += row[e];
+        }
         for (int s = 0; s < c->n_seq_max; s++) {
             if (!c->pooled_ok[s]) continue;
             float *pv = c->h_pooled + (size_t)s * E;
-            memset(pv, 0, (size_t)E * sizeof(float));
-            for (int i = 0; i < n; i++)
-                if (b->seq[i] == s)
-                    for (int e = 0; e < E; e++) pv[e] += c->h_embd[(size_t)i * E + e];
             double ss = 0;
             for (int e = 0; e < E; e++) ss += (double)pv[e] * pv[e];
             float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
