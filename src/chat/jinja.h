@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "rocmforge.h"
 
@@ -223,6 +224,32 @@ size_t jutf8_offset(const char *p, size_t n, size_t cp);
 
 /* Remaining items of a generator as a plain list, consuming it. */
 jv jv_gen_drain(jctx *c, jv g);
+
+/* ------------------------------------------------------------- str (jinja_str.c) */
+/* Python str.isspace() for the code point at p[i]; *len its bytes. */
+bool jstr_space_at(const char *p, size_t n, size_t i, size_t *len);
+size_t jstr_cp_len(const char *p, size_t n, size_t i);
+/* One code point at p[i] (an invalid byte comes back as itself). */
+uint32_t jstr_utf8_at(const char *p, size_t n, size_t i, size_t *len);
+/* strip: which = 1 left, 2 right, 3 both; chars not a string = whitespace. */
+jv jstr_strip(jv s, jv chars, int which);
+/* Simple case mapping of one code point (cp itself when none). */
+uint32_t jstr_case_map(uint32_t cp, bool to_upper);
+bool jstr_is_cased(uint32_t cp);
+void jstr_put_cased(jctx *c, jbuf *b, const char *raw, size_t len, uint32_t cp, bool to_upper);
+/* mode 0 upper, 1 lower, 2 str.capitalize, 3 str.title */
+jv jstr_map(jctx *c, jv s, int mode);
+/* jinja's |title (words split at [-\s({[<]). */
+jv jstr_title(jctx *c, jv s);
+/* str.replace; count < 0 = all. */
+jv jstr_replace(jctx *c, jv s, jv old, jv new_, int64_t count);
+const char *jstr_find(const char *h, size_t hn, const char *nd, size_t nn);
+/* str.split / str.rsplit; sep none/undefined = whitespace runs. */
+jv jstr_split(jctx *c, jv s, jv sep, int64_t maxsplit, bool from_right, int line);
+jv jstr_splitlines(jctx *c, jv s);
+static inline bool jstr_is_alpha(char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'); }
+static inline bool jstr_starts(jv s, jv pre) { return pre.u.s.n <= s.u.s.n && !memcmp(s.u.s.p, pre.u.s.p, pre.u.s.n); }
+static inline bool jstr_ends(jv s, jv suf) { return suf.u.s.n <= s.u.s.n && !memcmp(s.u.s.p + s.u.s.n - suf.u.s.n, suf.u.s.p, suf.u.s.n); }
 
 /* ------------------------------------------------------------- stages */
 /* Source -> tokens (arena). */

@@ -69,382 +69,6 @@ static jv want_str(jctx *c, jv v, const char *what, int line)
 
 /* ------------------------------------------------------------- string helpers */
 
-/* Python str.isspace() for the code point starting at p[i]; *len its bytes. */
-static bool py_space(const char *p, size_t n, size_t i, size_t *len)
-{
-    unsigned char b0 = (unsigned char)p[i];
-    *len = 1;
-    if (b0 == ' ' || (b0 >= 0x09 && b0 <= 0x0d) || (b0 >= 0x1c && b0 <= 0x1f))
-        return true;
-    if (b0 == 0xC2 && i + 1 < n) {
-        unsigned char b1 = (unsigned char)p[i + 1];
-        if (b1 == 0x85 || b1 == 0xA0) { *len = 2; return true; }
-    }
-    if ((b0 == 0xE1 || b0 == 0xE2 || b0 == 0xE3) && i + 2 < n) {
-        unsigned char b1 = (unsigned char)p[i + 1], b2 = (unsigned char)p[i + 2];
-        uint32_t cp = (uint32_t)(b0 & 0x0F) << 12 | (uint32_t)(b1 & 0x3F) << 6 | (b2 & 0x3F);
-        if (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
-            cp == 0x202F || cp == 0x205F || cp == 0x3000) {
-            *len = 3;
-            return true;
-        }
-    }
-    return false;
-}
-
-static size_t cp_len(const char *p, size_t n, size_t i)
-{
-    size_t j = i + 1;
-    while (j < n && ((unsigned char)p[j] & 0xC0) == 0x80) j++;
-    return j - i;
-}
-
-/* Is the code point at p[i] (length k) one of the code points of chars? */
-static bool in_chars(jv chars, const char *p, size_t k)
-{
-    for (size_t j = 0; j < chars.u.s.n;) {
-        size_t l = cp_len(chars.u.s.p, chars.u.s.n, j);
-        if (l == k && !memcmp(chars.u.s.p + j, p, k))
-            return true;
-        j += l;
-    }
-    return false;
-}
-
-/* strip: which = 1 left, 2 right, 3 both; chars NONE = whitespace. */
-static jv str_strip(jv s, jv chars, int which)
-{
-    const char *p = s.u.s.p;
-    size_t n = s.u.s.n, a = 0, b = n;
-    bool ws = chars.t != JV_STR;
-    if (which & 1) {
-        while (a < n) {
-            size_t k;
-            if (ws) { if (!py_space(p, n, a, &k)) break; }
-            else { k = cp_len(p, n, a); if (!in_chars(chars, p + a, k)) break; }
-            a += k;
-        }
-    }
-    if (which & 2) {
-        /* forward scan remembering the end of the last kept code point */
-        size_t last = a;
-        for (size_t i = a; i < n;) {
-            size_t k;
-            bool strip;
-            if (ws) strip = py_space(p, n, i, &k);
-            else { k = cp_len(p, n, i); strip = in_chars(chars, p + i, k); }
-            i += k;
-            if (!strip) last = i;
-        }
-        b = last;
-    }
-    return jv_strn(p + a, b - a);
-}
-
-/* ---- Unicode case mapping for the scripts chat text mostly uses: Latin
- * (incl. Latin-1, Extended-A/B, Extended Additional/Vietnamese), Greek,
- * Cyrillic, Armenian and fullwidth Latin, matching Python's str.upper()/
- * lower() there (ß upper-cases to "SS", İ lower-cases to "i̇"). Other code
- * points (CJK and other caseless scripts) are unchanged, as in Python. Not
- * covered: Greek final-sigma context, Georgian, Cherokee, Deseret... */
-
-/* In a run where case pairs alternate: is cp the upper member? */
-static int pair_in(uint32_t cp, uint32_t lo, uint32_t hi, bool even_upper)
-{
-    if (cp < lo || cp > hi) return 0;
-    bool even = (cp & 1) == 0;
-    return (even == even_upper) ? 1 : -1;   /* 1: upper, -1: lower */
-}
-
-static const struct { uint32_t lo, hi; bool even_upper; } CASE_PAIRS[] = {
-    {0x100, 0x12F, true}, {0x132, 0x137, true}, {0x139, 0x148, false}, {0x14A, 0x177, true},
-    {0x179, 0x17E, false}, {0x1CD, 0x1DC, false}, {0x1DE, 0x1EF, true}, {0x1F8, 0x21F, true},
-    {0x222, 0x233, true}, {0x3D8, 0x3EF, true}, {0x460, 0x481, true}, {0x48A, 0x4BF, true},
-    {0x4C1, 0x4CE, false}, {0x4D0, 0x52F, true}, {0x1E00, 0x1E95, true}, {0x1EA0, 0x1EFF, true},
-};
-
-/* Simple (1:1) mapping; returns cp when it has no mapping. */
-static uint32_t case_map(uint32_t cp, bool to_upper)
-{
-    if (cp < 0x80) {
-        if (to_upper && cp >= 'a' && cp <= 'z') return cp - 32;
-        if (!to_upper && cp >= 'A' && cp <= 'Z') return cp + 32;
-        return cp;
-    }
-    if (to_upper) {
-        if (cp == 0xB5) return 0x39C;
-        if (cp >= 0xE0 && cp <= 0xFE && cp != 0xF7) return cp - 32;
-        if (cp == 0xFF) return 0x178;
-        if (cp == 0x131) return 'I';
-        if (cp == 0x17F) return 'S';
-        if (cp >= 0x3B1 && cp <= 0x3CB && cp != 0x3C2) return cp - 32;
-        if (cp == 0x3C2) return 0x3A3;
-        if (cp == 0x3AC) return 0x386;
-        if (cp >= 0x3AD && cp <= 0x3AF) return cp - 37;
-        if (cp == 0x3CC) return 0x38C;
-        if (cp == 0x3CD || cp == 0x3CE) return cp - 63;
-        if (cp >= 0x430 && cp <= 0x44F) return cp - 32;
-        if (cp >= 0x450 && cp <= 0x45F) return cp - 80;
-        if (cp == 0x4CF) return 0x4C0;
-        if (cp >= 0x561 && cp <= 0x586) return cp - 48;
-        if (cp >= 0xFF41 && cp <= 0xFF5A) return cp - 32;
-    } else {
-        if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) return cp + 32;
-        if (cp == 0x178) return 0xFF;
-        if (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) return cp + 32;
-        if (cp == 0x386) return 0x3AC;
-        if (cp >= 0x388 && cp <= 0x38A) return cp + 37;
-        if (cp == 0x38C) return 0x3CC;
-        if (cp == 0x38E || cp == 0x38F) return cp + 63;
-        if (cp >= 0x410 && cp <= 0x42F) return cp + 32;
-        if (cp >= 0x400 && cp <= 0x40F) return cp + 80;
-        if (cp == 0x4C0) return 0x4CF;
-        if (cp >= 0x531 && cp <= 0x556) return cp + 48;
-        if (cp >= 0xFF21 && cp <= 0xFF3A) return cp + 32;
-        if (cp == 0x1E9E) return 0xDF;
-    }
-    for (size_t i = 0; i < sizeof CASE_PAIRS / sizeof CASE_PAIRS[0]; i++) {
-        int r = pair_in(cp, CASE_PAIRS[i].lo, CASE_PAIRS[i].hi, CASE_PAIRS[i].even_upper);
-        if (r == 1 && !to_upper) return cp + 1;
-        if (r == -1 && to_upper) return cp - 1;
-        if (r) return cp;
-    }
-    return cp;
-}
-
-/* Has the code point a case (Python's "cased")? */
-static bool is_cased(uint32_t cp)
-{
-    return case_map(cp, true) != cp || case_map(cp, false) != cp || cp == 0xDF || cp == 0x130;
-}
-
-/* Decodes one UTF-8 code point at p[i] (invalid bytes come back as
- * themselves, one byte long). */
-static uint32_t utf8_at(const char *p, size_t n, size_t i, size_t *len)
-{
-    unsigned char b0 = (unsigned char)p[i];
-    size_t k = b0 < 0x80 ? 1 : (b0 & 0xE0) == 0xC0 ? 2 : (b0 & 0xF0) == 0xE0 ? 3 : (b0 & 0xF8) == 0xF0 ? 4 : 1;
-    if (i + k > n) k = 1;
-    uint32_t cp = k == 1 ? b0 : k == 2 ? (b0 & 0x1Fu) : k == 3 ? (b0 & 0x0Fu) : (b0 & 0x07u);
-    for (size_t m = 1; m < k; m++) {
-        if (((unsigned char)p[i + m] & 0xC0) != 0x80) { k = 1; cp = b0; break; }
-        cp = cp << 6 | ((unsigned char)p[i + m] & 0x3F);
-    }
-    *len = k;
-    return cp;
-}
-
-static void put_cp(jctx *c, jbuf *b, uint32_t cp)
-{
-    char t[4];
-    size_t k;
-    if (cp < 0x80) { t[0] = (char)cp; k = 1; }
-    else if (cp < 0x800) { t[0] = (char)(0xC0 | cp >> 6); t[1] = (char)(0x80 | (cp & 63)); k = 2; }
-    else if (cp < 0x10000) { t[0] = (char)(0xE0 | cp >> 12); t[1] = (char)(0x80 | (cp >> 6 & 63)); t[2] = (char)(0x80 | (cp & 63)); k = 3; }
-    else { t[0] = (char)(0xF0 | cp >> 18); t[1] = (char)(0x80 | (cp >> 12 & 63)); t[2] = (char)(0x80 | (cp >> 6 & 63)); t[3] = (char)(0x80 | (cp & 63)); k = 4; }
-    jbuf_put(c, b, t, k);
-}
-
-/* Appends the upper (to_upper) or lower form of one code point. */
-static void put_cased(jctx *c, jbuf *b, const char *raw, size_t len, uint32_t cp, bool to_upper)
-{
-    if (to_upper && cp == 0xDF) { jbuf_put(c, b, "SS", 2); return; }
-    if (!to_upper && cp == 0x130) { jbuf_put(c, b, "i\xcc\x87", 3); return; }
-    uint32_t m = case_map(cp, to_upper);
-    if (m == cp) jbuf_put(c, b, raw, len);
-    else put_cp(c, b, m);
-}
-
-static bool is_alpha(char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'); }
-
-/* mode 0 upper, 1 lower, 2 str.capitalize, 3 str.title */
-static jv str_map(jctx *c, jv s, int mode)
-{
-    jbuf b = {0};
-    bool prev_cased = false;
-    for (size_t i = 0; i < s.u.s.n;) {
-        size_t len;
-        uint32_t cp = utf8_at(s.u.s.p, s.u.s.n, i, &len);
-        bool to_upper;
-        switch (mode) {
-        case 0: to_upper = true; break;
-        case 1: to_upper = false; break;
-        case 2: to_upper = i == 0; break;
-        default: to_upper = !prev_cased; prev_cased = is_cased(cp); break;
-        }
-        put_cased(c, &b, s.u.s.p + i, len, cp, to_upper);
-        i += len;
-    }
-    return jv_strn(b.p ? b.p : "", b.n);
-}
-
-/* jinja |title: words start after runs of [-\s({[<]; each word is its
- * first character upper-cased plus the rest lower-cased. */
-static jv jinja_title(jctx *c, jv s)
-{
-    jbuf b = {0};
-    bool start = true;
-    for (size_t i = 0; i < s.u.s.n;) {
-        size_t len, wl;
-        uint32_t cp = utf8_at(s.u.s.p, s.u.s.n, i, &len);
-        bool sep = cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || py_space(s.u.s.p, s.u.s.n, i, &wl);
-        if (sep) {
-            jbuf_put(c, &b, s.u.s.p + i, len);
-            start = true;
-        } else {
-            put_cased(c, &b, s.u.s.p + i, len, cp, start);
-            start = false;
-        }
-        i += len;
-    }
-    return jv_strn(b.p ? b.p : "", b.n);
-}
-
-static jv str_replace(jctx *c, jv s, jv old, jv new_, int64_t count)
-{
-    jbuf b = {0};
-    if (old.u.s.n == 0) {
-        /* Python inserts `new` before every code point and at the end */
-        size_t i = 0;
-        int64_t done = 0;
-        while (i <= s.u.s.n) {
-            if (count < 0 || done < count) { jbuf_put(c, &b, new_.u.s.p, new_.u.s.n); done++; }
-            if (i == s.u.s.n) break;
-            size_t k = cp_len(s.u.s.p, s.u.s.n, i);
-            jbuf_put(c, &b, s.u.s.p + i, k);
-            i += k;
-        }
-        return jv_strn(b.p ? b.p : "", b.n);
-    }
-    size_t i = 0, run = 0;
-    int64_t done = 0;
-    while (i + old.u.s.n <= s.u.s.n && (count < 0 || done < count)) {
-        if (!memcmp(s.u.s.p + i, old.u.s.p, old.u.s.n)) {
-            jbuf_put(c, &b, s.u.s.p + run, i - run);
-            jbuf_put(c, &b, new_.u.s.p, new_.u.s.n);
-            i += old.u.s.n;
-            run = i;
-            done++;
-        } else {
-            i++;
-        }
-    }
-    jbuf_put(c, &b, s.u.s.p + run, s.u.s.n - run);
-    return jv_strn(b.p ? b.p : "", b.n);
-}
-
-static const char *memfind(const char *h, size_t hn, const char *nd, size_t nn)
-{
-    if (nn == 0) return h;
-    if (nn > hn) return NULL;
-    for (size_t i = 0; i + nn <= hn; i++)
-        if (!memcmp(h + i, nd, nn)) return h + i;
-    return NULL;
-}
-
-/* Python str.split / rsplit. */
-static jv str_split(jctx *c, jv s, jv sep, int64_t maxsplit, bool from_right, int line)
-{
-    jv out = jv_list_new(c, 4);
-    const char *p = s.u.s.p;
-    size_t n = s.u.s.n;
-    if (sep.t == JV_NONE || sep.t == JV_UNDEF) {
-        /* runs of whitespace; no empty strings */
-        if (!from_right) {
-            size_t i = 0;
-            int64_t done = 0;
-            for (;;) {
-                size_t k;
-                while (i < n && py_space(p, n, i, &k)) i += k;
-                if (i >= n) break;
-                if (maxsplit >= 0 && done >= maxsplit) {
-                    /* rest, with trailing whitespace kept as Python does */
-                    jv_list_push(c, out, jv_strn(p + i, n - i));
-                    break;
-                }
-                size_t st = i;
-                while (i < n && !py_space(p, n, i, &k)) i += cp_len(p, n, i);
-                jv_list_push(c, out, jv_strn(p + st, i - st));
-                done++;
-            }
-            return out;
-        }
-        /* rsplit without sep: collect words then merge the head */
-        jv words = str_split(c, s, jv_none(), -1, false, line);
-        size_t nw = words.u.l->n;
-        if (maxsplit < 0 || (uint64_t)maxsplit >= nw || nw == 0)
-            return words;
-        size_t head_words = nw - (size_t)maxsplit;
-        /* the head keeps its leading whitespace, as in Python */
-        const char *last = words.u.l->v[head_words - 1].u.s.p + words.u.l->v[head_words - 1].u.s.n;
-        jv_list_push(c, out, jv_strn(p, (size_t)(last - p)));
-        for (size_t i = head_words; i < nw; i++) jv_list_push(c, out, words.u.l->v[i]);
-        return out;
-    }
-    want_str(c, sep, "split separator", line);
-    if (sep.u.s.n == 0)
-        jfail(c, line, RF_ERR_INVALID_ARG, "split: empty separator");
-    if (!from_right) {
-        size_t st = 0;
-        int64_t done = 0;
-        for (;;) {
-            const char *f = (maxsplit < 0 || done < maxsplit) ? memfind(p + st, n - st, sep.u.s.p, sep.u.s.n) : NULL;
-            if (!f) { jv_list_push(c, out, jv_strn(p + st, n - st)); break; }
-            jv_list_push(c, out, jv_strn(p + st, (size_t)(f - (p + st))));
-            st = (size_t)(f - p) + sep.u.s.n;
-            done++;
-        }
-        return out;
-    }
-    /* rsplit with sep: find from the right, then reverse */
-    jv rev = jv_list_new(c, 4);
-    size_t end = n;
-    int64_t done = 0;
-    for (;;) {
-        const char *f = NULL;
-        if ((maxsplit < 0 || done < maxsplit) && end >= sep.u.s.n)
-            for (size_t i = end - sep.u.s.n + 1; i-- > 0;)
-                if (!memcmp(p + i, sep.u.s.p, sep.u.s.n)) { f = p + i; break; }
-        if (!f) { jv_list_push(c, rev, jv_strn(p, end)); break; }
-        size_t at = (size_t)(f - p);
-        jv_list_push(c, rev, jv_strn(p + at + sep.u.s.n, end - at - sep.u.s.n));
-        end = at;
-        done++;
-    }
-    for (size_t i = rev.u.l->n; i-- > 0;) jv_list_push(c, out, rev.u.l->v[i]);
-    return out;
-}
-
-/* Python str.splitlines() (keepends=False). */
-static jv str_splitlines(jctx *c, jv s)
-{
-    jv out = jv_list_new(c, 4);
-    const char *p = s.u.s.p;
-    size_t n = s.u.s.n, st = 0, i = 0;
-    while (i < n) {
-        size_t brk = 0;
-        unsigned char ch = (unsigned char)p[i];
-        if (ch == '\r') brk = (i + 1 < n && p[i + 1] == '\n') ? 2 : 1;
-        else if (ch == '\n' || ch == '\v' || ch == '\f' || ch == 0x1c || ch == 0x1d || ch == 0x1e) brk = 1;
-        else if (ch == 0xC2 && i + 1 < n && (unsigned char)p[i + 1] == 0x85) brk = 2;
-        else if (ch == 0xE2 && i + 2 < n && (unsigned char)p[i + 1] == 0x80 &&
-                 ((unsigned char)p[i + 2] == 0xA8 || (unsigned char)p[i + 2] == 0xA9)) brk = 3;
-        if (brk) {
-            jv_list_push(c, out, jv_strn(p + st, i - st));
-            i += brk;
-            st = i;
-        } else {
-            i++;
-        }
-    }
-    if (st < n)
-        jv_list_push(c, out, jv_strn(p + st, n - st));
-    return out;
-}
-
-static bool str_starts(jv s, jv pre) { return pre.u.s.n <= s.u.s.n && !memcmp(s.u.s.p, pre.u.s.p, pre.u.s.n); }
-static bool str_ends(jv s, jv suf) { return suf.u.s.n <= s.u.s.n && !memcmp(s.u.s.p + s.u.s.n - suf.u.s.n, suf.u.s.p, suf.u.s.n); }
-
 /* startswith/endswith take a string or a tuple of strings. */
 static bool str_affix(jctx *c, jv s, jv x, bool ends, int line)
 {
@@ -455,7 +79,7 @@ static bool str_affix(jctx *c, jv s, jv x, bool ends, int line)
         return false;
     }
     want_str(c, x, ends ? "endswith" : "startswith", line);
-    return ends ? str_ends(s, x) : str_starts(s, x);
+    return ends ? jstr_ends(s, x) : jstr_starts(s, x);
 }
 
 /* Python str.format with {} / {0} / {name} fields (no format specs). */
@@ -516,7 +140,7 @@ static jv as_list(jctx *c, jv v, int line)
     case JV_STR: {
         jv l = jv_list_new(c, v.u.s.n);
         for (size_t i = 0; i < v.u.s.n;) {
-            size_t k = cp_len(v.u.s.p, v.u.s.n, i);
+            size_t k = jstr_cp_len(v.u.s.p, v.u.s.n, i);
             jv_list_push(c, l, jv_strn(v.u.s.p + i, k));
             i += k;
         }
@@ -571,8 +195,8 @@ static jv attr_path(jctx *c, jv v, jv path, int line)
 static int cmp_ci(jctx *c, jv a, jv b, bool case_sensitive, int line)
 {
     if (!case_sensitive && a.t == JV_STR && b.t == JV_STR) {
-        a = str_map(c, a, 1);
-        b = str_map(c, b, 1);
+        a = jstr_map(c, a, 1);
+        b = jstr_map(c, b, 1);
     }
     return jv_cmp(c, a, b, line);
 }
@@ -826,13 +450,13 @@ jv jinja_filter(jctx *c, const char *name, jv v, jv *pos, int n_pos, const char 
         arg_check(c, &a, name, 1, k, line);
         jv chars = arg_get(c, &a, 0, "chars", jv_none(), line);
         if (chars.t != JV_NONE) want_str(c, chars, "trim chars", line);
-        return jv_safe(str_strip(jv_to_str(c, v), chars, 3), v.safe);
+        return jv_safe(jstr_strip(jv_to_str(c, v), chars, 3), v.safe);
     }
     /* soft_str(v).method() keeps a Markup a Markup */
-    if (!strcmp(name, "upper")) { NOARGS(); return jv_safe(str_map(c, jv_to_str(c, v), 0), v.safe); }
-    if (!strcmp(name, "lower")) { NOARGS(); return jv_safe(str_map(c, jv_to_str(c, v), 1), v.safe); }
-    if (!strcmp(name, "capitalize")) { NOARGS(); return jv_safe(str_map(c, jv_to_str(c, v), 2), v.safe); }
-    if (!strcmp(name, "title")) { NOARGS(); return jinja_title(c, jv_to_str(c, v)); }
+    if (!strcmp(name, "upper")) { NOARGS(); return jv_safe(jstr_map(c, jv_to_str(c, v), 0), v.safe); }
+    if (!strcmp(name, "lower")) { NOARGS(); return jv_safe(jstr_map(c, jv_to_str(c, v), 1), v.safe); }
+    if (!strcmp(name, "capitalize")) { NOARGS(); return jv_safe(jstr_map(c, jv_to_str(c, v), 2), v.safe); }
+    if (!strcmp(name, "title")) { NOARGS(); return jstr_title(c, jv_to_str(c, v)); }
     if (!strcmp(name, "escape") || !strcmp(name, "e") || !strcmp(name, "forceescape")) {
         NOARGS();
         if (v.t == JV_STR && v.safe && name[0] != 'f') return v;
@@ -844,7 +468,7 @@ jv jinja_filter(jctx *c, const char *name, jv v, jv *pos, int n_pos, const char 
         jv old = jv_to_str(c, arg_get(c, &a, 0, "old", jv_undef(), line));
         jv nw = jv_to_str(c, arg_get(c, &a, 1, "new", jv_undef(), line));
         jv cnt = arg_get(c, &a, 2, "count", jv_none(), line);
-        return str_replace(c, jv_to_str(c, v), old, nw, cnt.t == JV_NONE ? -1 : want_int(c, cnt, "replace count", line));
+        return jstr_replace(c, jv_to_str(c, v), old, nw, cnt.t == JV_NONE ? -1 : want_int(c, cnt, "replace count", line));
     }
     if (!strcmp(name, "join")) {
         static const char *const k[] = {"d", "attribute", NULL};
@@ -942,7 +566,7 @@ jv jinja_filter(jctx *c, const char *name, jv v, jv *pos, int n_pos, const char 
         jv out = jv_list_new(c, items.u.l->n), seen = jv_list_new(c, items.u.l->n);
         for (size_t i = 0; i < items.u.l->n; i++) {
             jv key = attr.t == JV_NONE ? items.u.l->v[i] : attr_path(c, items.u.l->v[i], attr, line);
-            if (!cs && key.t == JV_STR) key = str_map(c, key, 1);
+            if (!cs && key.t == JV_STR) key = jstr_map(c, key, 1);
             bool dup = false;
             for (size_t j = 0; j < seen.u.l->n && !dup; j++) dup = jv_eq(seen.u.l->v[j], key);
             if (!dup) { jv_list_push(c, seen, key); jv_list_push(c, out, items.u.l->v[i]); }
@@ -1051,7 +675,7 @@ jv jinja_filter(jctx *c, const char *name, jv v, jv *pos, int n_pos, const char 
         jbuf tmp = {0};
         jbuf_put(c, &tmp, s.u.s.p, s.u.s.n);
         jbuf_putc(c, &tmp, '\n');
-        jv lines = str_splitlines(c, jv_strn(tmp.p, tmp.n));
+        jv lines = jstr_splitlines(c, jv_strn(tmp.p, tmp.n));
         jbuf b = {0};
         if (first) jbuf_put(c, &b, ind.u.s.p, ind.u.s.n);
         for (size_t i = 0; i < lines.u.l->n; i++) {
@@ -1086,7 +710,7 @@ jv jinja_filter(jctx *c, const char *name, jv v, jv *pos, int n_pos, const char 
         bool in = false;
         for (size_t i = 0; i < s.u.s.n; i++) {
             unsigned char ch = (unsigned char)s.u.s.p[i];
-            bool w = (ch >= '0' && ch <= '9') || is_alpha((char)ch) || ch == '_' || ch >= 0x80;
+            bool w = (ch >= '0' && ch <= '9') || jstr_is_alpha((char)ch) || ch == '_' || ch >= 0x80;
             if (w && !in) n++;
             in = w;
         }
@@ -1186,10 +810,10 @@ bool jinja_test(jctx *c, const char *name, jv v, jv *args, int n, int line)
         bool cased = false;
         for (size_t i = 0; i < s.u.s.n;) {
             size_t len;
-            uint32_t cp = utf8_at(s.u.s.p, s.u.s.n, i, &len);
+            uint32_t cp = jstr_utf8_at(s.u.s.p, s.u.s.n, i, &len);
             i += len;
-            if (!is_cased(cp)) continue;
-            bool is_low = case_map(cp, false) == cp && cp != 0x130;
+            if (!jstr_is_cased(cp)) continue;
+            bool is_low = jstr_case_map(cp, false) == cp && cp != 0x130;
             if (name[0] == 'u' ? is_low : !is_low) return false;
             cased = true;
         }
@@ -1216,7 +840,7 @@ bool jinja_test(jctx *c, const char *name, jv v, jv *args, int n, int line)
         jv seq = one_arg(c, name, args, n, line);
         if (seq.t == JV_STR) {
             if (v.t != JV_STR) jfail(c, line, RF_ERR_INVALID_ARG, "'in <string>' requires string as left operand");
-            return memfind(seq.u.s.p, seq.u.s.n, v.u.s.p, v.u.s.n) != NULL;
+            return jstr_find(seq.u.s.p, seq.u.s.n, v.u.s.p, v.u.s.n) != NULL;
         }
         if (seq.t == JV_LIST) {
             jlist *l = seq.u.l;
@@ -1255,7 +879,7 @@ static bool is_space_only(jv s)
     size_t k;
     if (!s.u.s.n) return false;
     for (size_t i = 0; i < s.u.s.n; i += k)
-        if (!py_space(s.u.s.p, s.u.s.n, i, &k)) return false;
+        if (!jstr_space_at(s.u.s.p, s.u.s.n, i, &k)) return false;
     return true;
 }
 
@@ -1267,29 +891,29 @@ static jv str_method(jctx *c, jv s, const char *m, const fargs *a, int line)
         NARGS(0, 1);
         jv chars = a->n_pos ? a->pos[0] : jv_none();
         if (chars.t != JV_NONE) want_str(c, chars, m, line);
-        return jv_safe(str_strip(s, chars, m[0] == 'l' ? 1 : m[0] == 'r' ? 2 : 3), s.safe);
+        return jv_safe(jstr_strip(s, chars, m[0] == 'l' ? 1 : m[0] == 'r' ? 2 : 3), s.safe);
     }
     if (!strcmp(m, "split") || !strcmp(m, "rsplit")) {
         static const char *const k[] = {"sep", "maxsplit", NULL};
         arg_check(c, a, m, 2, k, line);
         jv sep = arg_get(c, a, 0, "sep", jv_none(), line);
         int64_t maxs = want_int(c, arg_get(c, a, 1, "maxsplit", jv_int(-1), line), "maxsplit", line);
-        return str_split(c, s, sep, maxs, m[0] == 'r', line);
+        return jstr_split(c, s, sep, maxs, m[0] == 'r', line);
     }
-    if (!strcmp(m, "splitlines")) { NARGS(0, 0); return str_splitlines(c, s); }
+    if (!strcmp(m, "splitlines")) { NARGS(0, 0); return jstr_splitlines(c, s); }
     if (!strcmp(m, "startswith") || !strcmp(m, "endswith")) {
         NARGS(1, 1);
         return jv_bool(str_affix(c, s, a->pos[0], m[0] == 'e', line));
     }
     if (!strcmp(m, "replace")) {
         NARGS(2, 3);
-        return str_replace(c, s, want_str(c, a->pos[0], "replace", line), want_str(c, a->pos[1], "replace", line),
+        return jstr_replace(c, s, want_str(c, a->pos[0], "replace", line), want_str(c, a->pos[1], "replace", line),
                            a->n_pos > 2 ? want_int(c, a->pos[2], "replace count", line) : -1);
     }
-    if (!strcmp(m, "upper")) { NARGS(0, 0); return jv_safe(str_map(c, s, 0), s.safe); }
-    if (!strcmp(m, "lower") || !strcmp(m, "casefold")) { NARGS(0, 0); return jv_safe(str_map(c, s, 1), s.safe); }
-    if (!strcmp(m, "capitalize")) { NARGS(0, 0); return str_map(c, s, 2); }
-    if (!strcmp(m, "title")) { NARGS(0, 0); return str_map(c, s, 3); }
+    if (!strcmp(m, "upper")) { NARGS(0, 0); return jv_safe(jstr_map(c, s, 0), s.safe); }
+    if (!strcmp(m, "lower") || !strcmp(m, "casefold")) { NARGS(0, 0); return jv_safe(jstr_map(c, s, 1), s.safe); }
+    if (!strcmp(m, "capitalize")) { NARGS(0, 0); return jstr_map(c, s, 2); }
+    if (!strcmp(m, "title")) { NARGS(0, 0); return jstr_map(c, s, 3); }
     if (!strcmp(m, "find") || !strcmp(m, "rfind") || !strcmp(m, "index") || !strcmp(m, "rindex") || !strcmp(m, "count")) {
         NARGS(1, 1);
         jv sub = want_str(c, a->pos[0], m, line);
@@ -1305,7 +929,7 @@ static jv str_method(jctx *c, jv s, const char *m, const fargs *a, int line)
             for (size_t i = s.u.s.n + 1; i-- > 0;)
                 if (i + sub.u.s.n <= s.u.s.n && !memcmp(s.u.s.p + i, sub.u.s.p, sub.u.s.n)) { at = (int64_t)i; break; }
         } else {
-            const char *f = memfind(s.u.s.p, s.u.s.n, sub.u.s.p, sub.u.s.n);
+            const char *f = jstr_find(s.u.s.p, s.u.s.n, sub.u.s.p, sub.u.s.n);
             if (f) at = f - s.u.s.p;
         }
         if (at >= 0) at = (int64_t)jutf8_len(s.u.s.p, (size_t)at);   /* code point index */
@@ -1327,8 +951,8 @@ static jv str_method(jctx *c, jv s, const char *m, const fargs *a, int line)
     if (!strcmp(m, "removeprefix") || !strcmp(m, "removesuffix")) {
         NARGS(1, 1);
         jv x = want_str(c, a->pos[0], m, line);
-        if (m[6] == 'p') return str_starts(s, x) ? jv_strn(s.u.s.p + x.u.s.n, s.u.s.n - x.u.s.n) : s;
-        return str_ends(s, x) && x.u.s.n ? jv_strn(s.u.s.p, s.u.s.n - x.u.s.n) : s;
+        if (m[6] == 'p') return jstr_starts(s, x) ? jv_strn(s.u.s.p + x.u.s.n, s.u.s.n - x.u.s.n) : s;
+        return jstr_ends(s, x) && x.u.s.n ? jv_strn(s.u.s.p, s.u.s.n - x.u.s.n) : s;
     }
     if (!strcmp(m, "isspace")) { NARGS(0, 0); return jv_bool(is_space_only(s)); }
     if (!strcmp(m, "isdigit") || !strcmp(m, "isalpha") || !strcmp(m, "isalnum") || !strcmp(m, "isnumeric") || !strcmp(m, "isdecimal")) {
@@ -1336,7 +960,7 @@ static jv str_method(jctx *c, jv s, const char *m, const fargs *a, int line)
         if (!s.u.s.n) return jv_bool(false);
         for (size_t i = 0; i < s.u.s.n; i++) {
             char ch = s.u.s.p[i];
-            bool d = ch >= '0' && ch <= '9', al = is_alpha(ch);
+            bool d = ch >= '0' && ch <= '9', al = jstr_is_alpha(ch);
             if ((unsigned char)ch >= 0x80)
                 jfail(c, line, RF_ERR_UNSUPPORTED, "str.%s on non-ASCII text", m);
             bool ok = !strcmp(m, "isalpha") ? al : !strcmp(m, "isalnum") ? (al || d) : d;
