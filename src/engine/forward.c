@@ -29,7 +29,7 @@ rf_status forward_run(rf_ctx *c, int n, rf_error *err)
     rf_status st;
     /* rows without logits skip the last layer's attention output and FFN;
      * not when hidden states of every row are kept (embeddings) */
-    const bool prune = !c->p.embeddings && c->n_out > 0 && c->n_out < n;
+    const bool prune = !c->p.embeddings && c->n_out < n;
 
     if (o->graph_begin && (st = o->graph_begin(bc, n, err))) return st;
     if ((st = o->get_rows(bc, &m->tok_embd, c->d_tok, n, hp->embd_scale, c->x, err))) return st;
@@ -87,6 +87,7 @@ rf_status forward_run(rf_ctx *c, int n, rf_error *err)
         const int32_t *pos = c->d_pos, *seqrow = c->d_seqrow;
         if (prune && l == hp->n_layer - 1) {
             nr = c->n_out;
+            if (nr == 0) break; /* a prompt chunk without logits: its KV is all that is needed */
             o->gather(bc, c->q, c->d_out_rows, nr, qd, c->att);
             qa = c->att;
             pos = c->d_out_pos;

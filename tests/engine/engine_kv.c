@@ -154,6 +154,23 @@ int main(void)
     CHECK(rf_decode(c, &b4, &err) == RF_ERR_INVALID_ARG);
     rf_ctx_free(c);
 
+    /* a chunk that asks for no logits still fills the KV (its last layer
+     * stops after the KV write) */
+    {
+        cp = rf_ctx_default_params();
+        CHECK(rf_ctx_create(m, &cp, &c, &err) == RF_OK);
+        CHECK(rf_seq_open(c, &a, &err) == RF_OK);
+        int32_t sq0[32];
+        uint8_t none[32] = {0};
+        for (int i = 0; i < 32; i++) sq0[i] = a;
+        rf_batch b0 = {10, P, sq0, none};
+        CHECK(rf_decode(c, &b0, &err) == RF_OK);
+        CHECK(rf_get_logits(c, 9) == NULL);
+        feed(c, a, P + 10, 11);
+        CHECKF(same(feed(c, a, X, 1), ref[0]), "KV of a no-logits chunk differs");
+        rf_ctx_free(c);
+    }
+
     /* F16 KV cache: same logits within F16 rounding (~3e-4 measured) */
     {
         cp = rf_ctx_default_params();
