@@ -109,8 +109,13 @@ static jv str_format(jctx *c, jv s, const fargs *a, int line)
             if (auto_idx >= a->n_pos) jfail(c, line, RF_ERR_INVALID_ARG, "format: not enough arguments");
             v = a->pos[auto_idx++];
         } else if (f[0] >= '0' && f[0] <= '9') {
-            int idx = atoi(f);
-            if (idx >= a->n_pos) jfail(c, line, RF_ERR_INVALID_ARG, "format: index %d out of range", idx);
+            long idx = 0;
+            for (size_t k = 0; k < fl; k++) {
+                if (f[k] < '0' || f[k] > '9' || idx > 100000)
+                    jfail(c, line, RF_ERR_INVALID_ARG, "format: bad field '{%.*s}'", (int)fl, f);
+                idx = idx * 10 + (f[k] - '0');
+            }
+            if (idx >= a->n_pos) jfail(c, line, RF_ERR_INVALID_ARG, "format: index %ld out of range", idx);
             v = a->pos[idx];
         } else {
             bool found = false;
@@ -172,15 +177,18 @@ static jv attr_path(jctx *c, jv v, jv path, int line)
         const char *part = p + st;
         size_t pl = i - st;
         st = i + 1;
-        bool digits = pl > 0;
-        for (size_t k = 0; k < pl; k++) if (part[k] < '0' || part[k] > '9') digits = false;
+        bool digits = pl > 0 && pl < 18;
+        int64_t num = 0;
+        for (size_t k = 0; k < pl && digits; k++) {
+            if (part[k] < '0' || part[k] > '9') digits = false;
+            else num = num * 10 + (part[k] - '0');
+        }
         jv out;
         if (v.t == JV_UNDEF)
             return v;
         if (digits && v.t == JV_LIST) {
-            size_t idx = (size_t)strtoull(part, NULL, 10);
-            v = idx < v.u.l->n ? v.u.l->v[idx] : jv_undef();
-        } else if (digits && (v.t == JV_DICT) && jv_dict_find(v, jv_int((int64_t)strtoll(part, NULL, 10)), &out)) {
+            v = (uint64_t)num < v.u.l->n ? v.u.l->v[num] : jv_undef();
+        } else if (digits && (v.t == JV_DICT) && jv_dict_find(v, jv_int(num), &out)) {
             v = out;
         } else if (jv_dict_get(v, part, pl, &out)) {
             v = out;
@@ -371,7 +379,10 @@ static jv select_impl(jctx *c, jv seq, const fargs *a, bool want, bool attr, int
         path = a->pos[0];
     }
     const char *test = NULL;
-    if (a->n_pos > t0) test = want_str(c, a->pos[t0], "test name", line).u.s.p;
+    if (a->n_pos > t0) {
+        jv t = want_str(c, a->pos[t0], "test name", line);
+        test = jv_str_copy(c, t.u.s.p, t.u.s.n).u.s.p;   /* NUL-terminated */
+    }
     if (test && !jinja_test_exists(test)) jfail(c, line, RF_ERR_UNSUPPORTED, "no test named '%s'", test);
     for (size_t i = 0; i < items.u.l->n; i++) {
         jv v = items.u.l->v[i];
@@ -589,7 +600,8 @@ jv jinja_filter(jctx *c, const char *name, jv v, jv *pos, int n_pos, const char 
             return out;
         }
         if (n_pos < 1) jfail(c, line, RF_ERR_INVALID_ARG, "map needs a filter name or attribute=");
-        const char *f = want_str(c, pos[0], "map filter", line).u.s.p;
+        jv fname = want_str(c, pos[0], "map filter", line);
+        const char *f = jv_str_copy(c, fname.u.s.p, fname.u.s.n).u.s.p;   /* NUL-terminated */
         if (!jinja_filter_exists(f)) jfail(c, line, RF_ERR_UNSUPPORTED, "no filter named '%s'", f);
         for (size_t i = 0; i < items.u.l->n; i++)
             jv_list_push(c, out, jinja_filter(c, f, items.u.l->v[i], pos + 1, n_pos - 1, kw, kwv, n_kw, line));
