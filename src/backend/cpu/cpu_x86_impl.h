@@ -252,26 +252,41 @@ static float dot_bf16(int64_t n, const void *vw, const void *vx)
  * same whatever the batch. */
 #define RF_MT static inline __attribute__((always_inline)) void
 
-RF_MT q4_0_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
+RF_MT q4_0_multi_rows(int64_t n, const uint8_t *wb, size_t ws, int nr, const uint8_t *xb, size_t xs, int nt,
+                      float *out, int64_t os)
 {
-    const rf_block_q4_0 *w = vw;
-    __m256 acc[4];
-    float corr[4];
-    for (int k = 0; k < nt; k++) {
-        acc[k] = _mm256_setzero_ps();
-        corr[k] = 0;
-    }
+    __m256 acc[2][4];
+    float corr[2][4];
+    for (int r = 0; r < nr; r++)
+        for (int k = 0; k < nt; k++) {
+            acc[r][k] = _mm256_setzero_ps();
+            corr[r][k] = 0;
+        }
     for (int64_t b = 0; b < n / 32; b++) {
-        const float dw = fp16_to_f32(w[b].d);
-        const __m256i q = unpack_nibbles(w[b].qs);
+        float dw[2];
+        __m256i q[2];
+        for (int r = 0; r < nr; r++) {
+            const rf_block_q4_0 *w = (const rf_block_q4_0 *)(wb + (size_t)r * ws) + b;
+            dw[r] = fp16_to_f32(w->d);
+            q[r] = unpack_nibbles(w->qs);
+        }
         for (int k = 0; k < nt; k++) {
             const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)k * xs) + b;
-            const __m256i d = dot_u8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x->qs));
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x->d), _mm256_cvtepi32_ps(d), acc[k]);
-            corr[k] += dw * x->s;
+            const __m256i xq = _mm256_loadu_si256((const __m256i *)x->qs);
+            for (int r = 0; r < nr; r++) {
+                const __m256i d = dot_u8s8(_mm256_setzero_si256(), q[r], xq);
+                acc[r][k] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * x->d), _mm256_cvtepi32_ps(d), acc[r][k]);
+                corr[r][k] += dw[r] * x->s;
+            }
         }
     }
-    for (int k = 0; k < nt; k++) out[k * os] = hsum_ps(acc[k]) - 8.f * corr[k];
+    for (int r = 0; r < nr; r++)
+        for (int k = 0; k < nt; k++) out[k * os + r] = hsum_ps(acc[r][k]) - 8.f * corr[r][k];
+}
+
+RF_MT q4_0_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
+{
+    q4_0_multi_rows(n, vw, 0, 1, xb, xs, nt, out, os);
 }
 
 static float dot_q4_0(int64_t n, const void *vw, const void *vx)
@@ -295,7 +310,29 @@ static float dot_q4_0(int64_t n, const void *vw, const void *vx)
             for (; t < nt; t++) type##_multi(n, wr, x + (size_t)t * x_stride, x_stride, 1, y + t * y_stride + r, y_stride); \
         }                                                                                                      \
     }
-RF_TILE(q4_0)
+/* 2 rows x 4 tokens: each activation block loaded once for both rows */
+#define RF_TILE2(type)                                                                                         \
+    static void tile_##type(int64_t n, const uint8_t *w, size_t w_stride, int nr, const uint8_t *x,           \
+                            size_t x_stride, int nt, float *y, int64_t y_stride)                              \
+    {                                                                                                          \
+        int r = 0;                                                                                             \
+        for (; r + 2 <= nr; r += 2) {                                                                          \
+            const uint8_t *wr = w + (size_t)r * w_stride;                                                      \
+            int t = 0;                                                                                         \
+            for (; t + 4 <= nt; t += 4)                                                                        \
+                type##_multi_rows(n, wr, w_stride, 2, x + (size_t)t * x_stride, x_stride, 4, y + t * y_stride + r, y_stride); \
+            for (; t < nt; t++)                                                                                \
+                type##_multi_rows(n, wr, w_stride, 2, x + (size_t)t * x_stride, x_stride, 1, y + t * y_stride + r, y_stride); \
+        }                                                                                                      \
+        for (; r < nr; r++) {                                                                                  \
+            const uint8_t *wr = w + (size_t)r * w_stride;                                                      \
+            int t = 0;                                                                                         \
+            for (; t + 4 <= nt; t += 4)                                                                        \
+                type##_multi(n, wr, x + (size_t)t * x_stride, x_stride, 4, y + t * y_stride + r, y_stride);    \
+            for (; t < nt; t++) type##_multi(n, wr, x + (size_t)t * x_stride, x_stride, 1, y + t * y_stride + r, y_stride); \
+        }                                                                                                      \
+    }
+RF_TILE2(q4_0)
 static float dot_q4_1(int64_t n, const void *vw, const void *vx)
 {
     const rf_block_q4_1 *w = vw;
@@ -342,22 +379,37 @@ static float dot_q5_1(int64_t n, const void *vw, const void *vx)
     return hsum_ps(acc) + corr;
 }
 
-RF_MT q8_0_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
+RF_MT q8_0_multi_rows(int64_t n, const uint8_t *wb, size_t ws, int nr, const uint8_t *xb, size_t xs, int nt,
+                      float *out, int64_t os)
 {
-    const rf_block_q8_0 *w = vw;
-    __m256 acc[4];
-    for (int k = 0; k < nt; k++) acc[k] = _mm256_setzero_ps();
+    __m256 acc[2][4];
+    for (int r = 0; r < nr; r++)
+        for (int k = 0; k < nt; k++) acc[r][k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 32; b++) {
-        const float dw = fp16_to_f32(w[b].d);
-        const __m256i q = _mm256_loadu_si256((const __m256i *)w[b].qs);
-        const __m256i aq = _mm256_sign_epi8(q, q);
+        float dw[2];
+        __m256i q[2], aq[2];
+        for (int r = 0; r < nr; r++) {
+            const rf_block_q8_0 *w = (const rf_block_q8_0 *)(wb + (size_t)r * ws) + b;
+            dw[r] = fp16_to_f32(w->d);
+            q[r] = _mm256_loadu_si256((const __m256i *)w->qs);
+            aq[r] = _mm256_sign_epi8(q[r], q[r]);
+        }
         for (int k = 0; k < nt; k++) {
             const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)k * xs) + b;
-            const __m256i d = dot_u8s8(_mm256_setzero_si256(), aq, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x->qs), q));
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x->d), _mm256_cvtepi32_ps(d), acc[k]);
+            const __m256i xq = _mm256_loadu_si256((const __m256i *)x->qs);
+            for (int r = 0; r < nr; r++) {
+                const __m256i d = dot_u8s8(_mm256_setzero_si256(), aq[r], _mm256_sign_epi8(xq, q[r]));
+                acc[r][k] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * x->d), _mm256_cvtepi32_ps(d), acc[r][k]);
+            }
         }
     }
-    for (int k = 0; k < nt; k++) out[k * os] = hsum_ps(acc[k]);
+    for (int r = 0; r < nr; r++)
+        for (int k = 0; k < nt; k++) out[k * os + r] = hsum_ps(acc[r][k]);
+}
+
+RF_MT q8_0_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
+{
+    q8_0_multi_rows(n, vw, 0, 1, xb, xs, nt, out, os);
 }
 
 static float dot_q8_0(int64_t n, const void *vw, const void *vx)
@@ -366,7 +418,7 @@ static float dot_q8_0(int64_t n, const void *vw, const void *vx)
     q8_0_multi(n, vw, vx, 0, 1, &r, 0);
     return r;
 }
-RF_TILE(q8_0)
+RF_TILE2(q8_0)
 /* 16-entry signed codebook lookup of 32 nibbles */
 static inline __m256i lookup_nibbles(const uint8_t *qs, __m256i table)
 {
