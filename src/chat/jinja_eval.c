@@ -145,7 +145,8 @@ static int64_t slice_bound(jctx *c, jv v, int line)
     jfail(c, line, RF_ERR_INVALID_ARG, "slice indices must be integers or none, not %s", jv_type_name(v));
 }
 
-/* Python slice over n elements -> list of indices written by callback. */
+/* obj[a:b:st] with Python semantics (code points for strings); slicing an
+ * iterator gives Undefined, as jinja2 does when the subscript fails. */
 static jv do_slice(jctx *c, jv obj, jv a, jv b, jv st, int line)
 {
     if (obj.t == JV_UNDEF)

@@ -381,14 +381,10 @@ jtok *jinja_lex(jctx *c, const char *src0, size_t len0, int *n_tok)
             a++;
         }
         if (kind == '%') {
-            /* a raw block's own text also gets the lstrip rule via emit_text */
-            size_t save_pos = L.pos;
-            bool ls = L.line_start;
+            /* the text before {% raw %} gets the same rules as before any block */
             emit_text(&L, L.pos, t, sign, true);
             if (lex_raw(&L, t, a))
                 continue;
-            (void)save_pos;
-            (void)ls;
             push(&L, JT_BLOCK_BEGIN, t);
             L.pos = a;
             lex_tag(&L, true, t);
