@@ -13,8 +13,14 @@ const N = 64;
 const seeds = ['Once upon a time', 'The little dog', 'Lily and Tom went to the park. They saw a big',
   'One day, a girl named Sue found a', 'Tim had a red ball', 'The sun was', 'A big fish', 'Mom said',
   'There was a cat who', 'The bird sang', 'Ben and Mia', 'In the forest'];
-const prompts = [];
-for (let i = 0; i < 32; i++) prompts.push(i < seeds.length ? seeds[i] : `${seeds[i % seeds.length]} and ${seeds[(i * 7) % seeds.length].toLowerCase()}`);
+// The fixture prompts first, then made-up ones up to 32.
+const prompts = cases.map((c) => c.prompt);
+const n = seeds.length;
+for (let i = 0; prompts.length < 32 && i < n * n + n; i++) {
+  const p = i < n ? seeds[i] : `${seeds[i % n]} and ${seeds[Math.floor(i / n) % n].toLowerCase()}`;
+  if (!prompts.includes(p)) prompts.push(p);
+}
+if (prompts.length < 32) throw new Error('not enough distinct prompts');
 
 const srv = await startServer(['--parallel', '32', '-c', '256', '--deterministic', '--cache-entries', '0']);
 
