@@ -84,11 +84,15 @@ static __global__ void rf_k_quant_q8(const float *__restrict__ x, int64_t n, int
     if ((i & 31) == 0) xd[i >> 5] = __half2float(__float2half_rn(d));
 }
 
+/* K-quants unrolled by 2, not 4: at 4 they took 48 registers and the
+ * occupancy fell to 53% (measured, Q4_K latency-bound); capping registers
+ * instead spilled. Q4_0 / Q8_0 fit 32 registers at 4. */
 template <int T, int NT>
 static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_q8(
     const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
     const int8_t *__restrict__ xq, const float *__restrict__ xd, float *__restrict__ y, int64_t y_stride)
 {
+    constexpr int RF_MV_UNROLL = (T == RF_TYPE_Q4_K || T == RF_TYPE_Q6_K) ? 2 : 4;
     typedef rf_q<T> Q;
     const int64_t r = (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id();
     if (r >= n_rows) return;
@@ -99,7 +103,7 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_q8(
     float acc[NT];
 #pragma unroll
     for (int t = 0; t < NT; t++) acc[t] = 0.f;
-#pragma unroll 4
+#pragma unroll RF_MV_UNROLL
     for (int64_t c = lane / 4; c < n_chunks; c += RF_WARP / 4) {
         uint32_t qa, qb;
         float dl, ml;

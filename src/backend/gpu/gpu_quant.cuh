@@ -504,8 +504,9 @@ template <> struct rf_dot8<RF_TYPE_Q4_K> {
         const int sh = 4 * (c % 2);
         *qa = (u.x >> sh) & 0x0F0F0F0Fu;
         *qb = (u.y >> sh) & 0x0F0F0F0Fu;
-        *dl = rf_h2f(rf_ld16(b)) * sc;
-        *ml = rf_h2f(rf_ld16(b + 2)) * mn;
+        const uint32_t dm = *(const uint32_t *)b; /* d | dmin in one load */
+        *dl = rf_h2f((uint16_t)(dm & 0xffff)) * sc;
+        *ml = rf_h2f((uint16_t)(dm >> 16)) * mn;
     }
 };
 
