@@ -25,8 +25,9 @@
  * (map, select, unique, reverse...) and Markup (|safe, |escape) behave as in
  * jinja2, including the errors they cause.
  * Not supported (an error naming it and the line): include/import/extends/
- * block, recursive loops, loop.changed, *args and **kwargs, `%` string
- * formatting, str.format specs, the filters batch, format, groupby, pprint,
+ * block, recursive loops, loop.changed, *args and **kwargs, str.format
+ * specs, %-format conversions beyond s r d i u f e g x o c, the filters
+ * batch, groupby, pprint,
  * random, slice, striptags, truncate, urlencode, urlize, wordwrap, xmlattr,
  * filesizeformat. Known differences: case mapping (upper/lower/title/
  * capitalize) covers Latin, Greek, Cyrillic, Armenian and fullwidth letters,

@@ -269,6 +269,8 @@ bool jinja_test_exists(const char *name);
 jv jinja_method(jctx *c, jv obj, const char *name, jv *args, int n_args,
                 const char **kw_names, jv *kw_vals, int n_kw, int line);
 void jinja_globals_install(jctx *c, jscope *g);
+/* Python printf-style `fmt % args` (args: tuple, mapping or one value). */
+jv jinja_percent_format(jctx *c, jv fmt, jv args, int line);
 /* Calls any callable value (macro or native). */
 jv jinja_call(jctx *c, jv fn, jv *args, int n_args, const char **kw_names,
               jv *kw_vals, int n_kw, int line);

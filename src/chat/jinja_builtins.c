@@ -393,12 +393,136 @@ static jv select_impl(jctx *c, jv seq, const fargs *a, bool want, bool attr, int
     return out;
 }
 
+/* ------------------------------------------------------------- %-formatting */
+
+/* Pads `s` (a value's text) to `width` code points, left-justified on '-'. */
+static void pad_put(jctx *c, jbuf *b, const char *s, size_t n, long width, bool left, char fill)
+{
+    long len = (long)jutf8_len(s, n);
+    if (!left) for (long i = len; i < width; i++) jbuf_putc(c, b, fill);
+    jbuf_put(c, b, s, n);
+    if (left) for (long i = len; i < width; i++) jbuf_putc(c, b, ' ');
+}
+
+/* Python's `fmt % args` (printf-style): flags -+ 0#, width, .precision,
+ * %(key)s with a mapping, conversions s r d i u f F e E g G x X o c %. */
+jv jinja_percent_format(jctx *c, jv fmt, jv args, int line)
+{
+    jv *pos = &args;
+    size_t n_pos = 1, next = 0;
+    bool mapping = args.t == JV_DICT;
+    if (args.t == JV_LIST && args.u.l->tuple) { pos = args.u.l->v; n_pos = args.u.l->n; }
+    const char *p = fmt.u.s.p;
+    size_t n = fmt.u.s.n;
+    jbuf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != '%') { jbuf_putc(c, &b, p[i]); continue; }
+        if (++i >= n) jfail(c, line, RF_ERR_INVALID_ARG, "%%-format: incomplete format");
+        jv v = jv_undef();
+        bool have = false;
+        if (p[i] == '(') {
+            size_t k = i + 1;
+            while (k < n && p[k] != ')') k++;
+            if (k >= n) jfail(c, line, RF_ERR_INVALID_ARG, "%%-format: incomplete format key");
+            if (!mapping) jfail(c, line, RF_ERR_INVALID_ARG, "%%-format requires a mapping");
+            if (!jv_dict_get(args, p + i + 1, k - i - 1, &v))
+                jfail(c, line, RF_ERR_INVALID_ARG, "%%-format: key '%.*s' missing", (int)(k - i - 1), p + i + 1);
+            have = true;
+            i = k + 1;
+        }
+        bool left = false, plus = false, space = false, zero = false, alt = false;
+        for (; i < n && strchr("-+ 0#", p[i]); i++) {
+            if (p[i] == '-') left = true; else if (p[i] == '+') plus = true;
+            else if (p[i] == ' ') space = true; else if (p[i] == '0') zero = true; else alt = true;
+        }
+        long width = 0, prec = -1;
+        for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) if ((width = width * 10 + (p[i] - '0')) > 100000) jfail(c, line, RF_ERR_INVALID_ARG, "%%-format: width too large");
+        if (i < n && p[i] == '.') {
+            prec = 0;
+            for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++) if ((prec = prec * 10 + (p[i] - '0')) > 1000) jfail(c, line, RF_ERR_INVALID_ARG, "%%-format: precision too large");
+        }
+        while (i < n && (p[i] == 'h' || p[i] == 'l' || p[i] == 'L')) i++;
+        if (i >= n) jfail(c, line, RF_ERR_INVALID_ARG, "%%-format: incomplete format");
+        char conv = p[i];
+        if (conv == '%') { jbuf_putc(c, &b, '%'); continue; }
+        if (!have) {
+            if (mapping && n_pos == 1) v = args;
+            else {
+                if (next >= n_pos) jfail(c, line, RF_ERR_INVALID_ARG, "not enough arguments for format string");
+                v = pos[next];
+            }
+            next++;
+        }
+        char spec[32], out[1400];
+        int k = 0;
+        spec[k++] = '%';
+        if (left) spec[k++] = '-';
+        if (plus) spec[k++] = '+';
+        if (space) spec[k++] = ' ';
+        if (zero) spec[k++] = '0';
+        if (alt) spec[k++] = '#';
+        switch (conv) {
+        case 's': case 'r': {
+            jbuf t = {0};
+            if (conv == 's') jv_str_into(c, &t, v); else jv_repr_into(c, &t, v);
+            size_t len = t.n;
+            if (prec >= 0) len = jutf8_offset(t.p ? t.p : "", t.n, (size_t)prec);
+            pad_put(c, &b, t.p ? t.p : "", len, width, left, ' ');
+            break;
+        }
+        case 'd': case 'i': case 'u': case 'x': case 'X': case 'o': {
+            int64_t iv;
+            if (v.t == JV_INT) iv = v.u.i;
+            else if (v.t == JV_BOOL) iv = v.u.b;
+            else if (v.t == JV_FLOAT && (conv == 'd' || conv == 'i' || conv == 'u') && isfinite(v.u.f) && fabs(v.u.f) < 9.2e18) iv = (int64_t)v.u.f;
+            else jfail(c, line, RF_ERR_INVALID_ARG, "%%%c format: a number is required, not %s", conv, jv_type_name(v));
+            if (conv != 'd' && conv != 'i' && conv != 'u' && (iv < 0 || alt))
+                jfail(c, line, RF_ERR_UNSUPPORTED, "%%%c format of negative numbers or with '#'", conv);
+            k += snprintf(spec + k, sizeof spec - (size_t)k, "%ld", width);
+            if (prec >= 0) k += snprintf(spec + k, sizeof spec - (size_t)k, ".%ld", prec);
+            spec[k++] = 'l'; spec[k++] = 'l'; spec[k++] = conv == 'u' || conv == 'i' ? 'd' : conv; spec[k] = 0;
+            snprintf(out, sizeof out, spec, (long long)iv);
+            jbuf_put(c, &b, out, strlen(out));
+            break;
+        }
+        case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': {
+            if (!jv_is_num(v)) jfail(c, line, RF_ERR_INVALID_ARG, "%%%c format: a real number is required, not %s", conv, jv_type_name(v));
+            k += snprintf(spec + k, sizeof spec - (size_t)k, "%ld.%ld", width, prec >= 0 ? prec : 6);
+            spec[k++] = conv; spec[k] = 0;
+            snprintf(out, sizeof out, spec, jv_num(v));
+            jbuf_put(c, &b, out, strlen(out));
+            break;
+        }
+        case 'c': {
+            char ch[8];
+            size_t cl;
+            if (v.t == JV_STR && jutf8_len(v.u.s.p, v.u.s.n) == 1) { memcpy(ch, v.u.s.p, v.u.s.n); cl = v.u.s.n; }
+            else if (v.t == JV_INT && v.u.i >= 0 && v.u.i < 128) { ch[0] = (char)v.u.i; cl = 1; }
+            else jfail(c, line, RF_ERR_UNSUPPORTED, "%%c format of %s", jv_type_name(v));
+            pad_put(c, &b, ch, cl, width, left, ' ');
+            break;
+        }
+        default:
+            jfail(c, line, RF_ERR_UNSUPPORTED, "%%-format conversion '%c' is not supported", conv);
+        }
+    }
+    /* leftover arguments: an error for tuples and plain values; mappings
+     * (and, in CPython, anything with __getitem__ such as a list) are exempt */
+    if (args.t == JV_LIST && args.u.l->tuple) {
+        if (next < n_pos)
+            jfail(c, line, RF_ERR_INVALID_ARG, "not all arguments converted during string formatting");
+    } else if (!mapping && args.t != JV_LIST && next == 0) {
+        jfail(c, line, RF_ERR_INVALID_ARG, "not all arguments converted during string formatting");
+    }
+    return jv_strn(b.p ? b.p : "", b.n);
+}
+
 /* ------------------------------------------------------------- filters */
 
 static const char *const FILTERS[] = {
     "abs", "attr", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape",
     "first", "float", "forceescape", "indent", "int", "items", "join", "last", "length", "list",
-    "lower", "map", "max", "min", "reject", "rejectattr", "replace", "reverse", "round", "safe",
+    "lower", "map", "max", "min", "reject", "rejectattr", "replace", "reverse", "round", "safe", "format",
     "select", "selectattr", "sort", "string", "sum", "title", "tojson", "trim", "unique", "upper",
     "wordcount", NULL};
 
@@ -764,6 +888,20 @@ jv jinja_filter(jctx *c, const char *name, jv v, jv *pos, int n_pos, const char 
             if (is_max ? r > 0 : r < 0) { best = items.u.l->v[i]; bkey = key; }
         }
         return best;
+    }
+    if (!strcmp(name, "format")) {
+        /* soft_str(value) % (kwargs or args) */
+        if (n_pos && n_kw) jfail(c, line, RF_ERR_INVALID_ARG, "format: positional and keyword arguments cannot be mixed");
+        jv a2;
+        if (n_kw) {
+            a2 = jv_dict_new(c, (size_t)n_kw);
+            for (int i = 0; i < n_kw; i++) jv_dict_set(c, a2, jv_cstr(c, kw[i]), kwv[i]);
+        } else {
+            a2 = jv_list_new(c, (size_t)n_pos);
+            for (int i = 0; i < n_pos; i++) jv_list_push(c, a2, pos[i]);
+            a2.u.l->tuple = true;
+        }
+        return jinja_percent_format(c, jv_to_str(c, v), a2, line);
     }
     if (!strcmp(name, "attr")) {
         static const char *const k[] = {"name", NULL};

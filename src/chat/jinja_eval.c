@@ -313,7 +313,7 @@ static jv binop(jctx *c, int op, jv a, jv b, int line)
             return jv_float(div != 0 ? fl : copysign(0.0, x / y));
         }
         if (op == '%' && a.t == JV_STR)
-            jfail(c, line, RF_ERR_UNSUPPORTED, "printf-style '%%' string formatting is not supported");
+            return jinja_percent_format(c, a, b, line);
         fail_types(c, line, op == '%' ? "%" : "//", a, b);
     case JOP_POW:
         if (is_intlike(a) && is_intlike(b) && ival(b) >= 0) {

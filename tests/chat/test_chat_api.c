@@ -68,7 +68,8 @@ int main(void)
     expect_err("{{ raise_exception('Roles must alternate') }}", MSGS, NULL, NULL, NULL, RF_ERR_INVALID_ARG,
                "raise_exception: Roles must alternate");
     expect_err("{{ nothing.attr }}", MSGS, NULL, NULL, NULL, RF_ERR_INVALID_ARG, "'nothing' is undefined");
-    expect_err("{{ '%s' % 1 }}", MSGS, NULL, NULL, NULL, RF_ERR_UNSUPPORTED, "printf-style");
+    expect_err("{{ '%a' % 1 }}", MSGS, NULL, NULL, NULL, RF_ERR_UNSUPPORTED, "conversion 'a' is not supported");
+    expect_err("{{ x | batch(2) }}", MSGS, NULL, NULL, NULL, RF_ERR_UNSUPPORTED, "filter 'batch' is not supported");
 
     /* hostile templates end in errors, not crashes */
     char *deep = repeat("(", 20000, "1", ")");
