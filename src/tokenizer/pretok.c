@@ -412,6 +412,8 @@ static bool seg_push(seg_list *s, size_t len)
 }
 
 typedef struct split_ctx {
+    pcre2_match_context *mc;  /* with a big JIT stack, made on first need */
+    pcre2_jit_stack *js;
     const char *mt;       /* match text: valid UTF-8 */
     uint32_t *cp_byte;    /* (n_cp + 1) byte offset of each code point in mt */
     uint32_t *byte_cp;    /* (mt_len + 1) code point index at each byte */
@@ -423,7 +425,30 @@ typedef struct split_ctx {
  * between them become segments. Empty matches are stepped over the way
  * std::regex_iterator does (retry non-empty at the same place, else move
  * one character on). */
-static int split_segment_re(const split_ctx *c, pcre2_code *code, pcre2_match_data *md, size_t s, size_t e,
+/* pcre2_match, escalating when a long match exhausts the default 32 KiB
+ * JIT stack: first a JIT stack of up to 256 MiB, then the interpreter with
+ * a 1 GiB heap limit. */
+static int match_big(split_ctx *c, pcre2_code *code, const char *subj, size_t len, size_t pos, uint32_t opts,
+                     pcre2_match_data *md)
+{
+    int rc = pcre2_match(code, (PCRE2_SPTR)subj, len, pos, opts | PCRE2_NO_UTF_CHECK, md, c->mc);
+    if (rc != PCRE2_ERROR_JIT_STACKLIMIT && rc != PCRE2_ERROR_HEAPLIMIT)
+        return rc;
+    if (!c->mc) {
+        c->mc = pcre2_match_context_create(NULL);
+        c->js = pcre2_jit_stack_create(32 * 1024, 256 * 1024 * 1024, NULL);
+        if (!c->mc || !c->js)
+            return rc;
+        pcre2_jit_stack_assign(c->mc, NULL, c->js);
+        pcre2_set_heap_limit(c->mc, 1024 * 1024);  /* KiB */
+        rc = pcre2_match(code, (PCRE2_SPTR)subj, len, pos, opts | PCRE2_NO_UTF_CHECK, md, c->mc);
+        if (rc != PCRE2_ERROR_JIT_STACKLIMIT && rc != PCRE2_ERROR_HEAPLIMIT)
+            return rc;
+    }
+    return pcre2_match(code, (PCRE2_SPTR)subj, len, pos, opts | PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, c->mc);
+}
+
+static int split_segment_re(split_ctx *c, pcre2_code *code, pcre2_match_data *md, size_t s, size_t e,
                             seg_list *out)
 {
     const char *subj = c->mt + c->cp_byte[s];
@@ -432,7 +457,7 @@ static int split_segment_re(const split_ctx *c, pcre2_code *code, pcre2_match_da
     size_t pos = 0, prev_end = 0;
     uint32_t opts = 0;
     while (pos <= len) {
-        int rc = pcre2_match(code, (PCRE2_SPTR)subj, len, pos, opts | PCRE2_NO_UTF_CHECK, md, NULL);
+        int rc = match_big(c, code, subj, len, pos, opts, md);
         if (rc == PCRE2_ERROR_NOMATCH) {
             if (!opts)
                 break;
@@ -445,7 +470,7 @@ static int split_segment_re(const split_ctx *c, pcre2_code *code, pcre2_match_da
             continue;
         }
         if (rc < 0) {
-            /* JIT or resource limit: keep the rest of the segment whole */
+            /* past even the raised limits: keep the rest of the segment whole */
             break;
         }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
@@ -467,7 +492,7 @@ static int split_segment_re(const split_ctx *c, pcre2_code *code, pcre2_match_da
 /* llama.cpp's digit-group pass: a run of n digits is cut into n % 3 leading
  * digits then groups of 3; the text before a run is glued to its first
  * piece. */
-static int split_segment_digits(const split_ctx *c, const tok_pretok *p, pcre2_match_data *md, size_t s, size_t e,
+static int split_segment_digits(split_ctx *c, const tok_pretok *p, pcre2_match_data *md, size_t s, size_t e,
                                 seg_list *out)
 {
     size_t prev_end = s;
@@ -518,6 +543,7 @@ int tok_pretok_split(const rf_vocab *v, const char *text, size_t len, tok_word_f
     char *word = NULL;
     seg_list a = {0}, b = {0};
     pcre2_match_data *md = NULL;
+    split_ctx c = {0};
     if (!cps || !mt || !cp_byte || !byte_cp)
         goto done;
 
@@ -538,7 +564,11 @@ int tok_pretok_split(const rf_vocab *v, const char *text, size_t len, tok_word_f
     }
     cp_byte[n_cp] = (uint32_t)mo;
     byte_cp[mo] = (uint32_t)n_cp;
-    split_ctx c = {mt, cp_byte, byte_cp, cps, n_cp};
+    c.mt = mt;
+    c.cp_byte = cp_byte;
+    c.byte_cp = byte_cp;
+    c.cps = cps;
+    c.n_cp = n_cp;
 
     md = pcre2_match_data_create(16, NULL);
     if (!md || !seg_push(&a, n_cp))
@@ -590,6 +620,8 @@ int tok_pretok_split(const rf_vocab *v, const char *text, size_t len, tok_word_f
     rc = 0;
 done:
     pcre2_match_data_free(md);
+    pcre2_match_context_free(c.mc);
+    pcre2_jit_stack_free(c.js);
     free(cps);
     free(mt);
     free(cp_byte);
