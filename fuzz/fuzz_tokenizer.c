@@ -2,8 +2,8 @@
  *
  * Input: one selector byte, then the text. The selector picks the vocab
  * (one per family and pre-tokenizer style: SPM, llama3/qwen2/gemma4/
- * deepseek BPE, WPM, UGM; loaded once from RF_MODELS_DIR, default
- * ../shared/models) and the add_special / parse_special flags. For every
+ * deepseek BPE, WPM, UGM; loaded once from RF_MODELS_DIR or the shared
+ * models directory) and the add_special / parse_special flags. For every
  * input: ids must be in range, byte-level BPE and SPM must give the text
  * back from the pieces when the text is valid UTF-8 and holds no special
  * token text, the streaming detokenizer must emit valid UTF-8, and the
@@ -30,9 +30,24 @@ static int n_loaded;
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    const char *dir = getenv("RF_MODELS_DIR");
+    /* RF_MODELS_DIR, else the shared models seen from the repository root
+     * or from a build directory inside it */
+    const char *env = getenv("RF_MODELS_DIR");
+    const char *dirs[] = {env, "../shared/models", "../../shared/models", "../../../shared/models"};
+    const char *dir = NULL;
+    for (int d = 0; d < 4 && !dir; d++) {
+        char probe[1024];
+        if (!dirs[d])
+            continue;
+        snprintf(probe, sizeof probe, "%s/%s", dirs[d], names[0]);
+        FILE *pf = fopen(probe, "rb");
+        if (pf) {
+            fclose(pf);
+            dir = dirs[d];
+        }
+    }
     if (!dir)
-        dir = "../shared/models";
+        dir = env ? env : "../shared/models";
     for (int i = 0; i < N_VOCAB; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
