@@ -20,6 +20,7 @@ void gen_opts_init(gen_opts *o)
 const char *gen_opts_help(void)
 {
     return "  -m, --model FILE       GGUF model (default: $RF_MODEL or models/stories260K.gguf)\n"
+           "  -f, --file FILE        read the prompt from a file (run)\n"
            "  -n, --n-predict N      tokens to generate (default: until end of generation)\n"
            "  -t, --threads N        CPU threads (default: all cores)\n"
            "  -c, --ctx-size N       context size in tokens (default: the model's, at most 4096)\n"
@@ -80,6 +81,35 @@ int gen_opts_parse(gen_opts *o, int argc, char **argv, int *i)
     if (IS("-m") || IS("--model")) { NEED_VALUE(); o->model = v; return 1; }
     if (IS("-p") || IS("--prompt")) { NEED_VALUE(); o->prompt = v; return 1; }
     if (IS("-s") || IS("--system")) { NEED_VALUE(); o->system = v; return 1; }
+    if (IS("-f") || IS("--file")) {
+        NEED_VALUE();
+        FILE *f = fopen(v, "rb");
+        if (!f) {
+            fprintf(stderr, "rocmforge: cannot open prompt file '%s'\n", v);
+            return -1;
+        }
+        size_t cap = 1 << 16, len = 0, r;
+        char *b = malloc(cap);
+        while (b && (r = fread(b + len, 1, cap - 1 - len, f)) > 0) {
+            len += r;
+            if (len == cap - 1) {
+                char *nb = realloc(b, cap * 2);
+                if (!nb) { free(b); b = NULL; break; }
+                b = nb;
+                cap *= 2;
+            }
+        }
+        fclose(f);
+        if (!b) {
+            fprintf(stderr, "rocmforge: out of memory reading '%s'\n", v);
+            return -1;
+        }
+        b[len] = 0;
+        free(o->prompt_owned);
+        o->prompt_owned = b;
+        o->prompt = b;
+        return 1;
+    }
     if (IS("-n") || IS("--n-predict")) { NEED_VALUE(); if (!parse_int(v, -1, 1 << 24, &n)) BAD(); o->n_predict = (int)n; return 1; }
     if (IS("-t") || IS("--threads")) { NEED_VALUE(); if (!parse_int(v, 1, 1024, &n)) BAD(); o->n_threads = (int)n; return 1; }
     if (IS("-c") || IS("--ctx-size")) { NEED_VALUE(); if (!parse_int(v, 0, 1 << 24, &n)) BAD(); o->n_ctx = (int)n; return 1; }

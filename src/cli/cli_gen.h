@@ -13,7 +13,8 @@
 
 typedef struct gen_opts {
     const char *model;        /* -m, else $RF_MODEL, else models/stories260K.gguf */
-    const char *prompt;       /* -p */
+    const char *prompt;       /* -p, or the contents of -f FILE */
+    char *prompt_owned;       /* -f: malloc'd file contents */
     const char *system;       /* -s (chat) */
     int n_predict;            /* -n; -1 = until EOS or the context is full */
     int n_threads;            /* -t */

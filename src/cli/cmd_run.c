@@ -36,12 +36,15 @@ int cmd_run(int argc, char **argv)
         }
     }
     if (!o.prompt) {
-        fprintf(stderr, "rocmforge run: a prompt is required (-p)\n");
+        fprintf(stderr, "rocmforge run: a prompt is required (-p TEXT or -f FILE)\n");
         usage(stderr);
         return 2;
     }
     gen_state g;
-    if (gen_setup(&g, &o)) return 1;
+    if (gen_setup(&g, &o)) {
+        free(o.prompt_owned);
+        return 1;
+    }
     size_t plen = strlen(o.prompt);
     int cap = (int)(plen + 16);
     int32_t *toks = malloc((size_t)cap * sizeof *toks);
@@ -110,6 +113,7 @@ int cmd_run(int argc, char **argv)
     }
     free(gen);
     free(toks);
+    free(o.prompt_owned);
     gen_teardown(&g);
     return rc;
 }

@@ -63,6 +63,16 @@ r = subprocess.run([rf, "run", "-m", "/nonexistent.gguf", "-p", "x"], capture_ou
 if r.returncode != 1 or "nonexistent.gguf" not in r.stderr:
     print("missing model: exit %d stderr %r" % (r.returncode, r.stderr))
     fails += 1
+# -f FILE: the prompt from a file gives the same continuation
+import tempfile
+with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as tf:
+    tf.write(cases[0]["prompt"])
+r = subprocess.run([rf, "run", "-m", model, "-f", tf.name, "-n", "20", "--temp", "0", "-t", "1", "--json"],
+                   capture_output=True, text=True, timeout=60)
+os.unlink(tf.name)
+if r.returncode != 0 or json.loads(r.stdout)["tokens"] != cases[0]["gen"][:20]:
+    print("-f: %d %r" % (r.returncode, r.stdout[:200]))
+    fails += 1
 # context overflow: a prompt longer than -c is refused with a message; a
 # generation that fills the context stops there with a notice
 r = subprocess.run([rf, "run", "-m", model, "-p", cases[0]["prompt"], "-c", "3"], capture_output=True, text=True,
