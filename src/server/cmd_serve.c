@@ -231,9 +231,10 @@ int cmd_serve(int argc, char **argv)
     srv.sched.shutdown = true;
     pthread_cond_signal(&srv.sched.cv);
     pthread_mutex_unlock(&srv.sched.mu);
-    /* Up to 2 s for HTTP threads to write those final events: a task an
-     * HTTP thread still holds has more than the registry's reference. */
-    for (double t_end = rf_time_now() + 2.0; rf_time_now() < t_end;) {
+    /* Up to 5 s for HTTP threads to write those final events (a client
+     * that stopped reading may not get them): a task an HTTP thread still
+     * holds has more than the registry's reference. */
+    for (double t_end = rf_time_now() + 5.0; rf_time_now() < t_end;) {
         int held = 0;
         pthread_mutex_lock(&srv.sched.mu);
         for (srv_task *t = srv.sched.tasks; t; t = t->next) held += t->refs > 1;

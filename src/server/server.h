@@ -235,6 +235,7 @@ typedef struct srv_server {
     volatile int ready;         /* model loaded, engine running */
     volatile int draining;      /* SIGTERM seen: refuse new work */
     int port;
+    int quiesced_fd;            /* listening socket after quiesce, or -1 */
     long started;
 } srv_server;
 

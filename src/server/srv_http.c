@@ -500,6 +500,7 @@ int srv_http_start(srv_server *srv, rf_error *err)
         err->code = RF_ERR_IO;
         return -1;
     }
+    srv->quiesced_fd = -1;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : srv->opt.port;
     return 0;
@@ -508,12 +509,15 @@ int srv_http_start(srv_server *srv, rf_error *err)
 void srv_http_quiesce(srv_server *srv)
 {
     if (!srv->daemon) return;
-    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
-    if (fd != MHD_INVALID_SOCKET) close(fd);
+    /* The listening socket comes back to us, but threads may still look at
+     * it: it is closed only after MHD_stop_daemon (libmicrohttpd's rule). */
+    srv->quiesced_fd = MHD_quiesce_daemon(srv->daemon);
 }
 
 void srv_http_stop(srv_server *srv)
 {
     if (srv->daemon) MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    if (srv->quiesced_fd >= 0) close(srv->quiesced_fd);
+    srv->quiesced_fd = -1;
 }

@@ -44,11 +44,12 @@ export async function startServer(args, { waitReady = true, model = modelPath() 
   let log = '';
   const port = await new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 30000);
-    child.stderr.on('data', (d) => {
+    const onData = (d) => {
       log += d;
       const m = log.match(/listening on http:\/\/[^ ]*:(\d+)/);
-      if (m) { clearTimeout(t); resolve(Number(m[1])); }
-    });
+      if (m) { clearTimeout(t); child.stderr.off('data', onData); resolve(Number(m[1])); }
+    };
+    child.stderr.on('data', onData);
     child.on('exit', (code) => { clearTimeout(t); reject(new Error(`server exited ${code}:\n${log}`)); });
   });
   child.stderr.on('data', (d) => { log += d; if (process.env.RF_TEST_VERBOSE) process.stderr.write(d); });
