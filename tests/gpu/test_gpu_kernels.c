@@ -132,7 +132,8 @@ static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const in
          * (uniform rounding of 1/254 of the block max: ~4e-3 relative on
          * these inputs, so 1.5e-2), else the F32 products; mma: F16
          * operands (5e-3, see the header). */
-        const bool int_path = t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q6_K;
+        const bool int_path = t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q5_K ||
+                              t == RF_TYPE_Q6_K;
         for (int path = 0; path < 3; path++) {
             dev_poison(d_y, (size_t)(max_tok * n_rows));
             rf_error e = {0};

@@ -92,7 +92,7 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_q8(
     const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
     const int8_t *__restrict__ xq, const float *__restrict__ xd, float *__restrict__ y, int64_t y_stride)
 {
-    constexpr int RF_MV_UNROLL = (T == RF_TYPE_Q4_K || T == RF_TYPE_Q6_K) ? 2 : 4;
+    constexpr int RF_MV_UNROLL = (T == RF_TYPE_Q4_K || T == RF_TYPE_Q5_K || T == RF_TYPE_Q6_K) ? 2 : 4;
     typedef rf_q<T> Q;
     const int64_t r = (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id();
     if (r >= n_rows) return;
@@ -268,8 +268,10 @@ static rf_status rf_gpu_row_plan(rf_type t, const void *w, int64_t n_rows, int64
     } else {
         /* slice decoders use 8-byte (Q4_K) and 2-byte loads: GGUF data is
          * 32-byte aligned and K-quant rows are multiples of 16 bytes */
-        const bool wide = t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q6_K;
-        if (wide && ((uintptr_t)w % 16 || row_stride % 2 || (t == RF_TYPE_Q4_K && row_stride % 8)))
+        const bool wide = t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q5_K ||
+                          t == RF_TYPE_Q6_K;
+        const bool wide8 = t == RF_TYPE_Q4_K || t == RF_TYPE_Q5_K;
+        if (wide && ((uintptr_t)w % 16 || row_stride % 2 || (wide8 && row_stride % 8)))
             return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: %s weights must be 16-byte aligned with even row strides",
                           tr->name);
         if (x && (((uintptr_t)x % 16) || n_cols % 4))
@@ -340,7 +342,7 @@ extern "C" rf_status rf_gpu_matmul_vec(rf_gpu *g, rf_type wtype, const void *d_w
         use_dp4a = !(e && e[0] == '0');
     }
     const bool int_type = wtype == RF_TYPE_Q4_0 || wtype == RF_TYPE_Q8_0 || wtype == RF_TYPE_Q4_K ||
-                          wtype == RF_TYPE_Q6_K;
+                          wtype == RF_TYPE_Q5_K || wtype == RF_TYPE_Q6_K;
     if (!use_dp4a || !int_type || n_tok <= 0 || (uint64_t)n_cols > g->q8_cap)
         return rf_gpu_matmul_vec_f32(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
     int64_t n_chunks, tail;
@@ -367,6 +369,7 @@ extern "C" rf_status rf_gpu_matmul_vec(rf_gpu *g, rf_type wtype, const void *d_w
     case RF_TYPE_Q4_0: rf_matvec_q8_t<RF_TYPE_Q4_0>(g, d_w, n_rows, n_cols, row_stride, n_tok, d_y); break;
     case RF_TYPE_Q8_0: rf_matvec_q8_t<RF_TYPE_Q8_0>(g, d_w, n_rows, n_cols, row_stride, n_tok, d_y); break;
     case RF_TYPE_Q4_K: rf_matvec_q8_t<RF_TYPE_Q4_K>(g, d_w, n_rows, n_cols, row_stride, n_tok, d_y); break;
+    case RF_TYPE_Q5_K: rf_matvec_q8_t<RF_TYPE_Q5_K>(g, d_w, n_rows, n_cols, row_stride, n_tok, d_y); break;
     case RF_TYPE_Q6_K: rf_matvec_q8_t<RF_TYPE_Q6_K>(g, d_w, n_rows, n_cols, row_stride, n_tok, d_y); break;
     }
     GPU_LAUNCHED("matvec_q8");

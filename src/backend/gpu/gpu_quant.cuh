@@ -399,6 +399,36 @@ template <> struct rf_slice<RF_TYPE_Q4_K> {
     }
 };
 
+/* Q5_K: quant bytes at 48 + 32(c/2) + 8s, fifth bits in qh[8s..8s+8) bit c;
+ * both 8-byte aligned (176-byte blocks from an aligned row). */
+RF_DEV void rf_q5k_words(const uint8_t *b, int c, int s, uint32_t *qa, uint32_t *qb, float *dl, float *ml)
+{
+    int sc, mn;
+    rf_scale_min_k4(c, b + 4, &sc, &mn);
+    const uint2 u = *(const uint2 *)(b + 48 + 32 * (c / 2) + 8 * s);
+    const uint2 h = *(const uint2 *)(b + 16 + 8 * s);
+    const int sh = 4 * (c % 2);
+    *qa = ((u.x >> sh) & 0x0F0F0F0Fu) | (((h.x >> c) & 0x01010101u) << 4);
+    *qb = ((u.y >> sh) & 0x0F0F0F0Fu) | (((h.y >> c) & 0x01010101u) << 4);
+    const uint32_t dm = *(const uint32_t *)b;
+    *dl = rf_h2f((uint16_t)(dm & 0xffff)) * sc;
+    *ml = rf_h2f((uint16_t)(dm >> 16)) * mn;
+}
+
+template <> struct rf_slice<RF_TYPE_Q5_K> {
+    RF_DEV void get(const uint8_t *b, int c, int s, float *w)
+    {
+        uint32_t qa, qb;
+        float dl, ml;
+        rf_q5k_words(b, c, s, &qa, &qb, &dl, &ml);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            w[i] = dl * rf_byte_f(qa, i) - ml;
+            w[4 + i] = dl * rf_byte_f(qb, i) - ml;
+        }
+    }
+};
+
 template <> struct rf_slice<RF_TYPE_Q6_K> {
     RF_DEV void get(const uint8_t *b, int c, int s, float *w)
     {
@@ -507,6 +537,14 @@ template <> struct rf_dot8<RF_TYPE_Q4_K> {
         const uint32_t dm = *(const uint32_t *)b; /* d | dmin in one load */
         *dl = rf_h2f((uint16_t)(dm & 0xffff)) * sc;
         *ml = rf_h2f((uint16_t)(dm >> 16)) * mn;
+    }
+};
+
+template <> struct rf_dot8<RF_TYPE_Q5_K> {
+    enum { ok = 1 };
+    RF_DEV void get(const uint8_t *b, int c, int s, uint32_t *qa, uint32_t *qb, float *dl, float *ml)
+    {
+        rf_q5k_words(b, c, s, qa, qb, dl, ml);
     }
 };
 
