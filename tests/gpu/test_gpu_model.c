@@ -11,9 +11,9 @@
  *      model, a token sequence and transformers' logits at every position):
  *      the prompt in one batch (matrix-unit path) then one token per step
  *      (decode path, graph-replayed), on the GPU and on the CPU backend.
- *      With the matrix units off (RF_GPU_MMA=0, test gpu_model_f32) and the
- *      default F32 KV cache: 1e-4 relative L2 vs transformers and vs the CPU
- *      (the CPU engine's own bound). With them on: 5e-3, because they round
+ *      By default (no matrix units) with the default F32 KV cache: 1e-4
+ *      relative L2 vs transformers and vs the CPU (the CPU engine's own
+ *      bound). With them on (RF_GPU_MMA=1, test gpu_model_mma): 5e-3: they round
  *      weights and activations to F16 (2^-11 relative per operand), which
  *      measured up to 2.3e-3 on these logits. Argmax must agree with
  *      transformers at every position.
@@ -230,7 +230,7 @@ static void test_hf(const char *src, const char *family, double tol_ref, double 
     }
     CHECKF(lg_gpu && lg_cpu, "%s: a run failed", family);
     fprintf(stderr, "%s (GPU%s): max rel L2 vs transformers %.3g at pos %d, vs CPU %.3g, argmax agree %d/%d\n", family,
-            getenv("RF_GPU_MMA") && getenv("RF_GPU_MMA")[0] == '0' ? ", no matrix units" : "", worst, worst_pos,
+            getenv("RF_GPU_MMA") && getenv("RF_GPU_MMA")[0] == '1' ? ", matrix units" : "", worst, worst_pos,
             worst_cpu, agree, n_tokens);
     CHECKF(agree == n_tokens, "%s: argmax differs from transformers at %d positions", family, n_tokens - agree);
     free(lg_gpu);
@@ -301,7 +301,7 @@ int main(void)
     test_llamacpp(models, src, "stories260K", 1e-3, 0, &ran);
     /* Q8_0 weights: llama.cpp rounds every product's activations to Q8_0
      * blocks, and so do the GPU's decode products (same formula, F16
-     * scale): with RF_GPU_MMA=0 every product takes that path and the
+     * scale): by default every product takes that path and the
      * logits agree with llama.cpp to float summation order, except that an
      * activation sitting on a rounding boundary can flip one 8-bit value,
      * which moves the logits by ~1e-2 from there on and can flip a step
@@ -312,7 +312,7 @@ int main(void)
      * in 200 (all at steps whose top two logits are within 2e-2) and 2e-2;
      * bound 12 and 3e-2. */
     const char *mma_env = getenv("RF_GPU_MMA");
-    const bool mma_off = mma_env && mma_env[0] == '0';
+    const bool mma_off = !(mma_env && mma_env[0] == '1');
     test_llamacpp(models, src, "tinyllamas-stories-260k-q8_0", mma_off ? 2e-2 : 3e-2, mma_off ? 3 : 12, &ran);
     test_cpu_vs_gpu(models, "stories260K.gguf", &ran);
     /* Q8_0: the CPU rounds activations to 8 bits everywhere; so does the
