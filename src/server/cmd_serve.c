@@ -47,7 +47,15 @@ static void usage(FILE *f)
         "      --grace S           on SIGTERM, time for in-flight requests (default 10)\n"
         "      --deterministic     batch-invariant numerics: a request's output does not depend on its\n"
         "                          neighbours (the engine's default; --no-deterministic lets it trade that for speed)\n"
-        "  -v, --verbose\n");
+        "  -v, --verbose\n"
+        "\n"
+        "endpoints:\n"
+        "  POST /v1/chat/completions, /v1/completions, /v1/embeddings   OpenAI API (stream: SSE)\n"
+        "  GET  /v1/models, /v1/models/{id}\n"
+        "  POST /generate, /generate/stream (SSE)   native: {\"prompt\", \"id\"?, sampling fields}\n"
+        "  GET  /status/{id}   POST /cancel/{id}   (ids from X-Request-Id or the body's \"id\")\n"
+        "  GET  /health, /ready (503 while loading), /metrics (Prometheus)\n"
+        "  DELETE /cache       drop the retained prompt prefixes\n");
 }
 
 static int parse_int(const char *opt, const char *v, long lo, long hi, int *out)
