@@ -184,6 +184,17 @@ for (const c of cases) {
   check(a.choices[0].text === b.choices[0].text, 'cached prefix gives the same text');
 }
 
+// A chat's second turn starts with the first turn's tokens: reused.
+{
+  const turn1 = [{ role: 'user', content: 'Tell me a story about a dog named Max who liked to run in the park.' }];
+  const a = await client.chat.completions.create({ model: MODEL, messages: turn1, max_tokens: 20, temperature: 0 });
+  const turn2 = [...turn1, { role: 'assistant', content: a.choices[0].message.content }, { role: 'user', content: 'And then?' }];
+  const b = await client.chat.completions.create({ model: MODEL, messages: turn2, max_tokens: 8, temperature: 0 });
+  const cached = b.usage.prompt_tokens_details.cached_tokens;
+  check(cached >= 16 && cached <= a.usage.prompt_tokens + a.usage.completion_tokens,
+        `second chat turn reuses the first: cached ${cached}, first turn ${a.usage.prompt_tokens}+${a.usage.completion_tokens}`);
+}
+
 // Embeddings: base64 (the client's default) and float agree; unit norm;
 // deterministic; one vector per input.
 {
