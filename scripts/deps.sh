@@ -19,9 +19,20 @@ case "$what" in
   *) echo "deps.sh: unknown set '$what' (build|test|gpu)" >&2; exit 2 ;;
 esac
 
+# A package counts as present when dpkg has it, or, for tools that machines
+# often carry from elsewhere (Node.js with its own npm, a python3 build), when
+# the command is on PATH: installing Debian's copy over those can fail.
+have_cmd() {
+  case "$1" in
+    nodejs) command -v node >/dev/null ;;
+    npm) command -v npm >/dev/null ;;
+    python3) command -v python3 >/dev/null ;;
+    *) return 1 ;;
+  esac
+}
 missing=""
 for p in $want; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || have_cmd "$p" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
 
