@@ -139,6 +139,11 @@ typedef struct rf_backend_ops {
     /* Optional: capture/replay a step (NULL on the CPU). */
     rf_status (*graph_begin)(void *ctx, int key, rf_error *err);
     rf_status (*graph_end)(void *ctx, rf_error *err);
+    /* Optional (NULL: ignored): whether results must be batch-invariant
+     * (rf_ctx_params.deterministic). A backend may take faster paths whose
+     * numerics depend on the batch size only when this is off; the GPU's
+     * matrix-unit prompt path is one. Default: on. */
+    void (*set_deterministic)(void *ctx, bool on);
     void (*destroy)(void *ctx);
 } rf_backend_ops;
 
