@@ -93,13 +93,17 @@ rf_status rf_gpu_time_ms(rf_gpu *g, void (*fn)(void *arg), void *arg, float *ms,
 rf_status rf_gpu_reserve_q8(rf_gpu *g, size_t n_elems, rf_error *err);
 void rf_gpu_share_q8(rf_gpu *dst, const rf_gpu *src);
 
+/* Let rf_gpu_matmul use the matrix units for batches of 12+ tokens (off by
+ * default: see rf_gpu_matmul; RF_GPU_MMA=1 turns them on everywhere). */
+void rf_gpu_set_mma(rf_gpu *g, bool on);
+
 /* Whether matmul / get_rows accept weights of type t. */
 bool rf_gpu_type_supported(rf_type t);
 
 /* y[t*n_rows + r] = dot(W row r, x[t*n_cols ...]) for t < n_tok.
  * Few tokens: one pass over W per call, activations reused from cache.
- * Many tokens: tiles dequantized to F16 and multiplied on the matrix units
- * (F32 accumulation). n_cols must be a multiple of the type's block size
+ * Many tokens, when allowed (rf_gpu_set_mma): tiles dequantized to F16 and
+ * multiplied on the matrix units (F32 accumulation). n_cols must be a multiple of the type's block size
  * (any n_cols for F32/F16/BF16). */
 rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
                         int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,

@@ -78,6 +78,7 @@ typedef struct gb_ctx {
     /* RoPE frequency factors arrive as host pointers (model metadata
      * tensors): each distinct one is copied to the device once */
     struct { const float *host; float *dev; int n; } ff[8];
+    bool allow_mma;        /* !deterministic */
 } gb_ctx;
 
 static void gb_note(gb_ctx *c, rf_status st, const rf_error *e)
@@ -475,6 +476,7 @@ static rf_status gb_graph_end(void *ctx, rf_error *err)
     }
     rf_gpu *gg = c->graphs[victim].g;
     rf_gpu_share_q8(gg, c->g);
+    rf_gpu_set_mma(gg, c->allow_mma);
     c->graphs[victim].valid = false;
     if ((st = rf_gpu_sync(c->g, err)) != RF_OK) return st;
     if ((st = rf_gpu_graph_begin(gg, err)) != RF_OK) return gb_flush(c, c->g, err);
@@ -492,6 +494,15 @@ static rf_status gb_graph_end(void *ctx, rf_error *err)
     c->graphs[victim].last_use = c->tick;
     if ((st = rf_gpu_graph_replay(gg, err)) != RF_OK) return st;
     return rf_gpu_sync(gg, err);
+}
+
+static void gb_set_deterministic(void *ctx, bool on)
+{
+    gb_ctx *c = ctx;
+    c->allow_mma = !on;
+    rf_gpu_set_mma(c->g, !on);
+    for (int i = 0; i < GB_GRAPHS; i++) /* recorded graphs used the old choice */
+        c->graphs[i].valid = false;
 }
 
 static void gb_destroy(void *ctx)
@@ -531,6 +542,7 @@ static rf_backend_ops gb_ops = {
     .copy2d = gb_copy2d,
     .graph_begin = gb_graph_begin,
     .graph_end = gb_graph_end,
+    .set_deterministic = gb_set_deterministic,
     .destroy = gb_destroy,
 };
 

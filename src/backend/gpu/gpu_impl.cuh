@@ -33,6 +33,7 @@ struct rf_gpu {
      * share one rounding pass. */
     const float *q8_src;
     int64_t q8_n;
+    bool allow_mma;               /* matrix units for prompts (not batch-invariant) */
 };
 
 /* Evaluates a runtime call; on failure fills err and returns RF_ERR_BACKEND

@@ -428,17 +428,17 @@ extern "C" rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, in
                                    int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
                                    float *d_y, rf_error *err)
 {
-    /* The matrix units are opt-in (RF_GPU_MMA=1): their F16 operands make a
+    /* The matrix units are opt-in (rf_gpu_set_mma: a context that is not
+     * deterministic; RF_GPU_MMA=1 everywhere): their F16 operands make a
      * token's result depend on whether its batch reached the tile path, which
-     * breaks the engine's batch invariance (deterministic mode, the default)
-     * and moves logits ~1e-3 from the reference; on the H200 they were only
-     * 1.0-1.4x faster for 512-token prompts than the decode products. */
+     * breaks the engine's batch invariance, and move logits ~1e-3 from the
+     * reference. They are 3-4x faster for 512-token prompts (H200). */
     static int use_mma = -1;
     if (use_mma < 0) {
         const char *e = getenv("RF_GPU_MMA");
         use_mma = e && e[0] == '1';
     }
-    if (use_mma && n_tok >= RF_GPU_MMA_MIN_TOK)
+    if ((use_mma || g->allow_mma) && n_tok >= RF_GPU_MMA_MIN_TOK)
         return rf_gpu_matmul_mma(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
     return rf_gpu_matmul_vec(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
 }

@@ -280,3 +280,5 @@ extern "C" void rf_gpu_share_q8(rf_gpu *dst, const rf_gpu *src)
     dst->q8_owned = false;
     dst->q8_src = NULL;
 }
+
+extern "C" void rf_gpu_set_mma(rf_gpu *g, bool on) { g->allow_mma = on; }
