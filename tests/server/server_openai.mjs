@@ -143,11 +143,11 @@ for (const c of cases) {
 }
 
 // Logprobs against llama.cpp's logits (steps 0 and 1 of case 0). Tolerance
-// 1e-2: the engine's logits match llama.cpp's within a relative L2 error of
-// 1e-3 (tests/engine/engine_greedy.c; F32 sums in another order), which
-// leaves errors of a few 1e-3 on single logits of unlikely tokens.
+// 1e-4: with the F32 model and F32 KV cache on both sides the log-softmax
+// values agree to about 2e-6 (F32 sums in another order); the bound leaves
+// a factor of 50.
 {
-  const TOL = 1e-2;
+  const TOL = 1e-4;
   const c = cases[0];
   const r = await client.completions.create({ model: MODEL, prompt: c.prompt, max_tokens: 2, temperature: 0, logprobs: 5 });
   const lp = r.choices[0].logprobs;
