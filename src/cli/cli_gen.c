@@ -8,9 +8,54 @@
 
 #include "base/base.h"
 
+const char cli_device_opts_help[] =
+    "      --cpu              run on the CPU even when a GPU is present\n"
+    "      -ngl N             layers on the GPU: 0 = none (CPU); any other value puts every\n"
+    "                         layer there (partial offload is not supported yet; default: all)\n"
+    "      --device N         which GPU (see `rocmforge devices`; default 0)\n";
+
+void cli_device_opts_init(cli_device_opts *d)
+{
+    d->kind = RF_DEVICE_AUTO;
+    d->index = 0;
+    d->n_gpu_layers = -1;
+}
+
+int cli_device_opts_parse(cli_device_opts *d, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    int *target;
+    if (!strcmp(a, "--cpu")) {
+        d->kind = RF_DEVICE_CPU;
+        return 1;
+    }
+    if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers")) target = &d->n_gpu_layers;
+    else if (!strcmp(a, "--device")) target = &d->index;
+    else return 0;
+    char *e;
+    long x = v ? strtol(v, &e, 10) : 0;
+    if (!v || !*v || *e || x < (target == &d->n_gpu_layers ? -1 : 0) || x > 1000000) {
+        fprintf(stderr, "rocmforge: bad or missing value for %s\n", a);
+        return -1;
+    }
+    *target = (int)x;
+    (*i)++;
+    return 1;
+}
+
+void cli_device_opts_apply(const cli_device_opts *d, rf_model_params *mp)
+{
+    mp->device_kind = d->kind;
+    mp->device_index = d->index;
+    mp->n_gpu_layers = d->n_gpu_layers;
+    if (d->kind == RF_DEVICE_AUTO && d->index != 0) mp->device_kind = RF_DEVICE_GPU; /* --device asks for a GPU */
+}
+
 void gen_opts_init(gen_opts *o)
 {
     memset(o, 0, sizeof *o);
+    cli_device_opts_init(&o->dev);
     o->n_predict = -1;
     o->n_batch = 512;
     o->sp = rf_sampler_default_params();
@@ -78,6 +123,8 @@ int gen_opts_parse(gen_opts *o, int argc, char **argv, int *i)
         fprintf(stderr, "rocmforge: bad value '%s' for %s\n", v, a);          \
         return -1;                                                            \
     } while (0)
+    int d = cli_device_opts_parse(&o->dev, argc, argv, i);
+    if (d) return d;
     if (IS("-m") || IS("--model")) { NEED_VALUE(); o->model = v; return 1; }
     if (IS("-p") || IS("--prompt")) { NEED_VALUE(); o->prompt = v; return 1; }
     if (IS("-s") || IS("--system")) { NEED_VALUE(); o->system = v; return 1; }
@@ -144,6 +191,7 @@ int gen_setup(gen_state *g, const gen_opts *o)
     const char *path = o->model ? o->model : getenv("RF_MODEL");
     if (!path || !*path) path = "models/stories260K.gguf";
     rf_model_params mp = rf_model_default_params();
+    cli_device_opts_apply(&o->dev, &mp);
     mp.n_threads = o->n_threads;
     mp.progress = true;
     mp.verbose = o->verbose;

@@ -11,7 +11,23 @@
 
 #include "rocmforge.h"
 
+/* Device placement options shared by run, chat and bench. */
+typedef struct cli_device_opts {
+    rf_device_kind kind;      /* --cpu forces RF_DEVICE_CPU */
+    int index;                /* --device N */
+    int n_gpu_layers;         /* -ngl N; -1 = all */
+} cli_device_opts;
+
+void cli_device_opts_init(cli_device_opts *d);
+/* Parses --cpu, -ngl/--n-gpu-layers N, --device N at argv[*i]: returns 1
+ * when consumed (advancing *i past a value), 0 when not a device option,
+ * -1 on a bad value (message printed). */
+int cli_device_opts_parse(cli_device_opts *d, int argc, char **argv, int *i);
+void cli_device_opts_apply(const cli_device_opts *d, rf_model_params *mp);
+extern const char cli_device_opts_help[];
+
 typedef struct gen_opts {
+    cli_device_opts dev;      /* --cpu, -ngl, --device */
     const char *model;        /* -m, else $RF_MODEL, else models/stories260K.gguf */
     const char *prompt;       /* -p, or the contents of -f FILE */
     char *prompt_owned;       /* -f: malloc'd file contents */

@@ -17,6 +17,7 @@
 
 #include "base/base.h"
 #include "cli.h"
+#include "cli_gen.h"
 #include "gguf/gguf.h"
 
 static void usage(FILE *f)
@@ -27,7 +28,7 @@ static void usage(FILE *f)
                "  -n N               generated tokens for the tg test (default 128; 0 = skip)\n"
                "  -r N               repetitions (default 5)\n"
                "  -t N               CPU threads (default: all cores)\n"
-               "  --json             print the results as a JSON array\n");
+               "  --json             print the results as a JSON array\n%s", cli_device_opts_help);
 }
 
 /* Dominant weight type (by bytes) and total tensor bytes of the file. */
@@ -92,9 +93,14 @@ int cmd_bench(int argc, char **argv)
     const char *path = NULL;
     int n_pp = 512, n_tg = 128, reps = 5, threads = 0;
     bool json = false;
+    cli_device_opts dev;
+    cli_device_opts_init(&dev);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int *target = NULL;
+        int d = cli_device_opts_parse(&dev, argc, argv, &i);
+        if (d < 0) return 2;
+        if (d > 0) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
@@ -127,6 +133,7 @@ int cmd_bench(int argc, char **argv)
     if (!path || !*path) path = "models/stories260K.gguf";
 
     rf_model_params mp = rf_model_default_params();
+    cli_device_opts_apply(&dev, &mp);
     mp.n_threads = threads;
     mp.progress = !json;
     rf_model *m = NULL;

@@ -32,9 +32,9 @@ static void on_sigint(int sig)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: rocmforge chat [-m FILE] [options]\n"
-               "  -s, --system TEXT      system prompt\n%s"
+               "  -s, --system TEXT      system prompt\n%s%s"
                "\nIn the chat: /reset starts over, Ctrl-C stops an answer, Ctrl-D quits.\n",
-            gen_opts_help());
+            gen_opts_help(), cli_device_opts_help);
 }
 
 static void messages_reset(json_t *msgs, const char *system)

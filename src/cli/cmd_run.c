@@ -14,8 +14,8 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: rocmforge run [-m FILE] -p PROMPT [options]\n"
-               "  -p, --prompt TEXT      the prompt (special tokens written in it are recognised)\n%s",
-            gen_opts_help());
+               "  -p, --prompt TEXT      the prompt (special tokens written in it are recognised)\n%s%s",
+            gen_opts_help(), cli_device_opts_help);
 }
 
 int cmd_run(int argc, char **argv)
