@@ -96,6 +96,10 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
     if (!c) return RF_ERR_NOMEM;
     c->m = m;
     c->be = m->backend;
+    /* Batch-invariant numerics unless the caller opts out; a backend may then
+     * take faster paths (e.g. matrix units that round to F16). The backend
+     * belongs to the model, so the last context created sets it. */
+    if (c->be.ops->set_deterministic) c->be.ops->set_deterministic(c->be.ctx, p.deterministic);
     c->p = p;
     c->n_ctx = p.n_ctx;
     c->n_batch = p.n_batch;
