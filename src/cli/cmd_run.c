@@ -106,6 +106,7 @@ int cmd_run(int argc, char **argv)
         free(text);
     } else if (rc == 0) {
         fputc('\n', stdout);
+        fflush(stdout); /* the timing line (stderr) comes after the text */
         if (res.context_full) fprintf(stderr, "rocmforge: stopped: the context (%d tokens) is full\n", g.n_ctx);
         fprintf(stderr, "prompt: %d tokens in %.1f ms (%.1f tok/s) | generation: %d tokens in %.1f ms (%.1f tok/s)\n",
                 res.n_prompt, res.t_prompt * 1e3, res.t_prompt > 0 ? res.n_prompt / res.t_prompt : 0.0, res.n_gen,
