@@ -112,7 +112,6 @@ static int argmax(const float *x, int n)
     return b;
 }
 
-#ifdef RF_TEST_WITH_ENGINE
 /* errs[pos] filled; returns 0 if the run completed. */
 static bool use_gpu;   /* mode "gpu": the GPU backend instead of the CPU */
 
@@ -204,16 +203,6 @@ done:
     rf_model_free(m);
     return rc;
 }
-#else
-/* The library was built without the forward pass (no rf_model_load /
- * rf_decode yet): the engine comparison fails, it does not skip. */
-static int run_engine(const fixture *fx, double *errs, int *top_agree)
-{
-    (void)fx; (void)errs; (void)top_agree;
-    fprintf(stderr, "rocmforge was built without rf_model_load/rf_decode: no forward pass to check\n");
-    return -1;
-}
-#endif
 
 static int run_llamacpp(const fixture *fx, double *errs, int *top_agree)
 {

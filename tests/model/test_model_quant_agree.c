@@ -260,7 +260,6 @@ static int run_llamacpp(rf_llama_ref *r, const char *path, int32_t *tokens, floa
     return rc;
 }
 
-#ifdef RF_TEST_WITH_ENGINE
 /* rocmforge teacher-forced on llama.cpp's sequence: the same prefill, then
  * one token per rf_decode. */
 static int run_ours(const char *path, const int32_t *tokens, float *logits)
@@ -321,14 +320,6 @@ static int run_ours(const char *path, const int32_t *tokens, float *logits)
     rf_model_free(m);
     return rc;
 }
-#else
-static int run_ours(const char *path, const int32_t *tokens, float *logits)
-{
-    (void)path; (void)tokens; (void)logits;
-    fprintf(stderr, "rocmforge was built without rf_model_load/rf_decode: no forward pass to check\n");
-    return -1;
-}
-#endif
 
 /* llama.cpp logs through our callback: errors only (RF_LLAMA_LOG: all) */
 static void quiet_log(int level, const char *text, void *ud)

@@ -118,7 +118,6 @@ static void check_llamacpp(rf_llama_ref *r, const char *path, const expect *e)
     r->model_free(m);
 }
 
-#ifdef RF_TEST_WITH_ENGINE
 static void check_ours(const char *path, const expect *e)
 {
     rf_model_params mp = rf_model_default_params();
@@ -137,7 +136,6 @@ static void check_ours(const char *path, const expect *e)
            in.n_head, in.n_head_kv, in.n_vocab, in.n_ctx_train);
     rf_model_free(m);
 }
-#endif
 
 static void check_rope_freqs(void)
 {
@@ -203,9 +201,7 @@ int main(void)
             check_llamacpp(&r, f32, e);
             check_llamacpp(&r, q, e);
         }
-#ifdef RF_TEST_WITH_ENGINE
         check_ours(q, e);
-#endif
     }
     check_rope_freqs();
 
@@ -219,9 +215,7 @@ int main(void)
         CHECK(run_synth(args, out) == 0);
         expect e = {"vocab-from", "", "", 2, 64, 4, 2, 128256, 2048};
         if (have_ll) check_llamacpp(&r, out, &e);
-#ifdef RF_TEST_WITH_ENGINE
         check_ours(out, &e);
-#endif
     } else {
         fprintf(stderr, "note: %s absent, --vocab-from not checked\n", vocab);
     }
