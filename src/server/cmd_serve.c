@@ -17,6 +17,7 @@
 
 #include "base/base.h"
 #include "cli/cli.h"
+#include "cli/cli_gen.h"
 #include "server.h"
 
 static void usage(FILE *f)
@@ -48,6 +49,7 @@ static void usage(FILE *f)
         "      --deterministic     batch-invariant numerics: a request's output does not depend on its\n"
         "                          neighbours (the engine's default; --no-deterministic lets it trade that for speed)\n"
         "  -v, --verbose\n"
+        "%s"
         "\n"
         "endpoints:\n"
         "  POST /v1/chat/completions, /v1/completions, /v1/embeddings   OpenAI API (stream: SSE)\n"
@@ -55,7 +57,8 @@ static void usage(FILE *f)
         "  POST /generate, /generate/stream (SSE)   native: {\"prompt\", \"id\"?, sampling fields}\n"
         "  GET  /status/{id}   POST /cancel/{id}   (ids from X-Request-Id or the body's \"id\")\n"
         "  GET  /health, /ready (503 while loading), /metrics (Prometheus)\n"
-        "  DELETE /cache       drop the retained prompt prefixes\n");
+        "  DELETE /cache       drop the retained prompt prefixes\n",
+        cli_device_opts_help);
 }
 
 static int parse_int(const char *opt, const char *v, long lo, long hi, int *out)
@@ -117,7 +120,12 @@ int cmd_serve(int argc, char **argv)
     char *key_from_file = NULL;
     int max_body = (int)o->max_body;
 
+    cli_device_opts dev;
+    cli_device_opts_init(&dev);
     for (int i = 1; i < argc; i++) {
+        int d = cli_device_opts_parse(&dev, argc, argv, &i);
+        if (d < 0) return 2;
+        if (d > 0) continue;
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define OPT(s, l) (!strcmp(a, s) || !strcmp(a, l))
@@ -189,6 +197,7 @@ int cmd_serve(int argc, char **argv)
             strchr(o->host, ':') ? "[" : "", o->host, strchr(o->host, ':') ? "]" : "", srv.port, o->model_path);
 
     rf_model_params mp = rf_model_default_params();
+    cli_device_opts_apply(&dev, &mp);
     mp.n_threads = o->n_threads;
     mp.verbose = o->verbose;
     rf_model *model = NULL;
