@@ -1,5 +1,5 @@
 // server_embeddings.mjs — /v1/embeddings against llama.cpp: the same texts
-// through llama.cpp with MEAN pooling (embed_ref.c, built here against the
+// through llama.cpp with MEAN pooling (scripts/fixtures/llamacpp/embd_ref.c, built here against the
 // llama.cpp release inside node-llama-cpp and its prebuilt CPU libraries)
 // and through the server (openai client, base64 and float encodings).
 // Tolerance: cosine >= 1 - 1e-6 and per-element error <= 1e-5 on the unit
@@ -26,9 +26,9 @@ if (!fs.existsSync(path.join(src, 'include', 'llama.h'))) {
   const r = spawnSync('git', ['clone', '-q', bundle, src], { stdio: 'inherit', timeout: 120000 });
   if (r.status !== 0) skip('cannot clone the llama.cpp source bundle (git missing?)');
 }
-const exe = path.join(CACHE_DIR, 'embed-ref', 'embed_ref');
+const exe = path.join(CACHE_DIR, 'embed-ref', 'embd_ref');
 fs.mkdirSync(path.dirname(exe), { recursive: true });
-const cc = spawnSync('cc', ['-O1', '-o', exe, path.join(SOURCE_DIR, 'tests', 'server', 'embed_ref.c'),
+const cc = spawnSync('cc', ['-O1', '-o', exe, path.join(SOURCE_DIR, 'scripts', 'fixtures', 'llamacpp', 'embd_ref.c'),
   `-I${src}/include`, `-I${src}/ggml/include`, `-L${bins}`, '-l:libllama.v0.4.0.so', '-l:libggml-base.so',
   '-l:libggml.v0.4.0.so', `-Wl,-rpath,${bins}`, '-lm'], { encoding: 'utf8' });
 if (cc.status !== 0) skip(`cannot build the llama.cpp embedding harness: ${cc.stderr}`);
@@ -37,7 +37,14 @@ const texts = ['Once upon a time', 'The little dog', 'Lily and Tom went to the p
   'One day, a girl named Sue found a shiny red ball under her bed.'];
 const run = spawnSync(exe, [bins, model, ...texts], { encoding: 'utf8', timeout: 120000 });
 if (run.status !== 0) skip(`llama.cpp embedding harness failed: ${run.stderr}`);
-const ref = run.stdout.trim().split('\n').map((l) => { const w = l.split(' ').map(Number); return { n: w[0], v: w.slice(1) }; });
+// embd_ref prints, per text, "tokens <n> <ids...>" then "embd <n_embd floats>".
+const ref = [];
+for (const l of run.stdout.split('\n')) {
+  const w = l.trim().split(' ');
+  if (w[0] === 'tokens') ref.push({ n: Number(w[1]), v: [] });
+  else if (w[0] === 'embd') ref[ref.length - 1].v = w.slice(1).map(Number);
+}
+check(ref.length === texts.length, `llama.cpp harness gave ${ref.length} embeddings for ${texts.length} texts`);
 
 const srv = await startServer(['--parallel', '4', '-c', '512']);
 const client = await openaiClient(srv);
