@@ -18,7 +18,8 @@ void rf_cpu_act_q8_scalar(const float *x, void *out, int64_t n)
         float amax = 0.0f;
         for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
         const float d = amax / 127.f;
-        const float id = d ? 1.0f / d : 0.0f;
+        /* 127 / amax, as ggml's x86 SIMD quantizer computes it */
+        const float id = amax != 0.0f ? 127.f / amax : 0.0f;
         int sum = 0;
         for (int j = 0; j < 32; j++) {
             /* round half to even, as the SIMD conversions do */

@@ -133,8 +133,10 @@ static void act_q8(const float *x, void *out, int64_t n)
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
         const float amax = _mm_cvtss_f32(m4);
+        /* ggml's SIMD quantizer: id = 127 / amax (not 1 / d), which differs
+         * from 1 / (amax / 127) in the last bit for some amax */
         const float d = amax / 127.f;
-        const float id = d ? 1.0f / d : 0.0f;
+        const float id = amax != 0.0f ? 127.f / amax : 0.0f;
         const __m256 vid = _mm256_set1_ps(id);
         /* cvtps rounds half to even, like the scalar nearbyintf */
         __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, vid)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, vid));
