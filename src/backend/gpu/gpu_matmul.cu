@@ -125,6 +125,134 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_q8(
     }
 }
 
+/* K-quant decode with wide lanes (Q4_K, Q6_K). The kernel above gives a
+ * lane 8 weights per step (one 8-byte load, most of it shared with another
+ * lane's plane), which left the products latency-bound at ~35% of the copy
+ * rate: too few bytes in flight per warp. Here a lane owns a 16-byte run of
+ * quants of one superblock per step, i.e. 32 (Q4_K: both nibble planes) or
+ * 64 (Q6_K: both planes of ql and their qh bits) weights, and the warp
+ * covers 4 (Q4_K) or 8 (Q6_K) superblocks per step. Products are exact
+ * integers per 16-weight run (the Q6_K offset -32 is applied in integers);
+ * each output's reduction order depends only on n_cols. */
+#define RF_M4 0x0F0F0F0Fu
+#define RF_ONES 0x01010101
+
+/* 16 bytes from a 2-byte aligned address (Q6_K blocks are 210 bytes) as
+ * four words: five aligned loads and a funnel shift. Reads up to 4 bytes
+ * past the run, which stay inside the block for every run used below. */
+RF_DEV void rf_ld16_a2(const uint8_t *p, uint32_t w[4])
+{
+    const uint32_t *a = (const uint32_t *)((uintptr_t)p & ~(uintptr_t)3);
+    const int sh = 8 * (int)((uintptr_t)p & 3);
+    uint32_t v[5];
+#pragma unroll
+    for (int i = 0; i < 5; i++) v[i] = a[i];
+#pragma unroll
+    for (int i = 0; i < 4; i++) w[i] = (uint32_t)((((uint64_t)v[i + 1] << 32) | v[i]) >> sh);
+}
+
+template <int T> struct rf_kq;
+
+template <> struct rf_kq<RF_TYPE_Q4_K> {
+    enum { LPB = 8, BYTES = 144 };
+    /* lane j of the superblock: nibble bytes [32g + 16h, +16) with g = j/2,
+     * h = j%2: elements 64g + 16h + i (low) and 64g + 32 + 16h + i (high) */
+    template <int NT>
+    RF_DEV void run(const uint8_t *b, int j, const int8_t *xq, const float *xd, int64_t n_cols, int64_t sb,
+                    float *acc)
+    {
+        const int g = j >> 1, h = j & 1;
+        const uint4 u = *(const uint4 *)(b + 16 + 32 * g + 16 * h);
+        const uint32_t dm = *(const uint32_t *)b;
+        int sc0, mn0, sc1, mn1;
+        rf_scale_min_k4(2 * g, b + 4, &sc0, &mn0);
+        rf_scale_min_k4(2 * g + 1, b + 4, &sc1, &mn1);
+        const float d = rf_h2f((uint16_t)(dm & 0xffff)), dmin = rf_h2f((uint16_t)(dm >> 16));
+        const float dl0 = d * sc0, ml0 = dmin * mn0, dl1 = d * sc1, ml1 = dmin * mn1;
+        const int lo0 = (int)(u.x & RF_M4), lo1 = (int)(u.y & RF_M4), lo2 = (int)(u.z & RF_M4), lo3 = (int)(u.w & RF_M4);
+        const int hi0 = (int)((u.x >> 4) & RF_M4), hi1 = (int)((u.y >> 4) & RF_M4), hi2 = (int)((u.z >> 4) & RF_M4),
+                  hi3 = (int)((u.w >> 4) & RF_M4);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            const int8_t *xt = xq + t * n_cols + sb * 256 + 64 * g + 16 * h;
+            const int4 a = *(const int4 *)xt, c = *(const int4 *)(xt + 32);
+            const int p0 = rf_dp4a(lo3, a.w, rf_dp4a(lo2, a.z, rf_dp4a(lo1, a.y, rf_dp4a(lo0, a.x, 0))));
+            const int s0 = rf_dp4a(RF_ONES, a.w, rf_dp4a(RF_ONES, a.z, rf_dp4a(RF_ONES, a.y, rf_dp4a(RF_ONES, a.x, 0))));
+            const int p1 = rf_dp4a(hi3, c.w, rf_dp4a(hi2, c.z, rf_dp4a(hi1, c.y, rf_dp4a(hi0, c.x, 0))));
+            const int s1 = rf_dp4a(RF_ONES, c.w, rf_dp4a(RF_ONES, c.z, rf_dp4a(RF_ONES, c.y, rf_dp4a(RF_ONES, c.x, 0))));
+            const float2 dx = *(const float2 *)(xd + t * (n_cols / 32) + sb * 8 + 2 * g);
+            acc[t] += dx.x * (dl0 * (float)p0 - ml0 * (float)s0) + dx.y * (dl1 * (float)p1 - ml1 * (float)s1);
+        }
+    }
+};
+
+template <> struct rf_kq<RF_TYPE_Q6_K> {
+    enum { LPB = 4, BYTES = 210 };
+    /* lane j: half n = j/2 of the superblock, l in [16(j%2), +16): the
+     * elements 128n + l + 32k (k = 0..3) built from ql[l], ql[l + 32] and
+     * the 2-bit fields of qh[l] */
+    template <int NT>
+    RF_DEV void run(const uint8_t *b, int j, const int8_t *xq, const float *xd, int64_t n_cols, int64_t sb,
+                    float *acc)
+    {
+        const int n = j >> 1, l = 16 * (j & 1);
+        uint32_t qa[4], qb[4], qh[4];
+        rf_ld16_a2(b + 64 * n + l, qa);
+        rf_ld16_a2(b + 64 * n + l + 32, qb);
+        rf_ld16_a2(b + 128 + 32 * n + l, qh);
+        const int8_t *sc = (const int8_t *)(b + 192) + 8 * n + (j & 1);
+        const float d = rf_h2f(rf_ld16(b + 208));
+        const float dk[4] = {d * sc[0], d * sc[2], d * sc[4], d * sc[6]};
+        int q[4][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            q[0][i] = (int)((qa[i] & RF_M4) | ((qh[i] & 0x03030303u) << 4));
+            q[1][i] = (int)((qb[i] & RF_M4) | (((qh[i] >> 2) & 0x03030303u) << 4));
+            q[2][i] = (int)(((qa[i] >> 4) & RF_M4) | (((qh[i] >> 4) & 0x03030303u) << 4));
+            q[3][i] = (int)(((qb[i] >> 4) & RF_M4) | (((qh[i] >> 6) & 0x03030303u) << 4));
+        }
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            const int8_t *xt = xq + t * n_cols + sb * 256 + 128 * n + l;
+            const float4 dx = *(const float4 *)(xd + t * (n_cols / 32) + sb * 8 + 4 * n);
+            const float dxk[4] = {dx.x, dx.y, dx.z, dx.w};
+            float s = 0.f;
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                const int4 a = *(const int4 *)(xt + 32 * k);
+                const int p = rf_dp4a(q[k][3], a.w, rf_dp4a(q[k][2], a.z, rf_dp4a(q[k][1], a.y, rf_dp4a(q[k][0], a.x, 0))));
+                const int sx = rf_dp4a(RF_ONES, a.w, rf_dp4a(RF_ONES, a.z, rf_dp4a(RF_ONES, a.y, rf_dp4a(RF_ONES, a.x, 0))));
+                s += dxk[k] * (dk[k] * (float)(p - 32 * sx));
+            }
+            acc[t] += s;
+        }
+    }
+};
+
+template <int T, int NT>
+static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_kq(
+    const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
+    const int8_t *__restrict__ xq, const float *__restrict__ xd, float *__restrict__ y, int64_t y_stride)
+{
+    typedef rf_kq<T> K;
+    const int64_t r = (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id();
+    if (r >= n_rows) return;
+    const uint8_t *row = w + r * row_stride;
+    const int lane = rf_lane(), j = lane % K::LPB;
+    const int64_t n_sb = n_cols / 256;
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) acc[t] = 0.f;
+#pragma unroll 2
+    for (int64_t sb = lane / K::LPB; sb < n_sb; sb += RF_WARP / K::LPB)
+        K::template run<NT>(row + sb * K::BYTES, j, xq, xd, n_cols, sb, acc);
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        const float s = rf_warp_sum(acc[t]);
+        if (lane == 0) y[t * y_stride + r] = s;
+    }
+}
+
 /* ----------------------------------------------------------------- mma */
 #define MM_BM 128          /* weight rows per tile */
 #define MM_BN 128          /* tokens per tile */
@@ -307,13 +435,30 @@ static void rf_matvec_t(rf_gpu *g, const void *w, int64_t n_rows, int64_t n_cols
     }
 }
 
+/* RF_GPU_WIDE=0 keeps the K-quants on the 8-weight slices (comparisons) */
+static bool rf_gpu_wide_kq(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("RF_GPU_WIDE");
+        on = !(e && e[0] == '0');
+    }
+    return on;
+}
+
 template <int T, int NT>
 static void rf_launch_matvec_q8(rf_gpu *g, const void *w, int64_t n_rows, int64_t n_cols, size_t row_stride,
                                 const int8_t *xq, const float *xd, float *y)
 {
     const int rows_per_block = MV_THREADS / g->info.warp;
-    rf_k_matvec_q8<T, NT><<<rf_gpu_blocks(n_rows, rows_per_block), MV_THREADS, 0, g->stream>>>(
-        (const uint8_t *)w, n_rows, n_cols, row_stride, xq, xd, y, n_rows);
+    const unsigned nb = (unsigned)rf_gpu_blocks(n_rows, rows_per_block);
+    if ((T == RF_TYPE_Q4_K || T == RF_TYPE_Q6_K) && rf_gpu_wide_kq()) {
+        rf_k_matvec_kq<T == RF_TYPE_Q6_K ? RF_TYPE_Q6_K : RF_TYPE_Q4_K, NT><<<nb, MV_THREADS, 0, g->stream>>>(
+            (const uint8_t *)w, n_rows, n_cols, row_stride, xq, xd, y, n_rows);
+        return;
+    }
+    rf_k_matvec_q8<T, NT><<<nb, MV_THREADS, 0, g->stream>>>((const uint8_t *)w, n_rows, n_cols, row_stride, xq,
+                                                             xd, y, n_rows);
 }
 
 template <int T>
