@@ -198,6 +198,160 @@ static void test_matmul(void)
     CHECK(!rf_gpu_type_supported(RF_TYPE_IQ2_XXS));
 }
 
+/* ------------------------------------------------------------ fusions */
+/* The fused entry points (one launch for what the step recorded as several
+ * ops) must give exactly what the separate calls give: bit for bit, since
+ * the fusion is only a scheduling change. Also the 8-bit form an rmsnorm or
+ * a glu leaves in the scratch for the next product must equal what the
+ * product's own rounding pass makes (a product after an unrelated launch). */
+static int bits_differ(const float *a, const float *b, size_t n)
+{
+    int d = 0;
+    for (size_t i = 0; i < n; i++) d += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    return d;
+}
+
+static void *quantized_rand(rf_type t, int64_t rows, int64_t cols)
+{
+    const rf_quant_ops *q = rf_quant_get(t);
+    const size_t rb = rf_type_row_bytes(t, (uint64_t)cols);
+    float *wf = malloc(sizeof(float) * rows * cols);
+    fill_rand(wf, (size_t)(rows * cols), 1.0f);
+    uint8_t *wq = malloc(rb * rows);
+    for (int64_t r = 0; r < rows; r++) q->quantize_row(wf + r * cols, wq + r * rb, cols);
+    void *d = dev_from(wq, rb * rows);
+    free(wf);
+    free(wq);
+    return d;
+}
+
+static void test_fused(void)
+{
+    float *dz = dev_alloc(sizeof(float));
+    OK(rf_gpu_fill_f32(G, dz, 1, 0.0f, E));
+    /* add + rmsnorm == add; rmsnorm (out aliasing y, as the layer loop does) */
+    {
+        const int rows = 3, n = 2048 + 32;
+        const size_t N = (size_t)rows * n;
+        float *x = malloc(sizeof(float) * N), *y = malloc(sizeof(float) * N), *w = malloc(sizeof(float) * n);
+        float *r1 = malloc(sizeof(float) * N), *r2 = malloc(sizeof(float) * N);
+        float *o1 = malloc(sizeof(float) * N), *o2 = malloc(sizeof(float) * N);
+        fill_rand(x, N, 2.0f); fill_rand(y, N, 2.0f); fill_rand(w, (size_t)n, 1.0f);
+        float *dx1 = dev_from(x, sizeof(float) * N), *dy1 = dev_from(y, sizeof(float) * N);
+        float *dx2 = dev_from(x, sizeof(float) * N), *dy2 = dev_from(y, sizeof(float) * N);
+        float *dw = dev_from(w, sizeof(float) * n);
+        OK(rf_gpu_add(G, dx1, dy1, dx1, (int64_t)N, E));
+        OK(rf_gpu_rmsnorm(G, dx1, dw, dy1, rows, n, 1e-5f, E));
+        OK(rf_gpu_add_rmsnorm(G, dx2, dy2, dw, dy2, rows, n, 1e-5f, E));
+        dev_get(r1, dx1, sizeof(float) * N); dev_get(r2, dx2, sizeof(float) * N);
+        dev_get(o1, dy1, sizeof(float) * N); dev_get(o2, dy2, sizeof(float) * N);
+        CHECKF(bits_differ(r1, r2, N) == 0 && bits_differ(o1, o2, N) == 0,
+               "add_rmsnorm differs from add + rmsnorm (%d residual, %d normed values)", bits_differ(r1, r2, N),
+               bits_differ(o1, o2, N));
+        rf_error e = {0};
+        CHECK(rf_gpu_add_rmsnorm(G, dx2, dy2, dw, dx2, rows, n, 1e-5f, &e) == RF_ERR_INVALID_ARG);
+        free(x); free(y); free(w); free(r1); free(r2); free(o1); free(o2);
+        rf_gpu_free(G, dx1); rf_gpu_free(G, dy1); rf_gpu_free(G, dx2); rf_gpu_free(G, dy2); rf_gpu_free(G, dw);
+    }
+    /* rope2(q, k) == rope(q); rope(k) */
+    {
+        const int n_tok = 4, hq = 6, hk = 2, hd = 64;
+        rf_rope_params p;
+        memset(&p, 0, sizeof p);
+        p.style = RF_ROPE_NEOX; p.n_rot = hd; p.freq_base = 500000.0f; p.freq_scale = 1.0f; p.attn_factor = 1.0f;
+        int32_t pos[4] = {0, 17, 400, 3999};
+        const size_t nq = (size_t)n_tok * hq * hd, nk = (size_t)n_tok * hk * hd;
+        float *q = malloc(sizeof(float) * nq), *k = malloc(sizeof(float) * nk);
+        float *a = malloc(sizeof(float) * nq), *b = malloc(sizeof(float) * nq);
+        fill_rand(q, nq, 2.0f); fill_rand(k, nk, 2.0f);
+        float *dq1 = dev_from(q, sizeof(float) * nq), *dk1 = dev_from(k, sizeof(float) * nk);
+        float *dq2 = dev_from(q, sizeof(float) * nq), *dk2 = dev_from(k, sizeof(float) * nk);
+        int32_t *dpos = dev_from(pos, sizeof pos);
+        OK(rf_gpu_rope(G, dq1, n_tok, hq, hd, dpos, &p, E));
+        OK(rf_gpu_rope(G, dk1, n_tok, hk, hd, dpos, &p, E));
+        OK(rf_gpu_rope2(G, dq2, hq, dk2, hk, n_tok, hd, dpos, &p, E));
+        dev_get(a, dq1, sizeof(float) * nq); dev_get(b, dq2, sizeof(float) * nq);
+        int dq = bits_differ(a, b, nq);
+        dev_get(a, dk1, sizeof(float) * nk); dev_get(b, dk2, sizeof(float) * nk);
+        int dk = bits_differ(a, b, nk);
+        CHECKF(dq == 0 && dk == 0, "rope2 differs from two ropes (%d q, %d k values)", dq, dk);
+        free(q); free(k); free(a); free(b);
+        rf_gpu_free(G, dq1); rf_gpu_free(G, dk1); rf_gpu_free(G, dq2); rf_gpu_free(G, dk2); rf_gpu_free(G, dpos);
+    }
+    /* matmul_multi == one matmul per weight; the 8-bit form left by rmsnorm
+     * and glu == the product's own rounding */
+    static const rf_type types[] = {RF_TYPE_Q4_0, RF_TYPE_Q8_0, RF_TYPE_Q4_K, RF_TYPE_Q5_K, RF_TYPE_Q6_K, RF_TYPE_F16};
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        const rf_type t = types[ti];
+        const int64_t cols = 1024, rows[3] = {96, 32, 40};
+        const size_t rb = rf_type_row_bytes(t, (uint64_t)cols);
+        void *dw[3];
+        for (int m = 0; m < 3; m++) dw[m] = quantized_rand(t, rows[m], cols);
+        static const int toks[] = {1, 3, 8, 11};
+        for (size_t k = 0; k < sizeof toks / sizeof *toks; k++) {
+            const int nt = toks[k];
+            float *x = malloc(sizeof(float) * nt * cols), *w = malloc(sizeof(float) * cols);
+            fill_rand(x, (size_t)(nt * cols), 1.0f);
+            fill_rand(w, (size_t)cols, 1.0f);
+            float *dx = dev_from(x, sizeof(float) * nt * cols), *dnw = dev_from(w, sizeof(float) * cols);
+            float *dxn = dev_alloc(sizeof(float) * nt * cols);
+            float *dy1[3], *dy2[3];
+            rf_gpu_mat set[3];
+            for (int m = 0; m < 3; m++) {
+                dy1[m] = dev_alloc(sizeof(float) * nt * rows[m]);
+                dy2[m] = dev_alloc(sizeof(float) * nt * rows[m]);
+                dev_poison(dy2[m], (size_t)(nt * rows[m]));
+                set[m] = (rf_gpu_mat){t, dw[m], rows[m], cols, rb};
+            }
+            /* separate products, each after its own rounding of a plain input */
+            OK(rf_gpu_rmsnorm(G, dx, dnw, dxn, nt, cols, 1e-5f, E));
+            for (int m = 0; m < 3; m++) {
+                OK(rf_gpu_add(G, dz, dz, dz, 1, E)); /* an unrelated launch: the product rounds dxn itself */
+                OK(rf_gpu_matmul(G, t, dw[m], rows[m], cols, rb, dxn, nt, dy1[m], E));
+            }
+            /* rmsnorm leaving its 8-bit form, then the set in one call */
+            OK(rf_gpu_rmsnorm(G, dx, dnw, dxn, nt, cols, 1e-5f, E));
+            OK(rf_gpu_matmul_multi(G, 3, set, dxn, nt, dy2, E));
+            int diff = 0;
+            for (int m = 0; m < 3; m++) {
+                float *a = malloc(sizeof(float) * nt * rows[m]), *b = malloc(sizeof(float) * nt * rows[m]);
+                dev_get(a, dy1[m], sizeof(float) * nt * rows[m]);
+                dev_get(b, dy2[m], sizeof(float) * nt * rows[m]);
+                diff += bits_differ(a, b, (size_t)(nt * rows[m]));
+                free(a); free(b);
+            }
+            CHECKF(diff == 0, "matmul_multi %s, %d tokens: %d outputs differ from separate products", rf_type_name(t),
+                   nt, diff);
+            for (int m = 0; m < 3; m++) { rf_gpu_free(G, dy1[m]); rf_gpu_free(G, dy2[m]); }
+            free(x); free(w);
+            rf_gpu_free(G, dx); rf_gpu_free(G, dnw); rf_gpu_free(G, dxn);
+        }
+        for (int m = 0; m < 3; m++) rf_gpu_free(G, dw[m]);
+    }
+    /* glu leaving its 8-bit form for the down projection */
+    {
+        const int nt = 2, n = 1024, rows = 64;
+        const size_t N = (size_t)nt * n;
+        float *gu = malloc(sizeof(float) * 2 * N);
+        fill_rand(gu, 2 * N, 2.0f);
+        float *dgu = dev_from(gu, sizeof(float) * 2 * N), *dh = dev_alloc(sizeof(float) * N);
+        void *dw = quantized_rand(RF_TYPE_Q4_K, rows, n);
+        const size_t rb = rf_type_row_bytes(RF_TYPE_Q4_K, (uint64_t)n);
+        float *dy1 = dev_alloc(sizeof(float) * nt * rows), *dy2 = dev_alloc(sizeof(float) * nt * rows);
+        OK(rf_gpu_glu(G, RF_ACT_SILU, dgu, dgu + n, nt, n, 2 * n, dh, E));
+        OK(rf_gpu_matmul(G, RF_TYPE_Q4_K, dw, rows, n, rb, dh, nt, dy2, E));
+        OK(rf_gpu_add(G, dz, dz, dz, 1, E));
+        OK(rf_gpu_matmul(G, RF_TYPE_Q4_K, dw, rows, n, rb, dh, nt, dy1, E));
+        float *a = malloc(sizeof(float) * nt * rows), *b = malloc(sizeof(float) * nt * rows);
+        dev_get(a, dy1, sizeof(float) * nt * rows);
+        dev_get(b, dy2, sizeof(float) * nt * rows);
+        CHECKF(bits_differ(a, b, (size_t)(nt * rows)) == 0, "glu's 8-bit form differs from the product's own rounding");
+        free(gu); free(a); free(b);
+        rf_gpu_free(G, dgu); rf_gpu_free(G, dh); rf_gpu_free(G, dw); rf_gpu_free(G, dy1); rf_gpu_free(G, dy2);
+    }
+    rf_gpu_free(G, dz);
+}
+
 /* ------------------------------------------------- ops vs the CPU backend */
 
 static void test_rmsnorm(void)
@@ -495,6 +649,7 @@ int main(void)
     OK(rf_backend_cpu_create(1, &CPU, E));
     OK(rf_gpu_reserve_q8(G, (size_t)1 << 20, E));
     test_matmul();
+    test_fused();
     test_rmsnorm();
     test_rope();
     test_elementwise();

@@ -122,6 +122,19 @@ rf_status rf_gpu_matmul_mma(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n
                             int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
                             float *d_y, rf_error *err);
 
+/* One weight of a set multiplied with a shared input. */
+typedef struct rf_gpu_mat {
+    rf_type type;
+    const void *d;
+    int64_t n_rows, n_cols;
+    size_t row_stride;
+} rf_gpu_mat;
+/* y[m] = x . w[m]^T for m < n_w (same x, n_tok rows). Weights of one type
+ * and width take one launch on the integer decode path; each output equals
+ * what rf_gpu_matmul gives for its weight alone. Otherwise one call each. */
+rf_status rf_gpu_matmul_multi(rf_gpu *g, int n_w, const rf_gpu_mat *w, const float *d_x, int64_t n_tok,
+                              float *const *d_y, rf_error *err);
+
 /* out[i*n_cols ...] = row ids[i] of W (n_rows rows), dequantized, times
  * scale (embedding lookup). Ids out of range give NaN rows. */
 rf_status rf_gpu_get_rows(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows, int64_t n_cols,
@@ -131,6 +144,18 @@ rf_status rf_gpu_get_rows(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_r
 /* y = x / rms(x) * w (w may be NULL), over rows of n; y may alias x. */
 rf_status rf_gpu_rmsnorm(rf_gpu *g, const float *d_x, const float *d_w, float *d_y,
                          int64_t n_rows, int64_t n, float eps, rf_error *err);
+
+/* x (n_rows, n) += y; out = x / rms(x) * w: the residual add and the next
+ * norm in one pass, equal to rf_gpu_add then rf_gpu_rmsnorm. out may
+ * alias y. */
+rf_status rf_gpu_add_rmsnorm(rf_gpu *g, float *d_x, const float *d_y, const float *d_w, float *d_out,
+                             int64_t n_rows, int64_t n, float eps, rf_error *err);
+
+/* RoPE of q (n_tok, n_head_q, head_dim) and k (n_tok, n_head_k, head_dim)
+ * with the same positions and parameters in one launch; equal to two
+ * rf_gpu_rope calls. */
+rf_status rf_gpu_rope2(rf_gpu *g, float *d_q, int n_head_q, float *d_k, int n_head_k, int64_t n_tok, int head_dim,
+                       const int32_t *d_pos, const rf_rope_params *p, rf_error *err);
 
 /* In place on x: (n_tok, n_head, head_dim) contiguous; position of token t
  * is d_pos[t]. Parameters as ggml's (YaRN, freq factors). */

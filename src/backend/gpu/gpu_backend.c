@@ -70,6 +70,7 @@ typedef struct gb_ctx {
     uint64_t hash;
     uint64_t tick;
     bool graphs_off;       /* RF_GPU_GRAPHS=0 */
+    bool fuse_off;         /* RF_GPU_FUSE=0 */
     /* one graph per (key, hash); gpu.h keeps one exec per rf_gpu, so each
      * cached graph owns its own rf_gpu stream context */
     struct { int key; uint64_t hash; uint64_t last_use; rf_gpu *g; bool valid; } graphs[GB_GRAPHS];
@@ -143,14 +144,60 @@ static rf_status gb_exec(gb_ctx *c, rf_gpu *g, const gb_rec *r, rf_error *err)
     return rf_err(err, RF_ERR_BACKEND, "GPU backend: unknown recorded op %d", r->op);
 }
 
+/* Fusion over the recorded step: a few neighbouring ops run as one launch
+ * when the pattern allows, with results equal to running them one by one
+ * (gpu.h's fused entry points promise that; gpu_kernels checks it):
+ *   - up to 3 products of one input (q, k, v; gate, up) -> matmul_multi;
+ *   - add(x, y) then rmsnorm(x -> out) -> add_rmsnorm;
+ *   - rope(q) then rope(k) with the same positions and parameters -> rope2.
+ * Returns how many records it ran (0: none matched). RF_GPU_FUSE=0: off. */
+static int gb_exec_fused(gb_ctx *c, rf_gpu *g, const gb_rec *q, int n_left, rf_status *st, rf_error *err)
+{
+    if (c->fuse_off || n_left < 2) return 0;
+    const gb_rec *a = &q[0], *b = &q[1];
+    if (a->op == GB_MATMUL && b->op == GB_MATMUL && b->p[0] == a->p[0] && b->i[0] == a->i[0]) {
+        rf_gpu_mat w[3];
+        float *y[3];
+        int n = 0;
+        while (n < 3 && n < n_left && q[n].op == GB_MATMUL && q[n].p[0] == a->p[0] && q[n].i[0] == a->i[0] &&
+               q[n].w.type == a->w.type && q[n].w.n_cols == a->w.n_cols) {
+            w[n] = (rf_gpu_mat){q[n].w.type, q[n].w.dev, q[n].w.n_rows, q[n].w.n_cols, q[n].w.row_stride};
+            y[n] = (float *)q[n].p[1];
+            n++;
+        }
+        if (n < 2) return 0;
+        *st = rf_gpu_matmul_multi(g, n, w, a->p[0], a->i[0], y, err);
+        return n;
+    }
+    if (a->op == GB_ADD && b->op == GB_RMSNORM && b->p[0] == a->p[0] && b->p[2] != a->p[0] &&
+        b->i[0] * b->i[1] == a->i[0]) {
+        *st = rf_gpu_add_rmsnorm(g, (float *)a->p[0], a->p[1], b->p[1], (float *)b->p[2], b->i[0], b->i[1], b->f[0],
+                                 err);
+        return 2;
+    }
+    if (a->op == GB_ROPE && b->op == GB_ROPE && a->p[0] != b->p[0] && a->p[1] == b->p[1] && a->i[0] == b->i[0] &&
+        a->i[2] == b->i[2] && memcmp(&a->rope, &b->rope, sizeof a->rope) == 0) {
+        *st = rf_gpu_rope2(g, (float *)a->p[0], (int)a->i[1], (float *)b->p[0], (int)b->i[1], a->i[0], (int)a->i[2],
+                           a->p[1], &a->rope, err);
+        return 2;
+    }
+    return 0;
+}
+
 static rf_status gb_flush(gb_ctx *c, rf_gpu *g, rf_error *err)
 {
-    for (int k = 0; k < c->n_queue; k++) {
-        rf_status st = gb_exec(c, g, &c->queue[k], err);
+    for (int k = 0; k < c->n_queue;) {
+        rf_status st = RF_OK;
+        int done = gb_exec_fused(c, g, &c->queue[k], c->n_queue - k, &st, err);
+        if (!done) {
+            st = gb_exec(c, g, &c->queue[k], err);
+            done = 1;
+        }
         if (st != RF_OK) {
             c->n_queue = 0;
             return st;
         }
+        k += done;
     }
     c->n_queue = 0;
     return RF_OK;
@@ -564,6 +611,8 @@ rf_status rf_backend_gpu_create(int device, rf_backend *out, rf_error *err)
     c->device = device;
     const char *env = getenv("RF_GPU_GRAPHS");
     c->graphs_off = env && env[0] == '0';
+    env = getenv("RF_GPU_FUSE");
+    c->fuse_off = env && env[0] == '0';
     gb_ops.name = rf_gpu_vendor();
     out->ops = &gb_ops;
     out->ctx = c;

@@ -52,4 +52,31 @@ struct rf_gpu {
 
 static inline unsigned rf_gpu_blocks(int64_t n, int per) { return (unsigned)((n + per - 1) / per); }
 
+/* Whether the integer decode products are on (RF_GPU_DP4A=0 turns them off). */
+bool rf_gpu_int_on(void);
+
+/* Whether an op writing n_total floats in rows of n may also leave their
+ * 8-bit form in the scratch for the next product (rows of whole 32-groups,
+ * wide enough to be a product's input, and the scratch holds them). */
+static inline bool rf_gpu_q8_fusable(const rf_gpu *g, int64_t n_total, int64_t n)
+{
+    return rf_gpu_int_on() && n % 32 == 0 && n >= 256 && n_total > 0 && (uint64_t)n_total <= g->q8_cap;
+}
+
+/* After a launch that also wrote the 8-bit form of y (n floats). */
+#define GPU_LAUNCHED_Q8(name, y, n) do { GPU_LAUNCHED(name); g->q8_src = (y); g->q8_n = (n); } while (0)
+
+/* Element i of a 32-group rounded to 8 bits, as ggml's quantize_row_q8_0:
+ * d = max|x| / 127, q = roundf(x / d), d kept as F16. All 32 lanes of the
+ * group call it together (on wave64 the group is half a wavefront). */
+#if defined(__CUDACC__) || defined(__HIPCC__) || defined(__HIP__)
+RF_DEV void rf_q8_put(float v, int64_t i, int8_t *xq, float *xd)
+{
+    const float d = rf_max32(fabsf(v)) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    xq[i] = (int8_t)roundf(v * id);
+    if ((i & 31) == 0) xd[i >> 5] = __half2float(__float2half_rn(d));
+}
+#endif
+
 #endif

@@ -19,6 +19,24 @@
 #include "gpu_quant.cuh"
 
 #define MV_THREADS 256
+/* Few tokens: the vec path reads W once per 8 tokens at full bandwidth; from
+ * a dozen tokens on, the tiles' reuse of W wins. */
+#define RF_GPU_MMA_MIN_TOK 12
+
+/* The matrix units are opt-in (rf_gpu_set_mma: a context that is not
+ * deterministic; RF_GPU_MMA=1 everywhere): their F16 operands make a
+ * token's result depend on whether its batch reached the tile path, which
+ * breaks the engine's batch invariance, and move logits ~1e-3 from the
+ * reference. They are 3-4x faster for 512-token prompts (H200). */
+static bool rf_gpu_mma_for(const rf_gpu *g, int64_t n_tok)
+{
+    static int use_mma = -1;
+    if (use_mma < 0) {
+        const char *e = getenv("RF_GPU_MMA");
+        use_mma = e && e[0] == '1';
+    }
+    return (use_mma || g->allow_mma) && n_tok >= RF_GPU_MMA_MIN_TOK;
+}
 #define MV_MAX_NT 8
 
 template <int T, int NT>
@@ -66,6 +84,35 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec(
     }
 }
 
+/* Up to three weights of one type and width multiplied with the same
+ * input in one launch (q, k, v; gate, up): the grid runs over their rows
+ * end to end, and each row is computed exactly as a launch of its own
+ * weight would compute it. */
+#define RF_MV_SET 3
+struct rf_mv_set {
+    const uint8_t *w[RF_MV_SET];
+    float *y[RF_MV_SET];
+    size_t stride[RF_MV_SET];
+    int64_t end[RF_MV_SET];   /* cumulative row counts */
+    int n;
+};
+
+/* Row r of the set: its bytes, its output column and its weight's rows
+ * (constant indices only: kernel parameters stay out of local memory). */
+RF_DEV bool rf_mv_pick(const rf_mv_set &s, int64_t r, const uint8_t **row, float **y, int64_t *lr, int64_t *rows)
+{
+    if (r < s.end[0]) {
+        *lr = r; *row = s.w[0] + r * s.stride[0]; *y = s.y[0]; *rows = s.end[0];
+    } else if (s.n > 1 && r < s.end[1]) {
+        *lr = r - s.end[0]; *row = s.w[1] + *lr * s.stride[1]; *y = s.y[1]; *rows = s.end[1] - s.end[0];
+    } else if (s.n > 2 && r < s.end[2]) {
+        *lr = r - s.end[1]; *row = s.w[2] + *lr * s.stride[2]; *y = s.y[2]; *rows = s.end[2] - s.end[1];
+    } else {
+        return false;
+    }
+    return true;
+}
+
 /* ------------------------------------------------- integer decode path */
 /* x (n elements, rows of a multiple of 32) -> 8-bit quants + one scale per
  * 32, exactly as ggml's quantize_row_q8_0: d = max|x| / 127, q =
@@ -77,11 +124,7 @@ static __global__ void rf_k_quant_q8(const float *__restrict__ x, int64_t n, int
 {
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return; /* n and blockDim are multiples of 32: whole groups leave */
-    const float v = x[i];
-    const float d = rf_max32(fabsf(v)) / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    xq[i] = (int8_t)roundf(v * id);
-    if ((i & 31) == 0) xd[i >> 5] = __half2float(__float2half_rn(d));
+    rf_q8_put(x[i], i, xq, xd);
 }
 
 /* K-quants unrolled by 2, not 4: at 4 they took 48 registers and the
@@ -89,14 +132,15 @@ static __global__ void rf_k_quant_q8(const float *__restrict__ x, int64_t n, int
  * instead spilled. Q4_0 / Q8_0 fit 32 registers at 4. */
 template <int T, int NT>
 static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_q8(
-    const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
-    const int8_t *__restrict__ xq, const float *__restrict__ xd, float *__restrict__ y, int64_t y_stride)
+    const rf_mv_set set, int64_t n_cols, const int8_t *__restrict__ xq, const float *__restrict__ xd)
 {
     constexpr int RF_MV_UNROLL = (T == RF_TYPE_Q4_K || T == RF_TYPE_Q5_K || T == RF_TYPE_Q6_K) ? 2 : 4;
     typedef rf_q<T> Q;
-    const int64_t r = (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id();
-    if (r >= n_rows) return;
-    const uint8_t *row = w + r * row_stride;
+    const uint8_t *row;
+    float *y;
+    int64_t r, y_stride;
+    if (!rf_mv_pick(set, (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id(), &row, &y, &r, &y_stride))
+        return; /* the whole warp leaves together */
     const int lane = rf_lane(), sl = lane % 4;
     const int cpb = Q::QK / 32;
     const int64_t n_chunks = n_cols / 32;
@@ -137,16 +181,18 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_q8(
 #define RF_M4 0x0F0F0F0Fu
 #define RF_ONES 0x01010101
 
-/* 16 bytes from a 2-byte aligned address (Q6_K blocks are 210 bytes) as
- * four words: five aligned loads and a funnel shift. Reads up to 4 bytes
- * past the run, which stay inside the block for every run used below. */
+/* 16 bytes from a 2-byte aligned address (blocks of 18, 34 or 210 bytes)
+ * as four words: aligned loads and a funnel shift. The fifth word is read
+ * only when the run is not 4-byte aligned, so no byte past the run's last
+ * aligned word is touched. */
 RF_DEV void rf_ld16_a2(const uint8_t *p, uint32_t w[4])
 {
     const uint32_t *a = (const uint32_t *)((uintptr_t)p & ~(uintptr_t)3);
     const int sh = 8 * (int)((uintptr_t)p & 3);
     uint32_t v[5];
 #pragma unroll
-    for (int i = 0; i < 5; i++) v[i] = a[i];
+    for (int i = 0; i < 4; i++) v[i] = a[i];
+    v[4] = sh ? a[4] : 0u;
 #pragma unroll
     for (int i = 0; i < 4; i++) w[i] = (uint32_t)((((uint64_t)v[i + 1] << 32) | v[i]) >> sh);
 }
@@ -154,7 +200,7 @@ RF_DEV void rf_ld16_a2(const uint8_t *p, uint32_t w[4])
 template <int T> struct rf_kq;
 
 template <> struct rf_kq<RF_TYPE_Q4_K> {
-    enum { LPB = 8, BYTES = 144 };
+    enum { LPB = 8, QK = 256, BYTES = 144 };
     /* lane j of the superblock: nibble bytes [32g + 16h, +16) with g = j/2,
      * h = j%2: elements 64g + 16h + i (low) and 64g + 32 + 16h + i (high) */
     template <int NT>
@@ -187,7 +233,7 @@ template <> struct rf_kq<RF_TYPE_Q4_K> {
 };
 
 template <> struct rf_kq<RF_TYPE_Q6_K> {
-    enum { LPB = 4, BYTES = 210 };
+    enum { LPB = 4, QK = 256, BYTES = 210 };
     /* lane j: half n = j/2 of the superblock, l in [16(j%2), +16): the
      * elements 128n + l + 32k (k = 0..3) built from ql[l], ql[l + 32] and
      * the 2-bit fields of qh[l] */
@@ -229,23 +275,76 @@ template <> struct rf_kq<RF_TYPE_Q6_K> {
     }
 };
 
+/* Q4_0 and Q8_0: a lane owns a whole 32-weight block (16 or 32 quant
+ * bytes), the warp 32 blocks per step. Q4_0's offset -8 is applied in
+ * integers, Q8_0 multiplies in ggml's order. */
+template <> struct rf_kq<RF_TYPE_Q4_0> {
+    enum { LPB = 1, QK = 32, BYTES = 18 };
+    template <int NT>
+    RF_DEV void run(const uint8_t *b, int, const int8_t *xq, const float *xd, int64_t n_cols, int64_t blk,
+                    float *acc)
+    {
+        uint32_t q[4];
+        rf_ld16_a2(b + 2, q);
+        const float d = rf_h2f(rf_ld16(b));
+        int lo[4], hi[4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            lo[i] = (int)(q[i] & RF_M4);
+            hi[i] = (int)((q[i] >> 4) & RF_M4);
+        }
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            const int8_t *xt = xq + t * n_cols + blk * 32;
+            const int4 a = *(const int4 *)xt, c = *(const int4 *)(xt + 16);
+            int p = rf_dp4a(lo[0], a.x, rf_dp4a(lo[1], a.y, rf_dp4a(lo[2], a.z, rf_dp4a(lo[3], a.w, 0))));
+            p = rf_dp4a(hi[0], c.x, rf_dp4a(hi[1], c.y, rf_dp4a(hi[2], c.z, rf_dp4a(hi[3], c.w, p))));
+            int sx = rf_dp4a(RF_ONES, a.x, rf_dp4a(RF_ONES, a.y, rf_dp4a(RF_ONES, a.z, rf_dp4a(RF_ONES, a.w, 0))));
+            sx = rf_dp4a(RF_ONES, c.x, rf_dp4a(RF_ONES, c.y, rf_dp4a(RF_ONES, c.z, rf_dp4a(RF_ONES, c.w, sx))));
+            acc[t] += (float)(p - 8 * sx) * (d * xd[t * (n_cols / 32) + blk]);
+        }
+    }
+};
+
+template <> struct rf_kq<RF_TYPE_Q8_0> {
+    enum { LPB = 1, QK = 32, BYTES = 34 };
+    template <int NT>
+    RF_DEV void run(const uint8_t *b, int, const int8_t *xq, const float *xd, int64_t n_cols, int64_t blk,
+                    float *acc)
+    {
+        uint32_t q[8];
+        rf_ld16_a2(b + 2, q);
+        rf_ld16_a2(b + 18, q + 4);
+        const float d = rf_h2f(rf_ld16(b));
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            const int8_t *xt = xq + t * n_cols + blk * 32;
+            const int4 a = *(const int4 *)xt, c = *(const int4 *)(xt + 16);
+            int p = rf_dp4a((int)q[0], a.x, rf_dp4a((int)q[1], a.y, rf_dp4a((int)q[2], a.z, rf_dp4a((int)q[3], a.w, 0))));
+            p = rf_dp4a((int)q[4], c.x, rf_dp4a((int)q[5], c.y, rf_dp4a((int)q[6], c.z, rf_dp4a((int)q[7], c.w, p))));
+            acc[t] += (float)p * (d * xd[t * (n_cols / 32) + blk]);
+        }
+    }
+};
+
 template <int T, int NT>
 static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_kq(
-    const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
-    const int8_t *__restrict__ xq, const float *__restrict__ xd, float *__restrict__ y, int64_t y_stride)
+    const rf_mv_set set, int64_t n_cols, const int8_t *__restrict__ xq, const float *__restrict__ xd)
 {
     typedef rf_kq<T> K;
-    const int64_t r = (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id();
-    if (r >= n_rows) return;
-    const uint8_t *row = w + r * row_stride;
+    const uint8_t *row;
+    float *y;
+    int64_t r, y_stride;
+    if (!rf_mv_pick(set, (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id(), &row, &y, &r, &y_stride))
+        return;
     const int lane = rf_lane(), j = lane % K::LPB;
-    const int64_t n_sb = n_cols / 256;
+    const int64_t n_blk = n_cols / K::QK;
     float acc[NT];
 #pragma unroll
     for (int t = 0; t < NT; t++) acc[t] = 0.f;
 #pragma unroll 2
-    for (int64_t sb = lane / K::LPB; sb < n_sb; sb += RF_WARP / K::LPB)
-        K::template run<NT>(row + sb * K::BYTES, j, xq, xd, n_cols, sb, acc);
+    for (int64_t blk = lane / K::LPB; blk < n_blk; blk += RF_WARP / K::LPB)
+        K::template run<NT>(row + blk * K::BYTES, j, xq, xd, n_cols, blk, acc);
 #pragma unroll
     for (int t = 0; t < NT; t++) {
         const float s = rf_warp_sum(acc[t]);
@@ -435,7 +534,8 @@ static void rf_matvec_t(rf_gpu *g, const void *w, int64_t n_rows, int64_t n_cols
     }
 }
 
-/* RF_GPU_WIDE=0 keeps the K-quants on the 8-weight slices (comparisons) */
+/* RF_GPU_WIDE=0 keeps Q4_0, Q8_0, Q4_K and Q6_K on the 8-weight slices
+ * (comparisons) */
 static bool rf_gpu_wide_kq(void)
 {
     static int on = -1;
@@ -447,48 +547,90 @@ static bool rf_gpu_wide_kq(void)
 }
 
 template <int T, int NT>
-static void rf_launch_matvec_q8(rf_gpu *g, const void *w, int64_t n_rows, int64_t n_cols, size_t row_stride,
-                                const int8_t *xq, const float *xd, float *y)
+static void rf_launch_matvec_q8(rf_gpu *g, const rf_mv_set &set, int64_t n_cols, const int8_t *xq, const float *xd)
 {
     const int rows_per_block = MV_THREADS / g->info.warp;
-    const unsigned nb = (unsigned)rf_gpu_blocks(n_rows, rows_per_block);
-    if ((T == RF_TYPE_Q4_K || T == RF_TYPE_Q6_K) && rf_gpu_wide_kq()) {
-        rf_k_matvec_kq<T == RF_TYPE_Q6_K ? RF_TYPE_Q6_K : RF_TYPE_Q4_K, NT><<<nb, MV_THREADS, 0, g->stream>>>(
-            (const uint8_t *)w, n_rows, n_cols, row_stride, xq, xd, y, n_rows);
+    const unsigned nb = (unsigned)rf_gpu_blocks(set.end[set.n - 1], rows_per_block);
+    if ((T == RF_TYPE_Q4_K || T == RF_TYPE_Q6_K || T == RF_TYPE_Q4_0 || T == RF_TYPE_Q8_0) && rf_gpu_wide_kq()) {
+        rf_k_matvec_kq<T == RF_TYPE_Q5_K ? RF_TYPE_Q4_K : T, NT><<<nb, MV_THREADS, 0, g->stream>>>(set, n_cols, xq, xd);
         return;
     }
-    rf_k_matvec_q8<T, NT><<<nb, MV_THREADS, 0, g->stream>>>((const uint8_t *)w, n_rows, n_cols, row_stride, xq,
-                                                             xd, y, n_rows);
+    rf_k_matvec_q8<T, NT><<<nb, MV_THREADS, 0, g->stream>>>(set, n_cols, xq, xd);
+}
+
+/* token t of every weight of the set: outputs move by t * rows */
+static rf_mv_set rf_mv_at(const rf_mv_set &s, int64_t t)
+{
+    rf_mv_set o = s;
+    for (int m = 0; m < s.n; m++) o.y[m] = s.y[m] + t * (s.end[m] - (m ? s.end[m - 1] : 0));
+    return o;
 }
 
 template <int T>
-static void rf_matvec_q8_t(rf_gpu *g, const void *w, int64_t n_rows, int64_t n_cols, size_t row_stride,
-                           int64_t n_tok, float *y)
+static void rf_matvec_q8_t(rf_gpu *g, const rf_mv_set &set, int64_t n_cols, int64_t n_tok)
 {
     for (int64_t t = 0; t < n_tok;) {
         const int64_t left = n_tok - t;
         const int8_t *xq = g->d_xq + t * n_cols;
         const float *xd = g->d_xd + t * (n_cols / 32);
-        float *yt = y + t * n_rows;
-        if (left >= 8) { rf_launch_matvec_q8<T, 8>(g, w, n_rows, n_cols, row_stride, xq, xd, yt); t += 8; }
-        else if (left >= 4) { rf_launch_matvec_q8<T, 4>(g, w, n_rows, n_cols, row_stride, xq, xd, yt); t += 4; }
-        else if (left >= 2) { rf_launch_matvec_q8<T, 2>(g, w, n_rows, n_cols, row_stride, xq, xd, yt); t += 2; }
-        else { rf_launch_matvec_q8<T, 1>(g, w, n_rows, n_cols, row_stride, xq, xd, yt); t += 1; }
+        const rf_mv_set st = rf_mv_at(set, t);
+        if (left >= 8) { rf_launch_matvec_q8<T, 8>(g, st, n_cols, xq, xd); t += 8; }
+        else if (left >= 4) { rf_launch_matvec_q8<T, 4>(g, st, n_cols, xq, xd); t += 4; }
+        else if (left >= 2) { rf_launch_matvec_q8<T, 2>(g, st, n_cols, xq, xd); t += 2; }
+        else { rf_launch_matvec_q8<T, 1>(g, st, n_cols, xq, xd); t += 1; }
     }
+}
+
+static int rf_gpu_int_flag = -1;
+bool rf_gpu_int_on(void)
+{
+    if (rf_gpu_int_flag < 0) {
+        const char *e = getenv("RF_GPU_DP4A");
+        rf_gpu_int_flag = !(e && e[0] == '0');
+    }
+    return rf_gpu_int_flag;
+}
+
+static bool rf_gpu_int_type(rf_type t)
+{
+    return t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q5_K || t == RF_TYPE_Q6_K;
+}
+
+/* The integer products of a set sharing x (n_tok rows of n_cols): rounds x
+ * to 8 bits unless the scratch already holds it, then one launch per group
+ * of up to 8 tokens. */
+static rf_status rf_gpu_matvec_set(rf_gpu *g, rf_type wtype, const rf_mv_set &set, int64_t n_cols,
+                                   const float *d_x, int64_t n_tok, rf_error *err)
+{
+    const int64_t n = n_tok * n_cols;
+    if (g->q8_src != d_x || g->q8_n != n) {
+        rf_k_quant_q8<<<rf_gpu_blocks(n, 256), 256, 0, g->stream>>>(d_x, n, g->d_xq, g->d_xd);
+        GPU_LAUNCHED("quant_q8");
+    }
+    switch ((int)wtype) {
+    case RF_TYPE_Q4_0: rf_matvec_q8_t<RF_TYPE_Q4_0>(g, set, n_cols, n_tok); break;
+    case RF_TYPE_Q8_0: rf_matvec_q8_t<RF_TYPE_Q8_0>(g, set, n_cols, n_tok); break;
+    case RF_TYPE_Q4_K: rf_matvec_q8_t<RF_TYPE_Q4_K>(g, set, n_cols, n_tok); break;
+    case RF_TYPE_Q5_K: rf_matvec_q8_t<RF_TYPE_Q5_K>(g, set, n_cols, n_tok); break;
+    case RF_TYPE_Q6_K: rf_matvec_q8_t<RF_TYPE_Q6_K>(g, set, n_cols, n_tok); break;
+    }
+    GPU_LAUNCHED("matvec_q8");
+    /* still valid for the next product of the same input, unless a y overwrote it */
+    bool overlap = false;
+    for (int m = 0; m < set.n; m++) {
+        const int64_t rows = set.end[m] - (m ? set.end[m - 1] : 0);
+        overlap |= set.y[m] < d_x + n && d_x < set.y[m] + n_tok * rows;
+    }
+    g->q8_src = overlap ? NULL : d_x;
+    g->q8_n = n;
+    return RF_OK;
 }
 
 extern "C" rf_status rf_gpu_matmul_vec(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
                                        int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
                                        float *d_y, rf_error *err)
 {
-    static int use_dp4a = -1;
-    if (use_dp4a < 0) {
-        const char *e = getenv("RF_GPU_DP4A");
-        use_dp4a = !(e && e[0] == '0');
-    }
-    const bool int_type = wtype == RF_TYPE_Q4_0 || wtype == RF_TYPE_Q8_0 || wtype == RF_TYPE_Q4_K ||
-                          wtype == RF_TYPE_Q5_K || wtype == RF_TYPE_Q6_K;
-    if (!use_dp4a || !int_type || n_tok <= 0 || (uint64_t)n_cols > g->q8_cap)
+    if (!rf_gpu_int_on() || !rf_gpu_int_type(wtype) || n_tok <= 0 || (uint64_t)n_cols > g->q8_cap)
         return rf_gpu_matmul_vec_f32(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
     int64_t n_chunks, tail;
     rf_status st = rf_gpu_row_plan(wtype, d_w, n_rows, n_cols, row_stride, d_x, &n_chunks, &tail, err);
@@ -505,24 +647,49 @@ extern "C" rf_status rf_gpu_matmul_vec(rf_gpu *g, rf_type wtype, const void *d_w
         }
         return RF_OK;
     }
-    const int64_t n = n_tok * n_cols;
-    if (g->q8_src != d_x || g->q8_n != n) {
-        rf_k_quant_q8<<<rf_gpu_blocks(n, 256), 256, 0, g->stream>>>(d_x, n, g->d_xq, g->d_xd);
-        GPU_LAUNCHED("quant_q8");
+    rf_mv_set set;
+    memset(&set, 0, sizeof set);
+    set.n = 1;
+    set.w[0] = (const uint8_t *)d_w;
+    set.y[0] = d_y;
+    set.stride[0] = row_stride;
+    set.end[0] = n_rows;
+    return rf_gpu_matvec_set(g, wtype, set, n_cols, d_x, n_tok, err);
+}
+
+extern "C" rf_status rf_gpu_matmul_multi(rf_gpu *g, int n_w, const rf_gpu_mat *w, const float *d_x, int64_t n_tok,
+                                         float *const *d_y, rf_error *err)
+{
+    if (n_w <= 0) return RF_OK;
+    bool one = n_w <= RF_MV_SET && n_tok > 0 && rf_gpu_int_on() && rf_gpu_int_type(w[0].type) &&
+               (uint64_t)(n_tok * w[0].n_cols) <= g->q8_cap && !rf_gpu_mma_for(g, n_tok);
+    for (int m = 0; m < n_w && one; m++) {
+        one = w[m].type == w[0].type && w[m].n_cols == w[0].n_cols;
+        /* no output may overwrite the shared input */
+        one = one && !(d_y[m] < d_x + n_tok * w[0].n_cols && d_x < d_y[m] + n_tok * w[m].n_rows);
     }
-    switch ((int)wtype) {
-    case RF_TYPE_Q4_0: rf_matvec_q8_t<RF_TYPE_Q4_0>(g, d_w, n_rows, n_cols, row_stride, n_tok, d_y); break;
-    case RF_TYPE_Q8_0: rf_matvec_q8_t<RF_TYPE_Q8_0>(g, d_w, n_rows, n_cols, row_stride, n_tok, d_y); break;
-    case RF_TYPE_Q4_K: rf_matvec_q8_t<RF_TYPE_Q4_K>(g, d_w, n_rows, n_cols, row_stride, n_tok, d_y); break;
-    case RF_TYPE_Q5_K: rf_matvec_q8_t<RF_TYPE_Q5_K>(g, d_w, n_rows, n_cols, row_stride, n_tok, d_y); break;
-    case RF_TYPE_Q6_K: rf_matvec_q8_t<RF_TYPE_Q6_K>(g, d_w, n_rows, n_cols, row_stride, n_tok, d_y); break;
+    if (!one) {
+        for (int m = 0; m < n_w; m++) {
+            rf_status st = rf_gpu_matmul(g, w[m].type, w[m].d, w[m].n_rows, w[m].n_cols, w[m].row_stride, d_x, n_tok,
+                                         d_y[m], err);
+            if (st != RF_OK) return st;
+        }
+        return RF_OK;
     }
-    GPU_LAUNCHED("matvec_q8");
-    /* still valid for the next product of the same input, unless y overwrote it */
-    const bool overlap = d_y < d_x + n && d_x < d_y + n_tok * n_rows;
-    g->q8_src = overlap ? NULL : d_x;
-    g->q8_n = n;
-    return RF_OK;
+    rf_mv_set set;
+    memset(&set, 0, sizeof set);
+    set.n = n_w;
+    for (int m = 0; m < n_w; m++) {
+        int64_t n_chunks, tail;
+        rf_status st = rf_gpu_row_plan(w[m].type, w[m].d, w[m].n_rows, w[m].n_cols, w[m].row_stride, d_x, &n_chunks,
+                                       &tail, err);
+        if (st != RF_OK) return st;
+        set.w[m] = (const uint8_t *)w[m].d;
+        set.y[m] = d_y[m];
+        set.stride[m] = w[m].row_stride;
+        set.end[m] = (m ? set.end[m - 1] : 0) + w[m].n_rows;
+    }
+    return rf_gpu_matvec_set(g, w[0].type, set, w[0].n_cols, d_x, n_tok, err);
 }
 
 extern "C" rf_status rf_gpu_matmul_vec_f32(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
@@ -565,25 +732,12 @@ extern "C" rf_status rf_gpu_matmul_mma(rf_gpu *g, rf_type wtype, const void *d_w
     return RF_OK;
 }
 
-/* Few tokens: the vec path reads W once per 8 tokens at full bandwidth; from
- * a dozen tokens on, the tiles' reuse of W wins. */
-#define RF_GPU_MMA_MIN_TOK 12
 
 extern "C" rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
                                    int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
                                    float *d_y, rf_error *err)
 {
-    /* The matrix units are opt-in (rf_gpu_set_mma: a context that is not
-     * deterministic; RF_GPU_MMA=1 everywhere): their F16 operands make a
-     * token's result depend on whether its batch reached the tile path, which
-     * breaks the engine's batch invariance, and move logits ~1e-3 from the
-     * reference. They are 3-4x faster for 512-token prompts (H200). */
-    static int use_mma = -1;
-    if (use_mma < 0) {
-        const char *e = getenv("RF_GPU_MMA");
-        use_mma = e && e[0] == '1';
-    }
-    if ((use_mma || g->allow_mma) && n_tok >= RF_GPU_MMA_MIN_TOK)
+    if (rf_gpu_mma_for(g, n_tok))
         return rf_gpu_matmul_mma(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
     return rf_gpu_matmul_vec(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
 }

@@ -14,34 +14,68 @@
 
 /* ------------------------------------------------------------- rmsnorm */
 /* One block per row; the sum of squares is reduced lane-strided, then by a
- * warp tree, then across warps: a fixed order for a given n. */
-static __global__ __launch_bounds__(OPS_THREADS) void rf_k_rmsnorm(const float *__restrict__ x,
+ * warp tree, then across warps: a fixed order for a given n. With xq, the
+ * normalised row is also rounded to 8 bits for the next product (a warp's
+ * iteration covers one 32-group: n and blockDim are multiples of 32). With
+ * add, x += add first (the residual), written back before the norm. */
+static __global__ __launch_bounds__(OPS_THREADS) void rf_k_rmsnorm(float *x, const float *add,
                                                                   const float *__restrict__ w,
-                                                                  float *y, int n, float eps)
+                                                                  float *y, int n, float eps,
+                                                                  int8_t *xq, float *xd)
 {
     __shared__ float part[OPS_THREADS / 32];
-    const float *xr = x + (int64_t)blockIdx.x * n;
+    float *xr = x + (int64_t)blockIdx.x * n;
     float *yr = y + (int64_t)blockIdx.x * n;
     float ss = 0.f;
-    for (int i = threadIdx.x; i < n; i += blockDim.x) ss += xr[i] * xr[i];
+    if (add) {
+        const float *ar = add + (int64_t)blockIdx.x * n;
+        for (int i = threadIdx.x; i < n; i += blockDim.x) {
+            const float v = xr[i] + ar[i];
+            xr[i] = v;
+            ss += v * v;
+        }
+    } else {
+        for (int i = threadIdx.x; i < n; i += blockDim.x) ss += xr[i] * xr[i];
+    }
     ss = rf_warp_sum(ss);
     if (rf_lane() == 0) part[rf_warp_id()] = ss;
-    __syncthreads();
+    __syncthreads(); /* also: every read of add (which y may alias) is done */
     float tot = 0.f;
     for (int i = 0; i < rf_warps_per_block(); i++) tot += part[i];
     const float scale = 1.0f / sqrtf(tot / n + eps);
-    for (int i = threadIdx.x; i < n; i += blockDim.x) yr[i] = w ? (xr[i] * scale) * w[i] : xr[i] * scale;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        const float v = w ? (xr[i] * scale) * w[i] : xr[i] * scale;
+        yr[i] = v;
+        if (xq) rf_q8_put(v, (int64_t)blockIdx.x * n + i, xq, xd);
+    }
+}
+
+static rf_status rf_rmsnorm_launch(rf_gpu *g, float *d_x, const float *d_add, const float *d_w, float *d_y,
+                                   int64_t n_rows, int64_t n, float eps, rf_error *err)
+{
+    if (n_rows <= 0) return RF_OK;
+    if (n <= 0 || n > 0x7fffffff || n_rows > 0x7fffffff)
+        return rf_err(err, RF_ERR_INVALID_ARG, "GPU rmsnorm: bad shape %lld x %lld", (long long)n_rows, (long long)n);
+    const bool q8 = d_w && rf_gpu_q8_fusable(g, n_rows * n, n);
+    rf_k_rmsnorm<<<(unsigned)n_rows, n >= 1024 ? OPS_THREADS : 64, 0, g->stream>>>(
+        d_x, d_add, d_w, d_y, (int)n, eps, q8 ? g->d_xq : NULL, q8 ? g->d_xd : NULL);
+    if (q8) GPU_LAUNCHED_Q8("rmsnorm", d_y, n_rows * n);
+    else GPU_LAUNCHED("rmsnorm");
+    return RF_OK;
 }
 
 extern "C" rf_status rf_gpu_rmsnorm(rf_gpu *g, const float *d_x, const float *d_w, float *d_y,
                                     int64_t n_rows, int64_t n, float eps, rf_error *err)
 {
-    if (n_rows <= 0) return RF_OK;
-    if (n <= 0 || n > 0x7fffffff || n_rows > 0x7fffffff)
-        return rf_err(err, RF_ERR_INVALID_ARG, "GPU rmsnorm: bad shape %lld x %lld", (long long)n_rows, (long long)n);
-    rf_k_rmsnorm<<<(unsigned)n_rows, n >= 1024 ? OPS_THREADS : 64, 0, g->stream>>>(d_x, d_w, d_y, (int)n, eps);
-    GPU_LAUNCHED("rmsnorm");
-    return RF_OK;
+    /* x is only read when there is nothing to add */
+    return rf_rmsnorm_launch(g, (float *)d_x, NULL, d_w, d_y, n_rows, n, eps, err);
+}
+
+extern "C" rf_status rf_gpu_add_rmsnorm(rf_gpu *g, float *d_x, const float *d_y, const float *d_w, float *d_out,
+                                        int64_t n_rows, int64_t n, float eps, rf_error *err)
+{
+    if (d_out == d_x) return rf_err(err, RF_ERR_INVALID_ARG, "GPU add_rmsnorm: out must not alias x");
+    return rf_rmsnorm_launch(g, d_x, d_y, d_w, d_out, n_rows, n, eps, err);
 }
 
 /* ---------------------------------------------------------------- rope */
@@ -51,16 +85,19 @@ struct rf_rope_dev {
     const float *freq_factors;
 };
 
-/* One thread per (token, head, rotated pair). */
-static __global__ void rf_k_rope(float *x, const int32_t *__restrict__ pos, int64_t n_pairs_total,
-                                 int n_head, int head_dim, rf_rope_dev p)
+/* One thread per (token, head, rotated pair); heads [0, n_head) are x's,
+ * [n_head, n_head + n_head2) x2's (q and k in one launch). */
+static __global__ void rf_k_rope(float *x, int n_head, float *x2, int n_head2, const int32_t *__restrict__ pos,
+                                 int64_t n_pairs_total, int head_dim, rf_rope_dev p)
 {
     const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (gid >= n_pairs_total) return;
     const int n_pairs = p.n_rot / 2;
     const int i = (int)(gid % n_pairs);
-    const int64_t th = gid / n_pairs; /* token * n_head + head */
-    const int64_t t = th / n_head;
+    const int64_t th = gid / n_pairs; /* token * (n_head + n_head2) + head */
+    const int nh = n_head + n_head2;
+    const int64_t t = th / nh;
+    const int h = (int)(th % nh);
     /* theta = pos * theta_scale^i by repeated multiplication, as ggml; the
      * scale comes from the host's powf so its bits equal the CPU's (a 1-ulp
      * difference, compounded over 64 steps, moves high-position angles by
@@ -78,7 +115,7 @@ static __global__ void rf_k_rope(float *x, const int32_t *__restrict__ pos, int6
         mscale *= 1.0f + 0.1f * logf(1.0f / p.freq_scale);
     }
     const float c = cosf(ang) * mscale, s = sinf(ang) * mscale;
-    float *v = x + th * head_dim;
+    float *v = h < n_head ? x + (t * n_head + h) * head_dim : x2 + (t * n_head2 + (h - n_head)) * head_dim;
     const int a = p.style == RF_ROPE_NORM ? 2 * i : i;
     const int b = p.style == RF_ROPE_NORM ? 2 * i + 1 : i + n_pairs;
     const float x0 = v[a], x1 = v[b];
@@ -86,23 +123,35 @@ static __global__ void rf_k_rope(float *x, const int32_t *__restrict__ pos, int6
     v[b] = x0 * s + x1 * c;
 }
 
-extern "C" rf_status rf_gpu_rope(rf_gpu *g, float *d_x, int64_t n_tok, int n_head, int head_dim,
-                                 const int32_t *d_pos, const rf_rope_params *p, rf_error *err)
+extern "C" rf_status rf_gpu_rope2(rf_gpu *g, float *d_q, int n_head_q, float *d_k, int n_head_k, int64_t n_tok,
+                                  int head_dim, const int32_t *d_pos, const rf_rope_params *p, rf_error *err)
 {
     if (p->n_rot <= 0 || p->n_rot % 2 || p->n_rot > head_dim)
         return rf_err(err, RF_ERR_INVALID_ARG, "GPU rope: n_rot %d must be even and <= head_dim %d", p->n_rot, head_dim);
-    const int64_t total = n_tok * n_head * (int64_t)(p->n_rot / 2);
+    if (n_head_q < 0 || n_head_k < 0 || (n_head_k > 0 && !d_k))
+        return rf_err(err, RF_ERR_INVALID_ARG, "GPU rope: bad head counts %d, %d", n_head_q, n_head_k);
+    const int64_t total = n_tok * (int64_t)(n_head_q + n_head_k) * (int64_t)(p->n_rot / 2);
     if (total <= 0) return RF_OK;
     rf_rope_dev d = {(int)p->style, p->n_rot, powf(p->freq_base, -2.0f / (float)p->n_rot), p->freq_base, p->freq_scale, p->ext_factor, p->attn_factor,
                      p->corr_dims[0], p->corr_dims[1], p->freq_factors};
-    rf_k_rope<<<rf_gpu_blocks(total, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(d_x, d_pos, total, n_head, head_dim, d);
+    rf_k_rope<<<rf_gpu_blocks(total, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(d_q, n_head_q, d_k, n_head_k, d_pos,
+                                                                               total, head_dim, d);
     GPU_LAUNCHED("rope");
     return RF_OK;
 }
 
+extern "C" rf_status rf_gpu_rope(rf_gpu *g, float *d_x, int64_t n_tok, int n_head, int head_dim,
+                                 const int32_t *d_pos, const rf_rope_params *p, rf_error *err)
+{
+    return rf_gpu_rope2(g, d_x, n_head, NULL, 0, n_tok, head_dim, d_pos, p, err);
+}
+
 /* ----------------------------------------------------- glu, add, softcap */
+/* With xq, the output is also rounded to 8 bits for the down projection
+ * (n a multiple of 32: a warp's threads cover whole 32-groups). */
 static __global__ void rf_k_glu(int act, const float *__restrict__ gate, const float *__restrict__ up,
-                                int64_t n_tok, int64_t n, int64_t stride, float *__restrict__ out)
+                                int64_t n_tok, int64_t n, int64_t stride, float *__restrict__ out,
+                                int8_t *xq, float *xd)
 {
     const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (gid >= n_tok * n) return;
@@ -116,15 +165,18 @@ static __global__ void rf_k_glu(int act, const float *__restrict__ gate, const f
         a = 0.5f * gv * (1.0f + tanhf(k * gv * (1.0f + 0.044715f * gv * gv)));
     }
     out[gid] = a * uv;
+    if (xq) rf_q8_put(a * uv, gid, xq, xd);
 }
 
 extern "C" rf_status rf_gpu_glu(rf_gpu *g, rf_act act, const float *d_gate, const float *d_up, int64_t n_tok,
                                 int64_t n, int64_t stride, float *d_out, rf_error *err)
 {
     if (n_tok * n <= 0) return RF_OK;
-    rf_k_glu<<<rf_gpu_blocks(n_tok * n, OPS_THREADS), OPS_THREADS, 0, g->stream>>>((int)act, d_gate, d_up, n_tok,
-                                                                                   n, stride, d_out);
-    GPU_LAUNCHED("glu");
+    const bool q8 = rf_gpu_q8_fusable(g, n_tok * n, n);
+    rf_k_glu<<<rf_gpu_blocks(n_tok * n, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(
+        (int)act, d_gate, d_up, n_tok, n, stride, d_out, q8 ? g->d_xq : NULL, q8 ? g->d_xd : NULL);
+    if (q8) GPU_LAUNCHED_Q8("glu", d_out, n_tok * n);
+    else GPU_LAUNCHED("glu");
     return RF_OK;
 }
 
