@@ -354,9 +354,18 @@ static void test_fused(void)
 
 /* ------------------------------------------------- ops vs the CPU backend */
 
+static void test_rmsnorm_n(int n);
 static void test_rmsnorm(void)
 {
-    const int rows = 7, n = 4096 + 13;
+    /* register-held rows (up to 8 elements per thread), and a row too wide
+     * for that which streams from memory */
+    test_rmsnorm_n(4096 + 13);
+    test_rmsnorm_n(8192 + 4096 + 32);
+}
+
+static void test_rmsnorm_n(int n)
+{
+    const int rows = 7;
     float *x = malloc(sizeof(float) * rows * n), *w = malloc(sizeof(float) * n);
     fill_rand(x, (size_t)rows * n, 3.0f);
     fill_rand(w, (size_t)n, 1.0f);
@@ -368,7 +377,7 @@ static void test_rmsnorm(void)
     OK(rf_gpu_rmsnorm(G, d_x, d_w, d_y, rows, n, 1e-5f, E));
     dev_get(y, d_y, sizeof(float) * rows * n);
     double err = rel_err_f(y, ref, (size_t)rows * n);
-    CHECKF(err < 1e-5, "rmsnorm: rel err %.3g", err);
+    CHECKF(err < 1e-5, "rmsnorm (n %d): rel err %.3g", n, err);
     /* in place, short rows (Q/K norm shape: head_dim 64) */
     CPU.ops->rmsnorm(CPU.ctx, x, w, 1e-6f, rows * 3, 64, ref);
     OK(rf_gpu_rmsnorm(G, d_x, d_w, d_x, rows * 3, 64, 1e-6f, E));
