@@ -136,6 +136,13 @@ typedef struct rf_backend_ops {
     void (*copy2d)(void *ctx, void *dst, size_t dst_stride, const void *src, size_t src_stride, int n_rows,
                    size_t row_bytes);
 
+    /* Optional: free and total bytes of the memory this backend allocates
+     * from (NULL: host memory, not planned). The model and the context check
+     * their whole plan against it before allocating anything. */
+    rf_status (*mem_info)(void *ctx, size_t *free_bytes, size_t *total_bytes, rf_error *err);
+    /* Optional: the device's name for messages ("GPU 0 (NVIDIA H200)"). */
+    const char *(*device_name)(void *ctx);
+
     /* Optional: capture/replay a step (NULL on the CPU). */
     rf_status (*graph_begin)(void *ctx, int key, rf_error *err);
     rf_status (*graph_end)(void *ctx, rf_error *err);

@@ -272,6 +272,26 @@ static rf_status bind_rope_factors(rf_model *m, const char *name, int n, const f
     return RF_OK;
 }
 
+/* The weights' device memory, checked as a whole before the first upload
+ * (a backend that allocates from host memory has no mem_info). */
+static rf_status weights_plan(rf_model *m, const char *path, rf_error *err)
+{
+    const rf_backend_ops *o = m->backend.ops;
+    if (!o->mem_info) return RF_OK;
+    uint64_t need = 0;
+    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) need += m->gguf->tensors[i].n_bytes;
+    size_t fr = 0, tot = 0;
+    rf_status s = o->mem_info(m->backend.ctx, &fr, &tot, err);
+    if (s != RF_OK) return s;
+    if (need > (uint64_t)fr)
+        return rf_err(err, RF_ERR_NOMEM,
+                      "memory plan: model '%s' needs %.1f MiB of device memory for its weights, but %s has "
+                      "%.1f MiB free of %.1f MiB: run it on the CPU (--cpu or -ngl 0) or use a smaller quantization",
+                      path, need / 1048576.0, o->device_name ? o->device_name(m->backend.ctx) : o->name,
+                      fr / 1048576.0, tot / 1048576.0);
+    return RF_OK;
+}
+
 static rf_status weights_bind(rf_model *m, rf_error *err)
 {
     const rf_hparams *hp = &m->hp;
@@ -402,6 +422,7 @@ rf_status rf_model_load(const char *path, const rf_model_params *params, rf_mode
         if (!m->layers) { s = RF_ERR_NOMEM; goto fail; }
     }
     if ((s = hparams_read(m, err))) goto fail;
+    if ((s = weights_plan(m, path, err))) goto fail;
     if ((s = weights_bind(m, err))) goto fail;
     if (m->hp.n_vocab != rf_vocab_n_tokens(m->vocab) && rf_vocab_n_tokens(m->vocab) > m->hp.n_vocab) {
         s = rf_err(err, RF_ERR_FORMAT, "model '%s': vocabulary has %d tokens but token_embd has %d rows", path,

@@ -71,6 +71,7 @@ typedef struct gb_ctx {
     uint64_t tick;
     bool graphs_off;       /* RF_GPU_GRAPHS=0 */
     bool fuse_off;         /* RF_GPU_FUSE=0 */
+    char dev_name[300];    /* "GPU 0 (NVIDIA H200)" */
     /* one graph per (key, hash); gpu.h keeps one exec per rf_gpu, so each
      * cached graph owns its own rf_gpu stream context */
     struct { int key; uint64_t hash; uint64_t last_use; rf_gpu *g; bool valid; } graphs[GB_GRAPHS];
@@ -477,6 +478,25 @@ static void gb_copy2d(void *ctx, void *dst, size_t dst_stride, const void *src, 
     gb_submit_void(ctx, &r);
 }
 
+/* ------------------------------------------------------------- memory */
+
+static rf_status gb_mem_info(void *ctx, size_t *free_bytes, size_t *total_bytes, rf_error *err)
+{
+    gb_ctx *c = ctx;
+    rf_gpu_device_info info;
+    rf_status st = rf_gpu_device_get(c->device, &info, err);
+    if (st != RF_OK) return st;
+    *free_bytes = info.mem_free;
+    *total_bytes = info.mem_total;
+    return RF_OK;
+}
+
+static const char *gb_device_name(void *ctx)
+{
+    gb_ctx *c = ctx;
+    return c->dev_name;
+}
+
 /* ----------------------------------------------------------------- graphs */
 
 static rf_status gb_graph_begin(void *ctx, int key, rf_error *err)
@@ -587,6 +607,8 @@ static rf_backend_ops gb_ops = {
     .gather = gb_gather,
     .softcap = gb_softcap,
     .copy2d = gb_copy2d,
+    .mem_info = gb_mem_info,
+    .device_name = gb_device_name,
     .graph_begin = gb_graph_begin,
     .graph_end = gb_graph_end,
     .set_deterministic = gb_set_deterministic,
@@ -609,6 +631,7 @@ rf_status rf_backend_gpu_create(int device, rf_backend *out, rf_error *err)
         return st;
     }
     c->device = device;
+    snprintf(c->dev_name, sizeof c->dev_name, "GPU %d (%s)", device, rf_gpu_info(c->g)->name);
     const char *env = getenv("RF_GPU_GRAPHS");
     c->graphs_off = env && env[0] == '0';
     env = getenv("RF_GPU_FUSE");
