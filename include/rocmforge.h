@@ -212,6 +212,12 @@ rf_sampler_params rf_sampler_default_params(void);
 rf_status rf_sampler_create(const rf_model *m, const rf_sampler_params *p,
                             rf_sampler **out, rf_error *err);
 int32_t rf_sampler_sample(rf_sampler *s, const float *logits);
+/* The next token for entry i of the last rf_decode batch (i as in
+ * rf_get_logits), through the sampler's chain: the same token
+ * rf_sampler_sample(s, rf_get_logits(c, i)) gives. Where the context's
+ * backend can (a GPU, a greedy chain with its penalties and biases), the
+ * pick runs on the device and only the id is copied back. -1 on error. */
+int32_t rf_sample(rf_sampler *s, rf_ctx *c, int i);
 /* Record a token of the context (prompt or generated) for the penalties. */
 void rf_sampler_accept(rf_sampler *s, int32_t tok);
 void rf_sampler_reset(rf_sampler *s);

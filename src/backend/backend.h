@@ -84,6 +84,20 @@ typedef struct rf_attn_params {
     rf_type kv_type;       /* RF_TYPE_F16 or RF_TYPE_F32 */
 } rf_attn_params;
 
+/* The host sampler's logit adjustments for a greedy pick on the device
+ * (sampler.c defines them): each (pen_tok[i], pen_cnt[i]) of the penalty
+ * window, tokens unique, gets l = l <= 0 ? l * repeat : l / repeat, then
+ * l -= cnt * frequency + presence; then each bias pair in order adds its
+ * bias. NaN logits count as -inf. */
+typedef struct rf_greedy_adj {
+    int n_pen;
+    const int32_t *pen_tok, *pen_cnt;
+    float repeat_penalty, frequency_penalty, presence_penalty;
+    int n_bias;
+    const int32_t *bias_tok;
+    const float *bias_val;
+} rf_greedy_adj;
+
 typedef struct rf_backend_ops {
     const char *name;                                  /* "cpu", "cuda", "hip" */
     bool (*supports)(void *ctx, rf_type t);            /* matmul weight type */
@@ -136,6 +150,11 @@ typedef struct rf_backend_ops {
     void (*copy2d)(void *ctx, void *dst, size_t dst_stride, const void *src, size_t src_stride, int n_rows,
                    size_t row_bytes);
 
+    /* Optional: the greedy pick of one row of logits (device, n_vocab wide)
+     * after adj, on the device; only the id comes back. The logits are left
+     * unchanged. */
+    rf_status (*greedy)(void *ctx, const float *logits, int n_vocab, const rf_greedy_adj *adj, int32_t *id,
+                        rf_error *err);
     /* Optional: free and total bytes of the memory this backend allocates
      * from (NULL: host memory, not planned). The model and the context check
      * their whole plan against it before allocating anything. */

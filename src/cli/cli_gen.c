@@ -277,16 +277,22 @@ int gen_run(gen_state *g, const int32_t *toks, int n_toks, int n_predict, bool i
     for (int i = 0; i < n_toks; i++) rf_sampler_accept(g->smp, toks[i]);
     res->n_prompt = n_toks;
     res->t_prompt = rf_time_now() - t0;
-    const float *logits = n_toks > 0 ? rf_get_logits(g->ctx, last_n - 1) : NULL;
+    /* entry of the last batch whose logits pick the next token */
+    int entry = n_toks > 0 ? last_n - 1 : -1;
 
     char buf[4096];
     t0 = rf_time_now();
-    while (logits && (n_predict < 0 || res->n_gen < n_predict)) {
+    while (entry >= 0 && (n_predict < 0 || res->n_gen < n_predict)) {
         if (stop_flag && *stop_flag) {
             res->interrupted = true;
             break;
         }
-        int32_t tok = rf_sampler_sample(g->smp, logits);
+        int32_t tok = rf_sample(g->smp, g->ctx, entry);
+        if (tok < 0) {
+            fprintf(stderr, "\nrocmforge: sampling the next token failed\n");
+            free(seqv);
+            return 1;
+        }
         if (!ignore_eos && rf_token_is_eog(g->m, tok)) {
             res->stopped_eog = true;
             break;
@@ -311,7 +317,7 @@ int gen_run(gen_state *g, const int32_t *toks, int n_toks, int n_predict, bool i
             free(seqv);
             return 1;
         }
-        logits = rf_get_logits(g->ctx, 0);
+        entry = 0;
     }
     int nb = rf_detok_flush(g->detok, buf, (int)sizeof buf);
     emit(out, buf, nb);

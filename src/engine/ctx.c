@@ -364,7 +364,26 @@ const float *rf_get_logits(rf_ctx *c, int i)
     if (!c || i < 0 || i >= c->n_last) return NULL;
     int r = c->out_of_entry[i];
     if (r < 0 || r >= c->n_out) return NULL;
+    if (c->logits_pending) {
+        rf_error e = {0};
+        if (c->be.ops->download(c->be.ctx, c->h_logits, c->logits, 0,
+                                (size_t)c->n_out * c->m->hp.n_vocab * sizeof(float), &e) != RF_OK) {
+            fprintf(stderr, "rocmforge: reading logits: %s\n", e.msg);
+            return NULL;
+        }
+        c->logits_pending = false;
+    }
     return c->h_logits + (size_t)r * c->m->hp.n_vocab;
+}
+
+rf_status ctx_greedy_device(rf_ctx *c, int i, const rf_greedy_adj *adj, int32_t *id, rf_error *err)
+{
+    if (!c->be.ops->greedy) return rf_err(err, RF_ERR_UNSUPPORTED, "backend %s has no device greedy pick", c->be.ops->name);
+    if (i < 0 || i >= c->n_last) return rf_err(err, RF_ERR_INVALID_ARG, "sample: entry %d is not in the last batch", i);
+    int r = c->out_of_entry[i];
+    if (r < 0 || r >= c->n_out) return rf_err(err, RF_ERR_INVALID_ARG, "sample: entry %d has no logits", i);
+    const int V = c->m->hp.n_vocab;
+    return c->be.ops->greedy(c->be.ctx, c->logits + (size_t)r * V, V, adj, id, err);
 }
 
 const float *rf_get_embeddings(rf_ctx *c, int seq_id)

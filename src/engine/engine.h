@@ -71,7 +71,12 @@ struct rf_ctx {
     float *logits;           /* (n_batch, n_vocab) */
     int n_out;               /* rows of logits in the last batch */
     int n_last;              /* entries in the last batch */
+    bool logits_pending;     /* the last batch's logits are still only on the device */
 };
+
+/* Greedy pick of output entry i of the last batch on the backend's device
+ * (RF_ERR_UNSUPPORTED when it has none). */
+rf_status ctx_greedy_device(rf_ctx *c, int i, const rf_greedy_adj *adj, int32_t *id, rf_error *err);
 
 /* KV bookkeeping (kv.c) */
 rf_status kv_init(rf_ctx *c, rf_error *err);

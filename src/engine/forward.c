@@ -126,7 +126,10 @@ rf_status forward_run(rf_ctx *c, int n, rf_error *err)
         if (hp->final_softcap > 0.0f) o->softcap(bc, c->logits, (int64_t)c->n_out * hp->n_vocab, hp->final_softcap);
     }
     if (o->graph_end && (st = o->graph_end(bc, err))) return st;
-    if (c->n_out > 0)
+    /* a backend that can pick greedily on the device keeps the logits there
+     * until someone reads them (rf_get_logits downloads on first use) */
+    c->logits_pending = c->n_out > 0 && o->greedy;
+    if (c->n_out > 0 && !o->greedy)
         return o->download(bc, c->h_logits, c->logits, 0, (size_t)c->n_out * hp->n_vocab * sizeof(float), err);
     return RF_OK;
 }

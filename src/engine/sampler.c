@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "engine/engine.h"
 #include "engine/sampler_internal.h"
 #include "model/model.h"
 
@@ -61,6 +62,11 @@ struct rf_sampler {
     float *score;            /* (n_vocab) typical: shifted scores */
     int32_t *idx;            /* (n_vocab) typical: order */
     uint64_t rng[4];
+    /* the adjustments handed to a device greedy pick (rf_sample) */
+    int32_t *pen_tok, *pen_cnt;   /* (pen_cap) */
+    int pen_cap;
+    int32_t *bias_tok;            /* (n_logit_bias) */
+    float *bias_val;
 };
 
 /* ------------------------------------------------------------ generator */
@@ -246,6 +252,24 @@ rf_status rf_sampler_create_n(int n_vocab, const rf_sampler_params *p, rf_sample
         memcpy(s->bias, p->logit_bias, (size_t)p->n_logit_bias * sizeof *s->bias);
     }
     s->p.logit_bias = s->bias;
+    if (p->n_logit_bias > 0) {
+        s->bias_tok = rf_malloc((size_t)p->n_logit_bias * sizeof *s->bias_tok, err, "sampler bias tokens");
+        s->bias_val = rf_malloc((size_t)p->n_logit_bias * sizeof *s->bias_val, err, "sampler bias values");
+        if (!s->bias_tok || !s->bias_val)
+            goto nomem;
+        for (int i = 0; i < p->n_logit_bias; i++) {
+            s->bias_tok[i] = s->bias[i].token;
+            s->bias_val[i] = s->bias[i].bias;
+        }
+    }
+    /* distinct penalised tokens: at most the window, or the vocabulary */
+    s->pen_cap = p->repeat_last_n > 0 && p->repeat_last_n < n_vocab ? p->repeat_last_n : n_vocab;
+    if (p->repeat_last_n != 0) {
+        s->pen_tok = rf_malloc((size_t)s->pen_cap * sizeof *s->pen_tok, err, "sampler penalised tokens");
+        s->pen_cnt = rf_malloc((size_t)s->pen_cap * sizeof *s->pen_cnt, err, "sampler penalty counts");
+        if (!s->pen_tok || !s->pen_cnt)
+            goto nomem;
+    }
     if (p->repeat_last_n > 0) {
         s->ring_cap = p->repeat_last_n;
         s->ring = rf_malloc((size_t)s->ring_cap * sizeof *s->ring, err, "sampler penalty window");
@@ -282,6 +306,10 @@ void rf_sampler_free(rf_sampler *s)
     free(s->score);
     free(s->idx);
     free(s->bias);
+    free(s->bias_tok);
+    free(s->bias_val);
+    free(s->pen_tok);
+    free(s->pen_cnt);
     free(s);
 }
 
@@ -556,4 +584,62 @@ int rf_sampler_candidates(rf_sampler *s, const float *logits, int32_t *ids, floa
         if (vals) vals[i] = s->c[i].logit;
     }
     return n;
+}
+
+/* ------------------------------------------------- sampling from a context */
+
+/* The penalty window as distinct (token, count) pairs, for the device. */
+static int smp_pen_list(rf_sampler *s)
+{
+    if (!smp_penalties_on(s))
+        return 0;
+    int n = 0;
+    if (s->ring) {
+        for (int k = 0; k < s->ring_len; k++) {
+            int32_t t = s->ring[(s->ring_head + k) % s->ring_cap];
+            if (s->count[t] <= 0)
+                continue;   /* already listed (negated below) */
+            s->pen_tok[n] = t;
+            s->pen_cnt[n] = s->count[t];
+            s->count[t] = -s->count[t];
+            n++;
+        }
+        for (int k = 0; k < n; k++)
+            s->count[s->pen_tok[k]] = -s->count[s->pen_tok[k]];
+    } else {
+        for (int32_t t = 0; t < s->n_vocab && n < s->pen_cap; t++)
+            if (s->count[t] > 0) {
+                s->pen_tok[n] = t;
+                s->pen_cnt[n] = s->count[t];
+                n++;
+            }
+    }
+    return n;
+}
+
+int32_t rf_sample(rf_sampler *s, rf_ctx *c, int i)
+{
+    if (!s || !c)
+        return -1;
+    if (s->p.temperature <= 0.0f) {
+        /* greedy: the same adjustments and first-maximum rule, run where the
+         * logits are; only the id crosses back */
+        rf_greedy_adj adj = {
+            .n_pen = smp_pen_list(s),
+            .pen_tok = s->pen_tok,
+            .pen_cnt = s->pen_cnt,
+            .repeat_penalty = s->p.repeat_penalty,
+            .frequency_penalty = s->p.frequency_penalty,
+            .presence_penalty = s->p.presence_penalty,
+            .n_bias = s->p.n_logit_bias,
+            .bias_tok = s->bias_tok,
+            .bias_val = s->bias_val,
+        };
+        int32_t id;
+        rf_error e = {0};
+        if (ctx_greedy_device(c, i, &adj, &id, &e) == RF_OK)
+            return id;
+    }
+    const float *lg = rf_get_logits(c, i);
+    return lg ? rf_sampler_sample(s, lg) : -1;
 }

@@ -586,15 +586,15 @@ static void *sched_main(void *arg)
                     continue;
                 }
                 if (sl->batch_row < 0) continue;
-                const float *logits = rf_get_logits(s->ctx, sl->batch_row);
-                if (!logits) { sl->sampled = -1; continue; }
-                int32_t tok = rf_sampler_sample(j->sampler, logits);
+                int32_t tok = rf_sample(j->sampler, s->ctx, sl->batch_row);
+                if (tok < 0) { sl->sampled = -1; continue; }
                 if (tok >= 0 && tok < s->n_vocab) rf_sampler_accept(j->sampler, tok);
                 sl->sampled = tok;
                 if (j->tokens && j->n_gen < j->task->max_gen) j->tokens[j->n_gen] = tok;
                 if (j->lp && j->n_gen < j->task->max_gen && tok >= 0 && tok < s->n_vocab) {
+                    const float *logits = rf_get_logits(s->ctx, sl->batch_row);
                     int nt = j->task->req.top_logprobs;
-                    logprobs_fill(s, logits, tok, j->lp + (size_t)j->n_gen * (size_t)(1 + nt), nt);
+                    if (logits) logprobs_fill(s, logits, tok, j->lp + (size_t)j->n_gen * (size_t)(1 + nt), nt);
                 }
             }
         }

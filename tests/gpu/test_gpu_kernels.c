@@ -190,6 +190,11 @@ static void test_matmul(void)
         const int toks2[] = {2, 200};
         test_matmul_type(t, 37, bs == 256 ? 512 : 320, toks2, 2);
     }
+    /* rows of whole warp steps of superblocks: Q6_K's shared-memory staging
+     * (8 superblocks a step on 32-wide warps, 16 on 64-wide wavefronts) */
+    const int toks4[] = {1, 3, 8};
+    test_matmul_type(RF_TYPE_Q6_K, 45, 4096, toks4, 3);
+    test_matmul_type(RF_TYPE_Q4_K, 21, 4096, toks4, 3);
     /* plain rows whose length is not a multiple of 4 (element tail path) */
     const int toks3[] = {1, 5, 20};
     test_matmul_type(RF_TYPE_F32, 33, 67, toks3, 3);

@@ -286,6 +286,81 @@ static void test_cpu_vs_gpu(const char *models, const char *file, int *ran)
     rf_model_free(mg);
 }
 
+/* ------------------------------------- greedy pick on the device (rf_sample) */
+/* rf_sample on a GPU context picks on the device, with the sampler's
+ * penalties and biases applied there; it must give exactly the host chain's
+ * token on the same logits (rf_sampler_sample on rf_get_logits, read after
+ * the device pick so the pick ran without them on the host). Penalty
+ * settings cover both signs of the logit rule; a bias pushes a token to the
+ * top, one bans a token, one token is biased twice. */
+static void test_device_greedy(const char *models, const char *file, int *ran)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", models, file);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return;
+    fclose(probe);
+    (*ran)++;
+    rf_model *m = load(path, RF_DEVICE_GPU);
+    if (!m) return;
+    rf_error err = {0};
+    rf_ctx_params cp = rf_ctx_default_params();
+    cp.n_ctx = 512;
+    rf_ctx *c = NULL;
+    if (rf_ctx_create(m, &cp, &c, &err) != RF_OK) { CHECKF(0, "ctx: %s", err.msg); rf_model_free(m); return; }
+    rf_model_info info;
+    rf_model_get_info(m, &info);
+    const rf_logit_bias bias[] = {{7, 3.5f}, {13, -INFINITY}, {42, 1.0f}, {42, 0.75f}, {100, -2.0f}};
+    for (int variant = 0; variant < 3; variant++) {
+        rf_sampler_params sp = rf_sampler_default_params();
+        sp.temperature = 0.0f;
+        if (variant >= 1) {
+            sp.repeat_penalty = 1.3f;
+            sp.frequency_penalty = 0.2f;
+            sp.presence_penalty = 0.5f;
+            sp.repeat_last_n = variant == 1 ? 16 : -1;
+        }
+        if (variant == 2) {
+            sp.n_logit_bias = (int)(sizeof bias / sizeof *bias);
+            sp.logit_bias = bias;
+        }
+        rf_sampler *sd = NULL, *sh = NULL;
+        if (rf_sampler_create(m, &sp, &sd, &err) != RF_OK || rf_sampler_create(m, &sp, &sh, &err) != RF_OK) {
+            CHECKF(0, "sampler: %s", err.msg);
+            break;
+        }
+        int seq;
+        rf_seq_open(c, &seq, &err);
+        int32_t toks[64], seqv[64];
+        const char *prompt = "Once upon a time, there was a little girl";
+        int n = rf_tokenize(m, prompt, strlen(prompt), toks, 64, true, false);
+        for (int i = 0; i < n; i++) { seqv[i] = seq; rf_sampler_accept(sd, toks[i]); rf_sampler_accept(sh, toks[i]); }
+        rf_batch b = {n, toks, seqv, NULL};
+        int differ = 0, steps = 0;
+        for (int st = 0; st < 48; st++) {
+            if (rf_decode(c, &b, &err) != RF_OK) { CHECKF(0, "decode: %s", err.msg); break; }
+            const int32_t td = rf_sample(sd, c, b.n_tokens - 1);
+            const float *lg = rf_get_logits(c, b.n_tokens - 1);
+            const int32_t th = lg ? rf_sampler_sample(sh, lg) : -2;
+            differ += td != th;
+            steps++;
+            rf_sampler_accept(sd, td);
+            rf_sampler_accept(sh, th);
+            toks[0] = th;
+            b.n_tokens = 1;
+        }
+        fprintf(stderr, "%s: device greedy pick, variant %d: %d of %d steps differ from the host chain\n", file,
+                variant, differ, steps);
+        CHECKF(differ == 0 && steps == 48, "%s: device greedy pick variant %d: %d of %d steps differ", file, variant,
+               differ, steps);
+        rf_seq_close(c, seq);
+        rf_sampler_free(sd);
+        rf_sampler_free(sh);
+    }
+    rf_ctx_free(c);
+    rf_model_free(m);
+}
+
 int main(void)
 {
     if (rf_gpu_device_count() <= 0) {
@@ -315,6 +390,7 @@ int main(void)
     const bool mma_off = !(mma_env && mma_env[0] == '1');
     test_llamacpp(models, src, "tinyllamas-stories-260k-q8_0", mma_off ? 2e-2 : 3e-2, mma_off ? 3 : 12, &ran);
     test_cpu_vs_gpu(models, "stories260K.gguf", &ran);
+    test_device_greedy(models, "stories260K.gguf", &ran);
     /* Q8_0: the CPU rounds activations to 8 bits everywhere; so does the
      * GPU with the matrix units off (with them on, see above) */
     if (mma_off) test_cpu_vs_gpu(models, "tinyllamas-stories-260k-q8_0.gguf", &ran);

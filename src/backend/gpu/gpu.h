@@ -216,6 +216,15 @@ rf_status rf_gpu_sample(rf_gpu *g, const float *d_logits, int64_t n_rows, int64_
                         const rf_gpu_sample_params *p, const int32_t *d_hist, int hist_cap,
                         const float *d_uniform, int32_t *d_out, rf_error *err);
 
+/* Greedy pick of one row (backend.h's rf_greedy_adj applied first, as the
+ * host sampler applies it) into *h_id; d_logits is not modified (the row is
+ * adjusted in a scratch copy). Needs rf_gpu_reserve_sample. */
+rf_status rf_gpu_greedy(rf_gpu *g, const float *d_logits, int64_t n_vocab, const rf_greedy_adj *adj, int32_t *h_id,
+                        rf_error *err);
+/* Scratch for rf_gpu_greedy: a row of n_vocab and up to n_adj adjustment
+ * entries (penalties + biases). Call at load time. */
+rf_status rf_gpu_reserve_sample(rf_gpu *g, int64_t n_vocab, int n_adj, rf_error *err);
+
 /* ------------------------------------------------------------- backend */
 
 /* The rf_backend_ops of device `device` (backend.h): weights in a device

@@ -35,6 +35,7 @@
 #define GB_ALIGN 256
 #define GB_QUEUE_CAP 16384
 #define GB_GRAPHS 8
+#define GB_GREEDY_ADJ 8192     /* penalised + biased tokens a device greedy pick takes */
 
 typedef enum gb_op {
     GB_GET_ROWS = 1, GB_MATMUL, GB_ADD_BIAS, GB_RMSNORM, GB_ROPE, GB_KV_WRITE, GB_ATTENTION,
@@ -317,9 +318,10 @@ static rf_status gb_weight_bind(void *ctx, rf_bweight *w, rf_error *err)
 static rf_status gb_reserve(void *ctx, const rf_bweight *const *ws, int n_w, int n_tok, rf_error *err)
 {
     gb_ctx *c = ctx;
-    int64_t max_cols = 0;
+    int64_t max_cols = 0, max_rows = 0;
     for (int i = 0; i < n_w; i++) {
         if (!ws[i]) continue;
+        if (ws[i]->n_rows > max_rows) max_rows = ws[i]->n_rows;
         if (ws[i]->n_rows > 1 && !rf_gpu_type_supported(ws[i]->type))
             return rf_err(err, RF_ERR_UNSUPPORTED, "GPU backend: tensor '%s' has type %s, which has no GPU kernel",
                           ws[i]->name, rf_type_name(ws[i]->type));
@@ -328,7 +330,25 @@ static rf_status gb_reserve(void *ctx, const rf_bweight *const *ws, int n_w, int
     /* 8-bit activations for the decode products: up to 16 tokens per call
      * (larger batches take the matrix-unit path) */
     const int64_t toks = n_tok < 16 ? (n_tok > 0 ? n_tok : 1) : 16;
-    return rf_gpu_reserve_q8(c->g, (size_t)(toks * max_cols), err);
+    rf_status st = rf_gpu_reserve_q8(c->g, (size_t)(toks * max_cols), err);
+    /* the greedy pick: a row as wide as the widest output (the LM head), and
+     * room for the sampler's adjustments (penalty window + biases) */
+    if (st == RF_OK) st = rf_gpu_reserve_sample(c->g, max_rows, GB_GREEDY_ADJ, err);
+    return st;
+}
+
+static rf_status gb_greedy(void *ctx, const float *logits, int n_vocab, const rf_greedy_adj *adj, int32_t *id,
+                           rf_error *err)
+{
+    gb_ctx *c = ctx;
+    rf_status st = gb_take_sticky(c, err);
+    if (st != RF_OK) return st;
+    if (c->mode == GB_QUEUE) {
+        st = gb_flush(c, c->g, err);
+        c->mode = GB_EAGER_REST;
+        if (st != RF_OK) return st;
+    }
+    return rf_gpu_greedy(c->g, logits, n_vocab, adj, id, err);
 }
 
 static rf_status gb_get_rows(void *ctx, const rf_bweight *w, const int32_t *ids, int n, float scale, float *out,
@@ -607,6 +627,7 @@ static rf_backend_ops gb_ops = {
     .gather = gb_gather,
     .softcap = gb_softcap,
     .copy2d = gb_copy2d,
+    .greedy = gb_greedy,
     .mem_info = gb_mem_info,
     .device_name = gb_device_name,
     .graph_begin = gb_graph_begin,

@@ -34,6 +34,11 @@ struct rf_gpu {
     const float *q8_src;
     int64_t q8_n;
     bool allow_mma;               /* matrix units for prompts (not batch-invariant) */
+    float *d_srow;                /* (srow_cap) adjusted logits row of the greedy pick */
+    int64_t srow_cap;
+    int32_t *d_adj, *h_adj;       /* (adj_cap * 2) packed adjustments, device and host staging */
+    int adj_cap;
+    int32_t *d_pick;              /* the chosen id */
 };
 
 /* Evaluates a runtime call; on failure fills err and returns RF_ERR_BACKEND

@@ -275,6 +275,46 @@ template <> struct rf_kq<RF_TYPE_Q6_K> {
     }
 };
 
+/* Q6_K through shared memory: its 210-byte blocks only allow 2-byte
+ * aligned reads, so the wide-lane kernel above issues five 4-byte loads per
+ * 16 bytes and stays at ~48% of the copy rate. Here each warp first copies
+ * the RF_WARP/4 superblocks of its step (a 16-byte aligned run when the row
+ * has a multiple of that many superblocks) into shared memory with
+ * coalesced 16-byte loads, then the lanes read their runs from there. Same
+ * per-lane arithmetic as rf_kq<Q6_K>, so the same results. */
+#define RF_Q6_STEP (RF_WARP / 4)                 /* superblocks per warp step */
+#define RF_Q6_STEP_BYTES (210 * RF_Q6_STEP)      /* a multiple of 16 */
+template <int NT>
+static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_q6s(
+    const rf_mv_set set, int64_t n_cols, const int8_t *__restrict__ xq, const float *__restrict__ xd)
+{
+    __shared__ __align__(16) uint8_t sm[MV_THREADS / RF_WARP][RF_Q6_STEP_BYTES];
+    const uint8_t *row;
+    float *y;
+    int64_t r, y_stride;
+    if (!rf_mv_pick(set, (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id(), &row, &y, &r, &y_stride))
+        return; /* whole warps leave; no block-wide barrier below */
+    uint8_t *st = sm[rf_warp_id()];
+    const int lane = rf_lane(), j = lane % 4;
+    const int64_t n_steps = n_cols / 256 / RF_Q6_STEP;
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) acc[t] = 0.f;
+    for (int64_t k = 0; k < n_steps; k++) {
+        const uint4 *src = (const uint4 *)(row + k * RF_Q6_STEP_BYTES);
+        for (int c = lane; c < RF_Q6_STEP_BYTES / 16; c += RF_WARP) ((uint4 *)st)[c] = src[c];
+        rf_syncwarp();
+        const int64_t sb = k * RF_Q6_STEP + lane / 4;
+        rf_kq<RF_TYPE_Q6_K>::run<NT>(st + (lane / 4) * 210, j, xq, xd, n_cols, sb, acc);
+        rf_syncwarp();
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        const float s = rf_warp_sum(acc[t]);
+        if (lane == 0) y[t * y_stride + r] = s;
+    }
+}
+
 /* Q4_0 and Q8_0: a lane owns a whole 32-weight block (16 or 32 quant
  * bytes), the warp 32 blocks per step. Q4_0's offset -8 is applied in
  * integers, Q8_0 multiplies in ggml's order. */
@@ -546,11 +586,26 @@ static bool rf_gpu_wide_kq(void)
     return on;
 }
 
+/* RF_GPU_Q6S=0: Q6_K without the shared-memory staging (comparisons) */
+static bool rf_gpu_q6_shared(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("RF_GPU_Q6S");
+        on = !(e && e[0] == '0');
+    }
+    return on;
+}
+
 template <int T, int NT>
 static void rf_launch_matvec_q8(rf_gpu *g, const rf_mv_set &set, int64_t n_cols, const int8_t *xq, const float *xd)
 {
     const int rows_per_block = MV_THREADS / g->info.warp;
     const unsigned nb = (unsigned)rf_gpu_blocks(set.end[set.n - 1], rows_per_block);
+    if (T == RF_TYPE_Q6_K && rf_gpu_wide_kq() && (n_cols / 256) % RF_Q6_STEP == 0 && rf_gpu_q6_shared()) {
+        rf_k_matvec_q6s<NT><<<nb, MV_THREADS, 0, g->stream>>>(set, n_cols, xq, xd);
+        return;
+    }
     if ((T == RF_TYPE_Q4_K || T == RF_TYPE_Q6_K || T == RF_TYPE_Q4_0 || T == RF_TYPE_Q8_0) && rf_gpu_wide_kq()) {
         rf_k_matvec_kq<T == RF_TYPE_Q5_K ? RF_TYPE_Q4_K : T, NT><<<nb, MV_THREADS, 0, g->stream>>>(set, n_cols, xq, xd);
         return;

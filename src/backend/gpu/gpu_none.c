@@ -69,6 +69,9 @@ rf_status rf_gpu_add_rmsnorm(rf_gpu *g, float *d_x, const float *d_y, const floa
                              int64_t n_rows, int64_t n, float eps, rf_error *err) NONE()
 rf_status rf_gpu_rope2(rf_gpu *g, float *d_q, int n_head_q, float *d_k, int n_head_k, int64_t n_tok, int head_dim,
                        const int32_t *d_pos, const rf_rope_params *p, rf_error *err) NONE()
+rf_status rf_gpu_greedy(rf_gpu *g, const float *d_logits, int64_t n_vocab, const rf_greedy_adj *adj, int32_t *h_id,
+                        rf_error *err) NONE()
+rf_status rf_gpu_reserve_sample(rf_gpu *g, int64_t n_vocab, int n_adj, rf_error *err) NONE()
 rf_status rf_gpu_glu(rf_gpu *g, rf_act act, const float *d_gate, const float *d_up, int64_t n_tok, int64_t n,
                      int64_t stride, float *d_out, rf_error *err) NONE()
 rf_status rf_gpu_add(rf_gpu *g, const float *d_a, const float *d_b, float *d_y, int64_t n, rf_error *err) NONE()

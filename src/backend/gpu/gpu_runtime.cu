@@ -81,6 +81,10 @@ extern "C" void rf_gpu_close(rf_gpu *g)
     if (g->ev_start) (void)gpuEventDestroy(g->ev_start);
     if (g->ev_stop) (void)gpuEventDestroy(g->ev_stop);
     if (g->d_argmax) (void)gpuFree(g->d_argmax);
+    if (g->d_srow) (void)gpuFree(g->d_srow);
+    if (g->d_adj) (void)gpuFree(g->d_adj);
+    if (g->d_pick) (void)gpuFree(g->d_pick);
+    free(g->h_adj);
     if (g->q8_owned) {
         (void)gpuFree(g->d_xq);
         (void)gpuFree(g->d_xd);
