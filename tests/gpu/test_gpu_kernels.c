@@ -133,7 +133,7 @@ static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const in
          * these inputs, so 1.5e-2), else the F32 products; mma: F16
          * operands (5e-3, see the header). */
         const bool int_path = t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q5_K ||
-                              t == RF_TYPE_Q6_K;
+                              t == RF_TYPE_Q6_K || t == RF_TYPE_IQ4_NL || t == RF_TYPE_IQ4_XS;
         for (int path = 0; path < 3; path++) {
             dev_poison(d_y, (size_t)(max_tok * n_rows));
             rf_error e = {0};
@@ -190,8 +190,8 @@ static void test_matmul(void)
         const int toks2[] = {2, 200};
         test_matmul_type(t, 37, bs == 256 ? 512 : 320, toks2, 2);
     }
-    /* rows of whole warp steps of superblocks: Q6_K's shared-memory staging
-     * (8 superblocks a step on 32-wide warps, 16 on 64-wide wavefronts) */
+    /* model-sized rows: whole warp steps of superblocks (8 on 32-wide warps,
+     * 16 on 64-wide wavefronts) */
     const int toks4[] = {1, 3, 8};
     test_matmul_type(RF_TYPE_Q6_K, 45, 4096, toks4, 3);
     test_matmul_type(RF_TYPE_Q4_K, 21, 4096, toks4, 3);

@@ -275,46 +275,6 @@ template <> struct rf_kq<RF_TYPE_Q6_K> {
     }
 };
 
-/* Q6_K through shared memory: its 210-byte blocks only allow 2-byte
- * aligned reads, so the wide-lane kernel above issues five 4-byte loads per
- * 16 bytes and stays at ~48% of the copy rate. Here each warp first copies
- * the RF_WARP/4 superblocks of its step (a 16-byte aligned run when the row
- * has a multiple of that many superblocks) into shared memory with
- * coalesced 16-byte loads, then the lanes read their runs from there. Same
- * per-lane arithmetic as rf_kq<Q6_K>, so the same results. */
-#define RF_Q6_STEP (RF_WARP / 4)                 /* superblocks per warp step */
-#define RF_Q6_STEP_BYTES (210 * RF_Q6_STEP)      /* a multiple of 16 */
-template <int NT>
-static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_q6s(
-    const rf_mv_set set, int64_t n_cols, const int8_t *__restrict__ xq, const float *__restrict__ xd)
-{
-    __shared__ __align__(16) uint8_t sm[MV_THREADS / RF_WARP][RF_Q6_STEP_BYTES];
-    const uint8_t *row;
-    float *y;
-    int64_t r, y_stride;
-    if (!rf_mv_pick(set, (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id(), &row, &y, &r, &y_stride))
-        return; /* whole warps leave; no block-wide barrier below */
-    uint8_t *st = sm[rf_warp_id()];
-    const int lane = rf_lane(), j = lane % 4;
-    const int64_t n_steps = n_cols / 256 / RF_Q6_STEP;
-    float acc[NT];
-#pragma unroll
-    for (int t = 0; t < NT; t++) acc[t] = 0.f;
-    for (int64_t k = 0; k < n_steps; k++) {
-        const uint4 *src = (const uint4 *)(row + k * RF_Q6_STEP_BYTES);
-        for (int c = lane; c < RF_Q6_STEP_BYTES / 16; c += RF_WARP) ((uint4 *)st)[c] = src[c];
-        rf_syncwarp();
-        const int64_t sb = k * RF_Q6_STEP + lane / 4;
-        rf_kq<RF_TYPE_Q6_K>::run<NT>(st + (lane / 4) * 210, j, xq, xd, n_cols, sb, acc);
-        rf_syncwarp();
-    }
-#pragma unroll
-    for (int t = 0; t < NT; t++) {
-        const float s = rf_warp_sum(acc[t]);
-        if (lane == 0) y[t * y_stride + r] = s;
-    }
-}
-
 /* Q4_0 and Q8_0: a lane owns a whole 32-weight block (16 or 32 quant
  * bytes), the warp 32 blocks per step. Q4_0's offset -8 is applied in
  * integers, Q8_0 multiplies in ggml's order. */
@@ -363,6 +323,80 @@ template <> struct rf_kq<RF_TYPE_Q8_0> {
             int p = rf_dp4a((int)q[0], a.x, rf_dp4a((int)q[1], a.y, rf_dp4a((int)q[2], a.z, rf_dp4a((int)q[3], a.w, 0))));
             p = rf_dp4a((int)q[4], c.x, rf_dp4a((int)q[5], c.y, rf_dp4a((int)q[6], c.z, rf_dp4a((int)q[7], c.w, p))));
             acc[t] += (float)p * (d * xd[t * (n_cols / 32) + blk]);
+        }
+    }
+};
+
+/* The non-linear 4-bit types: 16-entry codebook (ggml's kvalues_iq4nl)
+ * looked up in registers, four nibbles at a time: two byte permutes pick
+ * among entries 0-7 and 8-15, bit 3 of each index chooses. */
+#define RF_PACK4(a, b, c, d) ((uint32_t)(uint8_t)(int8_t)(a) | ((uint32_t)(uint8_t)(int8_t)(b) << 8) | \
+                              ((uint32_t)(uint8_t)(int8_t)(c) << 16) | ((uint32_t)(uint8_t)(int8_t)(d) << 24))
+RF_DEV int rf_lut_iq4(uint32_t idx)
+{
+    const uint32_t t0 = RF_PACK4(-127, -104, -83, -65), t1 = RF_PACK4(-49, -35, -22, -10);
+    const uint32_t t2 = RF_PACK4(1, 13, 25, 38), t3 = RF_PACK4(53, 69, 89, 113);
+    const uint32_t q = idx & 0x07070707u;
+    const uint32_t sel = (q & 0x7u) | ((q >> 4) & 0x70u) | ((q >> 8) & 0x700u) | ((q >> 12) & 0x7000u);
+    const uint32_t lo = __byte_perm(t0, t1, sel), hi = __byte_perm(t2, t3, sel);
+    const uint32_t m = ((idx >> 3) & 0x01010101u) * 0xFFu;
+    return (int)((lo & ~m) | (hi & m));
+}
+
+template <> struct rf_kq<RF_TYPE_IQ4_NL> {
+    enum { LPB = 1, QK = 32, BYTES = 18 };
+    template <int NT>
+    RF_DEV void run(const uint8_t *b, int, const int8_t *xq, const float *xd, int64_t n_cols, int64_t blk,
+                    float *acc)
+    {
+        uint32_t q[4];
+        rf_ld16_a2(b + 2, q);
+        const float d = rf_h2f(rf_ld16(b));
+        int lo[4], hi[4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            lo[i] = rf_lut_iq4(q[i] & RF_M4);
+            hi[i] = rf_lut_iq4((q[i] >> 4) & RF_M4);
+        }
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            const int8_t *xt = xq + t * n_cols + blk * 32;
+            const int4 a = *(const int4 *)xt, c = *(const int4 *)(xt + 16);
+            int p = rf_dp4a(lo[0], a.x, rf_dp4a(lo[1], a.y, rf_dp4a(lo[2], a.z, rf_dp4a(lo[3], a.w, 0))));
+            p = rf_dp4a(hi[0], c.x, rf_dp4a(hi[1], c.y, rf_dp4a(hi[2], c.z, rf_dp4a(hi[3], c.w, p))));
+            acc[t] += (float)p * (d * xd[t * (n_cols / 32) + blk]);
+        }
+    }
+};
+
+/* IQ4_XS: d | scales_h (u16) | scales_l[4] | qs[128]; lane j of the
+ * superblock owns sub-block j (16 quant bytes, 32 weights, a 6-bit scale). */
+template <> struct rf_kq<RF_TYPE_IQ4_XS> {
+    enum { LPB = 8, QK = 256, BYTES = 136 };
+    template <int NT>
+    RF_DEV void run(const uint8_t *b, int j, const int8_t *xq, const float *xd, int64_t n_cols, int64_t sb,
+                    float *acc)
+    {
+        const uint2 u0 = *(const uint2 *)(b + 8 + 16 * j), u1 = *(const uint2 *)(b + 16 + 16 * j);
+        const uint32_t q[4] = {u0.x, u0.y, u1.x, u1.y};
+        const uint2 hd = *(const uint2 *)b; /* d | scales_h | scales_l[4] */
+        const float d = rf_h2f((uint16_t)(hd.x & 0xffff));
+        const int sh = (int)(hd.x >> 16);
+        const int ls = (int)((hd.y >> (8 * (j / 2) + 4 * (j % 2))) & 15) | (((sh >> (2 * j)) & 3) << 4);
+        const float dl = d * (float)(ls - 32);
+        int lo[4], hi[4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            lo[i] = rf_lut_iq4(q[i] & RF_M4);
+            hi[i] = rf_lut_iq4((q[i] >> 4) & RF_M4);
+        }
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            const int8_t *xt = xq + t * n_cols + sb * 256 + 32 * j;
+            const int4 a = *(const int4 *)xt, c = *(const int4 *)(xt + 16);
+            int p = rf_dp4a(lo[0], a.x, rf_dp4a(lo[1], a.y, rf_dp4a(lo[2], a.z, rf_dp4a(lo[3], a.w, 0))));
+            p = rf_dp4a(hi[0], c.x, rf_dp4a(hi[1], c.y, rf_dp4a(hi[2], c.z, rf_dp4a(hi[3], c.w, p))));
+            acc[t] += xd[t * (n_cols / 32) + sb * 8 + j] * (dl * (float)p);
         }
     }
 };
@@ -536,8 +570,8 @@ static rf_status rf_gpu_row_plan(rf_type t, const void *w, int64_t n_rows, int64
         /* slice decoders use 8-byte (Q4_K) and 2-byte loads: GGUF data is
          * 32-byte aligned and K-quant rows are multiples of 16 bytes */
         const bool wide = t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q5_K ||
-                          t == RF_TYPE_Q6_K;
-        const bool wide8 = t == RF_TYPE_Q4_K || t == RF_TYPE_Q5_K;
+                          t == RF_TYPE_Q6_K || t == RF_TYPE_IQ4_NL || t == RF_TYPE_IQ4_XS;
+        const bool wide8 = t == RF_TYPE_Q4_K || t == RF_TYPE_Q5_K || t == RF_TYPE_IQ4_XS;
         if (wide && ((uintptr_t)w % 16 || row_stride % 2 || (wide8 && row_stride % 8)))
             return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: %s weights must be 16-byte aligned with even row strides",
                           tr->name);
@@ -586,27 +620,14 @@ static bool rf_gpu_wide_kq(void)
     return on;
 }
 
-/* RF_GPU_Q6S=0: Q6_K without the shared-memory staging (comparisons) */
-static bool rf_gpu_q6_shared(void)
-{
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("RF_GPU_Q6S");
-        on = !(e && e[0] == '0');
-    }
-    return on;
-}
-
 template <int T, int NT>
 static void rf_launch_matvec_q8(rf_gpu *g, const rf_mv_set &set, int64_t n_cols, const int8_t *xq, const float *xd)
 {
     const int rows_per_block = MV_THREADS / g->info.warp;
     const unsigned nb = (unsigned)rf_gpu_blocks(set.end[set.n - 1], rows_per_block);
-    if (T == RF_TYPE_Q6_K && rf_gpu_wide_kq() && (n_cols / 256) % RF_Q6_STEP == 0 && rf_gpu_q6_shared()) {
-        rf_k_matvec_q6s<NT><<<nb, MV_THREADS, 0, g->stream>>>(set, n_cols, xq, xd);
-        return;
-    }
-    if ((T == RF_TYPE_Q4_K || T == RF_TYPE_Q6_K || T == RF_TYPE_Q4_0 || T == RF_TYPE_Q8_0) && rf_gpu_wide_kq()) {
+    /* the IQ4 types have no 8-weight slice: always the wide lanes */
+    if (((T == RF_TYPE_Q4_K || T == RF_TYPE_Q6_K || T == RF_TYPE_Q4_0 || T == RF_TYPE_Q8_0) && rf_gpu_wide_kq()) ||
+        T == RF_TYPE_IQ4_NL || T == RF_TYPE_IQ4_XS) {
         rf_k_matvec_kq<T == RF_TYPE_Q5_K ? RF_TYPE_Q4_K : T, NT><<<nb, MV_THREADS, 0, g->stream>>>(set, n_cols, xq, xd);
         return;
     }
@@ -648,7 +669,8 @@ bool rf_gpu_int_on(void)
 
 static bool rf_gpu_int_type(rf_type t)
 {
-    return t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q5_K || t == RF_TYPE_Q6_K;
+    return t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q5_K || t == RF_TYPE_Q6_K ||
+           t == RF_TYPE_IQ4_NL || t == RF_TYPE_IQ4_XS;
 }
 
 /* The integer products of a set sharing x (n_tok rows of n_cols): rounds x
@@ -668,6 +690,8 @@ static rf_status rf_gpu_matvec_set(rf_gpu *g, rf_type wtype, const rf_mv_set &se
     case RF_TYPE_Q4_K: rf_matvec_q8_t<RF_TYPE_Q4_K>(g, set, n_cols, n_tok); break;
     case RF_TYPE_Q5_K: rf_matvec_q8_t<RF_TYPE_Q5_K>(g, set, n_cols, n_tok); break;
     case RF_TYPE_Q6_K: rf_matvec_q8_t<RF_TYPE_Q6_K>(g, set, n_cols, n_tok); break;
+    case RF_TYPE_IQ4_NL: rf_matvec_q8_t<RF_TYPE_IQ4_NL>(g, set, n_cols, n_tok); break;
+    case RF_TYPE_IQ4_XS: rf_matvec_q8_t<RF_TYPE_IQ4_XS>(g, set, n_cols, n_tok); break;
     }
     GPU_LAUNCHED("matvec_q8");
     /* still valid for the next product of the same input, unless a y overwrote it */
