@@ -27,6 +27,7 @@ static __global__ __launch_bounds__(ATT_THREADS) void rf_k_attention(
     const int32_t *__restrict__ btab, const int32_t *__restrict__ seq_row, const int32_t *__restrict__ pos,
     rf_attn_params p, float *__restrict__ out)
 {
+    RF_PDL_WAIT();
     enum { DPL_MAX = ATT_MAX_HD / RF_WARP };
     __shared__ float sm_m[ATT_MAX_WARPS], sm_l[ATT_MAX_WARPS];
     __shared__ float sm_acc[ATT_MAX_WARPS][ATT_MAX_HD];
@@ -98,11 +99,11 @@ extern "C" rf_status rf_gpu_attention(rf_gpu *g, const float *d_q, const void *d
         return rf_err(err, RF_ERR_INVALID_ARG, "GPU attention: too many tokens/heads");
     dim3 grid((unsigned)n_tok, (unsigned)p->n_head);
     if (p->kv_type == RF_TYPE_F32)
-        rf_k_attention<float><<<grid, ATT_THREADS, 0, g->stream>>>(d_q, (const float *)d_k_pool,
+        rf_launch(g->pdl, rf_k_attention<float>, dim3(grid), dim3(ATT_THREADS), 0, g->stream, d_q, (const float *)d_k_pool,
                                                                    (const float *)d_v_pool, d_btab, d_seq_row, d_pos,
                                                                    *p, d_out);
     else if (p->kv_type == RF_TYPE_F16)
-        rf_k_attention<__half><<<grid, ATT_THREADS, 0, g->stream>>>(d_q, (const __half *)d_k_pool,
+        rf_launch(g->pdl, rf_k_attention<__half>, dim3(grid), dim3(ATT_THREADS), 0, g->stream, d_q, (const __half *)d_k_pool,
                                                                     (const __half *)d_v_pool, d_btab, d_seq_row,
                                                                     d_pos, *p, d_out);
     else

@@ -34,6 +34,7 @@ struct rf_gpu {
     const float *q8_src;
     int64_t q8_n;
     bool allow_mma;               /* matrix units for prompts (not batch-invariant) */
+    bool pdl;                     /* programmatic dependent launch (sm_90+; RF_GPU_PDL=0: off) */
     float *d_srow;                /* (srow_cap) adjusted logits row of the greedy pick */
     int64_t srow_cap;
     int32_t *d_adj, *h_adj;       /* (adj_cap * 2) packed adjustments, device and host staging */

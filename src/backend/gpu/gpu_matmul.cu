@@ -45,6 +45,7 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec(
     const float *__restrict__ x, float *__restrict__ y, int64_t y_stride, int64_t n_chunks,
     int64_t tail_start)
 {
+    RF_PDL_WAIT();
     typedef rf_q<T> Q;
     const int64_t r = (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id();
     if (r >= n_rows) return; /* the whole warp leaves together */
@@ -122,6 +123,7 @@ RF_DEV bool rf_mv_pick(const rf_mv_set &s, int64_t r, const uint8_t **row, float
 static __global__ void rf_k_quant_q8(const float *__restrict__ x, int64_t n, int8_t *__restrict__ xq,
                                      float *__restrict__ xd)
 {
+    RF_PDL_WAIT();
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return; /* n and blockDim are multiples of 32: whole groups leave */
     rf_q8_put(x[i], i, xq, xd);
@@ -134,6 +136,7 @@ template <int T, int NT>
 static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_q8(
     const rf_mv_set set, int64_t n_cols, const int8_t *__restrict__ xq, const float *__restrict__ xd)
 {
+    RF_PDL_WAIT();
     constexpr int RF_MV_UNROLL = (T == RF_TYPE_Q4_K || T == RF_TYPE_Q5_K || T == RF_TYPE_Q6_K) ? 2 : 4;
     typedef rf_q<T> Q;
     const uint8_t *row;
@@ -405,6 +408,7 @@ template <int T, int NT>
 static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_kq(
     const rf_mv_set set, int64_t n_cols, const int8_t *__restrict__ xq, const float *__restrict__ xd)
 {
+    RF_PDL_WAIT();
     typedef rf_kq<T> K;
     const uint8_t *row;
     float *y;
@@ -439,6 +443,7 @@ static __global__ __launch_bounds__(MM_THREADS) void rf_k_matmul_mma(
     const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
     const float *__restrict__ x, int64_t n_tok, float *__restrict__ y)
 {
+    RF_PDL_WAIT();
     typedef rf_q<T> Q;
     __shared__ __align__(32) __half As[MM_BM * MM_LD];
     __shared__ __align__(32) __half Bs[MM_BN * MM_LD];
@@ -506,6 +511,7 @@ static __global__ void rf_k_get_rows(const uint8_t *__restrict__ w, int64_t n_ro
                                      size_t row_stride, const int32_t *__restrict__ ids, float scale,
                                      float *__restrict__ out, int64_t n_chunks, int64_t tail_start)
 {
+    RF_PDL_WAIT();
     typedef rf_q<T> Q;
     const int64_t i = blockIdx.x;
     const int32_t id = ids[i];
@@ -588,7 +594,7 @@ static void rf_launch_matvec(rf_gpu *g, const void *w, int64_t n_rows, int64_t n
                              const float *x, float *y, int64_t y_stride, int64_t n_chunks, int64_t tail)
 {
     const int rows_per_block = MV_THREADS / g->info.warp;
-    rf_k_matvec<T, NT><<<rf_gpu_blocks(n_rows, rows_per_block), MV_THREADS, 0, g->stream>>>(
+    rf_launch(g->pdl, rf_k_matvec<T, NT>, dim3(rf_gpu_blocks(n_rows, rows_per_block)), dim3(MV_THREADS), 0, g->stream, 
         (const uint8_t *)w, n_rows, n_cols, row_stride, x, y, y_stride, n_chunks, tail);
 }
 
@@ -628,10 +634,10 @@ static void rf_launch_matvec_q8(rf_gpu *g, const rf_mv_set &set, int64_t n_cols,
     /* the IQ4 types have no 8-weight slice: always the wide lanes */
     if (((T == RF_TYPE_Q4_K || T == RF_TYPE_Q6_K || T == RF_TYPE_Q4_0 || T == RF_TYPE_Q8_0) && rf_gpu_wide_kq()) ||
         T == RF_TYPE_IQ4_NL || T == RF_TYPE_IQ4_XS) {
-        rf_k_matvec_kq<T == RF_TYPE_Q5_K ? RF_TYPE_Q4_K : T, NT><<<nb, MV_THREADS, 0, g->stream>>>(set, n_cols, xq, xd);
+        rf_launch(g->pdl, rf_k_matvec_kq<T == RF_TYPE_Q5_K ? RF_TYPE_Q4_K : T, NT>, dim3(nb), dim3(MV_THREADS), 0, g->stream, set, n_cols, xq, xd);
         return;
     }
-    rf_k_matvec_q8<T, NT><<<nb, MV_THREADS, 0, g->stream>>>(set, n_cols, xq, xd);
+    rf_launch(g->pdl, rf_k_matvec_q8<T, NT>, dim3(nb), dim3(MV_THREADS), 0, g->stream, set, n_cols, xq, xd);
 }
 
 /* token t of every weight of the set: outputs move by t * rows */
@@ -681,7 +687,7 @@ static rf_status rf_gpu_matvec_set(rf_gpu *g, rf_type wtype, const rf_mv_set &se
 {
     const int64_t n = n_tok * n_cols;
     if (g->q8_src != d_x || g->q8_n != n) {
-        rf_k_quant_q8<<<rf_gpu_blocks(n, 256), 256, 0, g->stream>>>(d_x, n, g->d_xq, g->d_xd);
+        rf_launch(g->pdl, rf_k_quant_q8, dim3(rf_gpu_blocks(n, 256)), dim3(256), 0, g->stream, d_x, n, g->d_xq, g->d_xd);
         GPU_LAUNCHED("quant_q8");
     }
     switch ((int)wtype) {
@@ -711,7 +717,7 @@ extern "C" rf_status rf_gpu_matmul_vec(rf_gpu *g, rf_type wtype, const void *d_w
 {
     if (!rf_gpu_int_on() || !rf_gpu_int_type(wtype) || n_tok <= 0 || (uint64_t)n_cols > g->q8_cap)
         return rf_gpu_matmul_vec_f32(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
-    int64_t n_chunks, tail;
+    int64_t n_chunks = 0, tail = 0;
     rf_status st = rf_gpu_row_plan(wtype, d_w, n_rows, n_cols, row_stride, d_x, &n_chunks, &tail, err);
     if (st != RF_OK) return st;
     /* more tokens than the scratch holds: in groups, so every token takes
@@ -759,7 +765,7 @@ extern "C" rf_status rf_gpu_matmul_multi(rf_gpu *g, int n_w, const rf_gpu_mat *w
     memset(&set, 0, sizeof set);
     set.n = n_w;
     for (int m = 0; m < n_w; m++) {
-        int64_t n_chunks, tail;
+        int64_t n_chunks = 0, tail = 0;
         rf_status st = rf_gpu_row_plan(w[m].type, w[m].d, w[m].n_rows, w[m].n_cols, w[m].row_stride, d_x, &n_chunks,
                                        &tail, err);
         if (st != RF_OK) return st;
@@ -775,7 +781,7 @@ extern "C" rf_status rf_gpu_matmul_vec_f32(rf_gpu *g, rf_type wtype, const void 
                                            int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
                                            float *d_y, rf_error *err)
 {
-    int64_t n_chunks, tail;
+    int64_t n_chunks = 0, tail = 0;
     rf_status st = rf_gpu_row_plan(wtype, d_w, n_rows, n_cols, row_stride, d_x, &n_chunks, &tail, err);
     if (st != RF_OK) return st;
     if (n_tok <= 0) return RF_OK;
@@ -792,7 +798,7 @@ extern "C" rf_status rf_gpu_matmul_mma(rf_gpu *g, rf_type wtype, const void *d_w
                                        int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
                                        float *d_y, rf_error *err)
 {
-    int64_t n_chunks, tail;
+    int64_t n_chunks = 0, tail = 0;
     rf_status st = rf_gpu_row_plan(wtype, d_w, n_rows, n_cols, row_stride, d_x, &n_chunks, &tail, err);
     if (st != RF_OK) return st;
     if (n_tok <= 0) return RF_OK;
@@ -802,7 +808,7 @@ extern "C" rf_status rf_gpu_matmul_mma(rf_gpu *g, rf_type wtype, const void *d_w
         return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: %lld tokens in one call is too many", (long long)n_tok);
     dim3 grid(rf_gpu_blocks(n_rows, MM_BM), rf_gpu_blocks(n_tok, MM_BN));
     switch ((int)wtype) {
-#define X(T) case T: rf_k_matmul_mma<T><<<grid, MM_THREADS, 0, g->stream>>>( \
+#define X(T) case T: rf_launch(g->pdl, rf_k_matmul_mma<T>, dim3(grid), dim3(MM_THREADS), 0, g->stream,  \
         (const uint8_t *)d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y); break;
         RF_GPU_TYPES(X)
 #undef X
@@ -825,13 +831,13 @@ extern "C" rf_status rf_gpu_get_rows(rf_gpu *g, rf_type wtype, const void *d_w, 
                                      int64_t n_cols, size_t row_stride, const int32_t *d_ids, int64_t n,
                                      float scale, float *d_out, rf_error *err)
 {
-    int64_t n_chunks, tail;
+    int64_t n_chunks = 0, tail = 0;
     rf_status st = rf_gpu_row_plan(wtype, d_w, n_rows, n_cols, row_stride, NULL, &n_chunks, &tail, err);
     if (st != RF_OK) return st;
     if (n <= 0) return RF_OK;
     if (n > 0x7fffffff) return rf_err(err, RF_ERR_INVALID_ARG, "GPU get_rows: too many rows");
     switch ((int)wtype) {
-#define X(T) case T: rf_k_get_rows<T><<<(unsigned)n, 128, 0, g->stream>>>( \
+#define X(T) case T: rf_launch(g->pdl, rf_k_get_rows<T>, dim3((unsigned)n), dim3(128), 0, g->stream,  \
         (const uint8_t *)d_w, n_rows, n_cols, row_stride, d_ids, scale, d_out, n_chunks, tail); break;
         RF_GPU_TYPES(X)
 #undef X

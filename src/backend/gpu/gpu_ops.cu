@@ -29,6 +29,7 @@ static __global__ __launch_bounds__(RF_NORM_MAX_THREADS) void rf_k_rmsnorm(float
                                                                           const float *__restrict__ w, float *y,
                                                                           int n, float eps, int8_t *xq, float *xd)
 {
+    RF_PDL_WAIT();
     __shared__ float part[RF_NORM_MAX_THREADS / 32];
     const int64_t row = blockIdx.x;
     float *xr = x + row * n;
@@ -96,11 +97,11 @@ static rf_status rf_rmsnorm_launch(rf_gpu *g, float *d_x, const float *d_add, co
     const int threads = n >= 1024 ? RF_NORM_MAX_THREADS : 64;
     const int64_t per = (n + threads - 1) / threads;
     const unsigned nb = (unsigned)n_rows;
-    if (per <= 1) rf_k_rmsnorm<1><<<nb, threads, 0, g->stream>>>(d_x, d_add, d_w, d_y, (int)n, eps, xq, xd);
-    else if (per <= 2) rf_k_rmsnorm<2><<<nb, threads, 0, g->stream>>>(d_x, d_add, d_w, d_y, (int)n, eps, xq, xd);
-    else if (per <= 4) rf_k_rmsnorm<4><<<nb, threads, 0, g->stream>>>(d_x, d_add, d_w, d_y, (int)n, eps, xq, xd);
-    else if (per <= 8) rf_k_rmsnorm<8><<<nb, threads, 0, g->stream>>>(d_x, d_add, d_w, d_y, (int)n, eps, xq, xd);
-    else rf_k_rmsnorm<0><<<nb, threads, 0, g->stream>>>(d_x, d_add, d_w, d_y, (int)n, eps, xq, xd);
+    if (per <= 1) rf_launch(g->pdl, rf_k_rmsnorm<1>, dim3(nb), dim3(threads), 0, g->stream, d_x, d_add, d_w, d_y, (int)n, eps, xq, xd);
+    else if (per <= 2) rf_launch(g->pdl, rf_k_rmsnorm<2>, dim3(nb), dim3(threads), 0, g->stream, d_x, d_add, d_w, d_y, (int)n, eps, xq, xd);
+    else if (per <= 4) rf_launch(g->pdl, rf_k_rmsnorm<4>, dim3(nb), dim3(threads), 0, g->stream, d_x, d_add, d_w, d_y, (int)n, eps, xq, xd);
+    else if (per <= 8) rf_launch(g->pdl, rf_k_rmsnorm<8>, dim3(nb), dim3(threads), 0, g->stream, d_x, d_add, d_w, d_y, (int)n, eps, xq, xd);
+    else rf_launch(g->pdl, rf_k_rmsnorm<0>, dim3(nb), dim3(threads), 0, g->stream, d_x, d_add, d_w, d_y, (int)n, eps, xq, xd);
     if (q8) GPU_LAUNCHED_Q8("rmsnorm", d_y, n_rows * n);
     else GPU_LAUNCHED("rmsnorm");
     return RF_OK;
@@ -132,6 +133,7 @@ struct rf_rope_dev {
 static __global__ void rf_k_rope(float *x, int n_head, float *x2, int n_head2, const int32_t *__restrict__ pos,
                                  int64_t n_pairs_total, int head_dim, rf_rope_dev p)
 {
+    RF_PDL_WAIT();
     const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (gid >= n_pairs_total) return;
     const int n_pairs = p.n_rot / 2;
@@ -176,7 +178,7 @@ extern "C" rf_status rf_gpu_rope2(rf_gpu *g, float *d_q, int n_head_q, float *d_
     if (total <= 0) return RF_OK;
     rf_rope_dev d = {(int)p->style, p->n_rot, powf(p->freq_base, -2.0f / (float)p->n_rot), p->freq_base, p->freq_scale, p->ext_factor, p->attn_factor,
                      p->corr_dims[0], p->corr_dims[1], p->freq_factors};
-    rf_k_rope<<<rf_gpu_blocks(total, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(d_q, n_head_q, d_k, n_head_k, d_pos,
+    rf_launch(g->pdl, rf_k_rope, dim3(rf_gpu_blocks(total, OPS_THREADS)), dim3(OPS_THREADS), 0, g->stream, d_q, n_head_q, d_k, n_head_k, d_pos,
                                                                                total, head_dim, d);
     GPU_LAUNCHED("rope");
     return RF_OK;
@@ -195,6 +197,7 @@ static __global__ void rf_k_glu(int act, const float *__restrict__ gate, const f
                                 int64_t n_tok, int64_t n, int64_t stride, float *__restrict__ out,
                                 int8_t *xq, float *xd)
 {
+    RF_PDL_WAIT();
     const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (gid >= n_tok * n) return;
     const int64_t t = gid / n, i = gid % n;
@@ -215,7 +218,7 @@ extern "C" rf_status rf_gpu_glu(rf_gpu *g, rf_act act, const float *d_gate, cons
 {
     if (n_tok * n <= 0) return RF_OK;
     const bool q8 = rf_gpu_q8_fusable(g, n_tok * n, n);
-    rf_k_glu<<<rf_gpu_blocks(n_tok * n, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(
+    rf_launch(g->pdl, rf_k_glu, dim3(rf_gpu_blocks(n_tok * n, OPS_THREADS)), dim3(OPS_THREADS), 0, g->stream, 
         (int)act, d_gate, d_up, n_tok, n, stride, d_out, q8 ? g->d_xq : NULL, q8 ? g->d_xd : NULL);
     if (q8) GPU_LAUNCHED_Q8("glu", d_out, n_tok * n);
     else GPU_LAUNCHED("glu");
@@ -224,6 +227,7 @@ extern "C" rf_status rf_gpu_glu(rf_gpu *g, rf_act act, const float *d_gate, cons
 
 static __global__ void rf_k_add(const float *a, const float *b, float *y, int64_t n)
 {
+    RF_PDL_WAIT();
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) y[i] = a[i] + b[i];
 }
@@ -231,13 +235,14 @@ static __global__ void rf_k_add(const float *a, const float *b, float *y, int64_
 extern "C" rf_status rf_gpu_add(rf_gpu *g, const float *d_a, const float *d_b, float *d_y, int64_t n, rf_error *err)
 {
     if (n <= 0) return RF_OK;
-    rf_k_add<<<rf_gpu_blocks(n, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(d_a, d_b, d_y, n);
+    rf_launch(g->pdl, rf_k_add, dim3(rf_gpu_blocks(n, OPS_THREADS)), dim3(OPS_THREADS), 0, g->stream, d_a, d_b, d_y, n);
     GPU_LAUNCHED("add");
     return RF_OK;
 }
 
 static __global__ void rf_k_add_bias(float *x, const float *__restrict__ b, int64_t n_tok, int64_t n)
 {
+    RF_PDL_WAIT();
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n_tok * n) x[i] += b[i % n];
 }
@@ -245,13 +250,14 @@ static __global__ void rf_k_add_bias(float *x, const float *__restrict__ b, int6
 extern "C" rf_status rf_gpu_add_bias(rf_gpu *g, float *d_x, const float *d_b, int64_t n_tok, int64_t n, rf_error *err)
 {
     if (n_tok * n <= 0) return RF_OK;
-    rf_k_add_bias<<<rf_gpu_blocks(n_tok * n, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(d_x, d_b, n_tok, n);
+    rf_launch(g->pdl, rf_k_add_bias, dim3(rf_gpu_blocks(n_tok * n, OPS_THREADS)), dim3(OPS_THREADS), 0, g->stream, d_x, d_b, n_tok, n);
     GPU_LAUNCHED("add_bias");
     return RF_OK;
 }
 
 static __global__ void rf_k_softcap(float *x, int64_t n, float cap)
 {
+    RF_PDL_WAIT();
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) x[i] = cap * tanhf(x[i] / cap);
 }
@@ -260,7 +266,7 @@ extern "C" rf_status rf_gpu_softcap(rf_gpu *g, float *d_x, int64_t n, float cap,
 {
     if (n <= 0) return RF_OK;
     if (!(cap > 0.0f)) return rf_err(err, RF_ERR_INVALID_ARG, "GPU softcap: cap %g must be > 0", cap);
-    rf_k_softcap<<<rf_gpu_blocks(n, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(d_x, n, cap);
+    rf_launch(g->pdl, rf_k_softcap, dim3(rf_gpu_blocks(n, OPS_THREADS)), dim3(OPS_THREADS), 0, g->stream, d_x, n, cap);
     GPU_LAUNCHED("softcap");
     return RF_OK;
 }
@@ -268,6 +274,7 @@ extern "C" rf_status rf_gpu_softcap(rf_gpu *g, float *d_x, int64_t n, float cap,
 static __global__ void rf_k_gather(const float *__restrict__ x, const int32_t *__restrict__ idx, int64_t n_rows,
                                    int64_t n, float *__restrict__ out)
 {
+    RF_PDL_WAIT();
     const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (gid >= n_rows * n) return;
     const int64_t r = gid / n, i = gid % n;
@@ -278,7 +285,7 @@ extern "C" rf_status rf_gpu_gather(rf_gpu *g, const float *d_x, const int32_t *d
                                    float *d_out, rf_error *err)
 {
     if (n_rows * n <= 0) return RF_OK;
-    rf_k_gather<<<rf_gpu_blocks(n_rows * n, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(d_x, d_idx, n_rows, n, d_out);
+    rf_launch(g->pdl, rf_k_gather, dim3(rf_gpu_blocks(n_rows * n, OPS_THREADS)), dim3(OPS_THREADS), 0, g->stream, d_x, d_idx, n_rows, n, d_out);
     GPU_LAUNCHED("gather");
     return RF_OK;
 }
@@ -288,6 +295,7 @@ static __global__ void rf_k_kv_write(__half *kp, __half *vp, const float *__rest
                                      const float *__restrict__ v, const int32_t *__restrict__ slots,
                                      int64_t n_tok, int kv_dim)
 {
+    RF_PDL_WAIT();
     const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (gid >= n_tok * kv_dim) return;
     const int64_t t = gid / kv_dim, i = gid % kv_dim;
@@ -300,6 +308,7 @@ static __global__ void rf_k_kv_write_f32(float *kp, float *vp, const float *__re
                                          const float *__restrict__ v, const int32_t *__restrict__ slots,
                                          int64_t n_tok, int kv_dim)
 {
+    RF_PDL_WAIT();
     const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (gid >= n_tok * kv_dim) return;
     const int64_t t = gid / kv_dim, i = gid % kv_dim;
@@ -314,10 +323,10 @@ extern "C" rf_status rf_gpu_kv_write_typed(rf_gpu *g, void *d_k_pool, void *d_v_
 {
     if (n_tok * kv_dim <= 0) return RF_OK;
     if (kv_type == RF_TYPE_F16) {
-        rf_k_kv_write<<<rf_gpu_blocks(n_tok * kv_dim, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(
+        rf_launch(g->pdl, rf_k_kv_write, dim3(rf_gpu_blocks(n_tok * kv_dim, OPS_THREADS)), dim3(OPS_THREADS), 0, g->stream, 
             (__half *)d_k_pool, (__half *)d_v_pool, d_k, d_v, d_slots, n_tok, kv_dim);
     } else if (kv_type == RF_TYPE_F32) {
-        rf_k_kv_write_f32<<<rf_gpu_blocks(n_tok * kv_dim, OPS_THREADS), OPS_THREADS, 0, g->stream>>>(
+        rf_launch(g->pdl, rf_k_kv_write_f32, dim3(rf_gpu_blocks(n_tok * kv_dim, OPS_THREADS)), dim3(OPS_THREADS), 0, g->stream, 
             (float *)d_k_pool, (float *)d_v_pool, d_k, d_v, d_slots, n_tok, kv_dim);
     } else {
         return rf_err(err, RF_ERR_UNSUPPORTED, "GPU kv_write: KV cache type %s (F16 or F32 only)", rf_type_name(kv_type));

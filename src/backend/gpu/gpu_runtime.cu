@@ -55,6 +55,13 @@ extern "C" rf_status rf_gpu_open(int device, rf_gpu **out, rf_error *err)
     if (!g) return RF_ERR_NOMEM;
     g->device = device;
     g->info = info;
+#if defined(RF_GPU_VENDOR_CUDA)
+    {
+        int major = 0;
+        const char *pe = getenv("RF_GPU_PDL");
+        g->pdl = sscanf(info.arch, "sm_%1d", &major) == 1 && major >= 9 && !(pe && pe[0] == '0');
+    }
+#endif
     if (gpuStreamCreate(&g->stream) != gpuSuccess || gpuEventCreate(&g->ev_start) != gpuSuccess ||
         gpuEventCreate(&g->ev_stop) != gpuSuccess) {
         gpuError_t e = gpuGetLastError();
@@ -157,6 +164,7 @@ extern "C" rf_status rf_gpu_copy_async(rf_gpu *g, void *d_dst, const void *d_src
 
 static __global__ void rf_k_fill(float *d, size_t n, float v)
 {
+    RF_PDL_WAIT();
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         d[i] = v;
 }
@@ -166,7 +174,7 @@ extern "C" rf_status rf_gpu_fill_f32(rf_gpu *g, float *d, size_t n, float v, rf_
     if (!n) return RF_OK;
     unsigned nb = rf_gpu_blocks((int64_t)n, 256);
     if (nb > 65535u) nb = 65535u;
-    rf_k_fill<<<nb, 256, 0, g->stream>>>(d, n, v);
+    rf_launch(g->pdl, rf_k_fill, dim3(nb), dim3(256), 0, g->stream, d, n, v);
     GPU_LAUNCHED("fill");
     return RF_OK;
 }

@@ -13,6 +13,7 @@
 static __global__ __launch_bounds__(SMP_THREADS) void rf_k_argmax(const float *__restrict__ logits, int64_t n_vocab,
                                                                   int32_t *__restrict__ out)
 {
+    RF_PDL_WAIT();
     __shared__ float sv[SMP_THREADS / 32];
     __shared__ int32_t si[SMP_THREADS / 32];
     const float *row = logits + (int64_t)blockIdx.x * n_vocab;
@@ -51,6 +52,7 @@ RF_DEV unsigned long long rf_argmax_key(float v, int32_t i)
 static __global__ __launch_bounds__(256) void rf_k_argmax_part(const float *__restrict__ logits, int64_t n_vocab,
                                                                unsigned long long *keys)
 {
+    RF_PDL_WAIT();
     __shared__ unsigned long long sk[256 / 32];
     const float *row = logits + (int64_t)blockIdx.y * n_vocab;
     unsigned long long best = 0;
@@ -73,6 +75,7 @@ static __global__ __launch_bounds__(256) void rf_k_argmax_part(const float *__re
 
 static __global__ void rf_k_argmax_done(const unsigned long long *keys, int64_t n_rows, int32_t *out)
 {
+    RF_PDL_WAIT();
     const int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (r < n_rows) out[r] = keys[r] ? (int32_t)(0xffffffffu - (uint32_t)(keys[r] & 0xffffffffu)) : 0;
 }
@@ -92,13 +95,13 @@ extern "C" rf_status rf_gpu_sample(rf_gpu *g, const float *d_logits, int64_t n_r
         GPU_TRY(gpuMemsetAsync(g->d_argmax, 0, sizeof(unsigned long long) * (size_t)n_rows, g->stream));
         const int64_t nb = (n_vocab + 4095) / 4096; /* ~16 logits per thread */
         dim3 grid((unsigned)(nb < 1 ? 1 : nb > 1024 ? 1024 : nb), (unsigned)n_rows);
-        rf_k_argmax_part<<<grid, 256, 0, g->stream>>>(d_logits, n_vocab, g->d_argmax);
+        rf_launch(g->pdl, rf_k_argmax_part, dim3(grid), dim3(256), 0, g->stream, d_logits, n_vocab, g->d_argmax);
         GPU_LAUNCHED("argmax_part");
-        rf_k_argmax_done<<<rf_gpu_blocks(n_rows, 256), 256, 0, g->stream>>>(g->d_argmax, n_rows, d_out);
+        rf_launch(g->pdl, rf_k_argmax_done, dim3(rf_gpu_blocks(n_rows, 256)), dim3(256), 0, g->stream, g->d_argmax, n_rows, d_out);
         GPU_LAUNCHED("argmax_done");
         return RF_OK;
     }
-    rf_k_argmax<<<(unsigned)n_rows, SMP_THREADS, 0, g->stream>>>(d_logits, n_vocab, d_out);
+    rf_launch(g->pdl, rf_k_argmax, dim3((unsigned)n_rows), dim3(SMP_THREADS), 0, g->stream, d_logits, n_vocab, d_out);
     GPU_LAUNCHED("argmax");
     return RF_OK;
 }
@@ -110,6 +113,7 @@ extern "C" rf_status rf_gpu_sample(rf_gpu *g, const float *d_logits, int64_t n_r
  * compute what sampler.c's smp_prepare computes, in the same float ops. */
 static __global__ void rf_k_penalize(float *row, const int32_t *adj, int n_pen, float rp, float fp, float pp)
 {
+    RF_PDL_WAIT();
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n_pen) return;
     const int32_t t = adj[i], cnt = adj[n_pen + i];
@@ -123,6 +127,7 @@ static __global__ void rf_k_penalize(float *row, const int32_t *adj, int n_pen, 
 
 static __global__ void rf_k_bias(float *row, const int32_t *adj, int n_pen, int n_bias)
 {
+    RF_PDL_WAIT();
     const int32_t *tok = adj + 2 * n_pen;
     const float *val = (const float *)(adj + 2 * n_pen + n_bias);
     for (int i = 0; i < n_bias; i++) {
@@ -182,12 +187,12 @@ extern "C" rf_status rf_gpu_greedy(rf_gpu *g, const float *d_logits, int64_t n_v
                                g->stream));
         GPU_TRY(gpuMemcpyAsync(g->d_srow, d_logits, sizeof(float) * (size_t)n_vocab, gpuMemcpyDeviceToDevice, g->stream));
         if (n_pen > 0) {
-            rf_k_penalize<<<rf_gpu_blocks(n_pen, 256), 256, 0, g->stream>>>(g->d_srow, g->d_adj, n_pen, adj->repeat_penalty,
+            rf_launch(g->pdl, rf_k_penalize, dim3(rf_gpu_blocks(n_pen, 256)), dim3(256), 0, g->stream, g->d_srow, g->d_adj, n_pen, adj->repeat_penalty,
                                                                           adj->frequency_penalty, adj->presence_penalty);
             GPU_LAUNCHED("penalize");
         }
         if (n_bias > 0) {
-            rf_k_bias<<<1, 1, 0, g->stream>>>(g->d_srow, g->d_adj, n_pen, n_bias);
+            rf_launch(g->pdl, rf_k_bias, dim3(1), dim3(1), 0, g->stream, g->d_srow, g->d_adj, n_pen, n_bias);
             GPU_LAUNCHED("bias");
         }
         row = g->d_srow;

@@ -204,6 +204,42 @@ RF_DEV float rf_max32(float v)
     return v;
 }
 
+/* Programmatic dependent launch (NVIDIA sm_90+): a kernel launched with it
+ * is scheduled while its predecessor in the stream drains, and waits for
+ * that predecessor's results in RF_PDL_WAIT(), the first statement of every
+ * kernel; only launch latency overlaps, results are unchanged. Elsewhere
+ * (AMD, older NVIDIA) the wait is empty and launches are plain. */
+#if defined(RF_GPU_VENDOR_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define RF_PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
+#else
+#define RF_PDL_WAIT() ((void)0)
+#endif
+
+/* k<<<grid, block, smem, st>>>(args...), with programmatic dependent
+ * launch when pdl (CUDA only). Launch errors surface through
+ * gpuGetLastError as with <<<>>>. */
+template <typename... KArgs, typename... Args>
+static inline void rf_launch(bool pdl, void (*k)(KArgs...), dim3 grid, dim3 block, size_t smem, gpuStream_t st,
+                             Args... args)
+{
+#if defined(RF_GPU_VENDOR_CUDA)
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = st;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = pdl ? 1 : 0;
+    cfg.attrs = at;
+    cfg.numAttrs = 1;
+    (void)cudaLaunchKernelEx(&cfg, k, static_cast<KArgs>(args)...);
+#else
+    (void)pdl;
+    k<<<grid, block, smem, st>>>(static_cast<KArgs>(args)...);
+#endif
+}
+
 /* IEEE half / bfloat16 from raw bits, without relying on vendor casts. */
 RF_DEV float rf_h2f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
 RF_DEV float rf_bf2f(uint16_t b) { return __uint_as_float((uint32_t)b << 16); }
