@@ -11,6 +11,7 @@
 
 #if defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>
+#include <math.h>
 #include <string.h>
 
 /* sum over 16 lanes of a * b */
@@ -36,17 +37,27 @@ static inline int8x16_t high_bits16(uint32_t qh, int first)
 }
 
 /* ---------------------------------------------------------- float weights */
+/* ggml's AVX-512 ggml_vec_dot_f32 order (see cpu_scalar.c): the 64 running
+ * sums are 16 registers here, sum l in register l / 4. */
 static float dot_f32(int64_t n, const void *vw, const void *vx)
 {
     const float *w = vw, *x = vx;
-    float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        a0 = vfmaq_f32(a0, vld1q_f32(w + i), vld1q_f32(x + i));
-        a1 = vfmaq_f32(a1, vld1q_f32(w + i + 4), vld1q_f32(x + i + 4));
+    const int64_t np = n & ~(int64_t)63;
+    float s = 0.0f;
+    if (np) {
+        float32x4_t a[16];
+        for (int k = 0; k < 16; k++) a[k] = vfmaq_f32(vdupq_n_f32(0.0f), vld1q_f32(w + 4 * k), vld1q_f32(x + 4 * k));
+        for (int64_t i = 64; i < np; i += 64)
+            for (int k = 0; k < 16; k++) a[k] = vfmaq_f32(a[k], vld1q_f32(w + i + 4 * k), vld1q_f32(x + i + 4 * k));
+        float32x4_t r[4];
+        for (int q = 0; q < 4; q++) r[q] = vaddq_f32(vaddq_f32(a[q], a[q + 8]), vaddq_f32(a[q + 4], a[q + 12]));
+        const float32x4_t u = vaddq_f32(vaddq_f32(r[0], r[2]), vaddq_f32(r[1], r[3]));
+        const float32x2_t h = vadd_f32(vget_low_f32(u), vget_high_f32(u));
+        s = vget_lane_f32(h, 0) + vget_lane_f32(h, 1);
     }
-    float s = vaddvq_f32(vaddq_f32(a0, a1));
-    for (; i < n; i++) s += w[i] * x[i];
+    const int64_t nv = np + ((n - np) & ~(int64_t)7);
+    for (int64_t i = np; i < nv; i++) s += w[i] * x[i];
+    for (int64_t i = nv; i < n; i++) s = fmaf(w[i], x[i], s);
     return s;
 }
 

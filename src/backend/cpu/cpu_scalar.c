@@ -38,11 +38,32 @@ void rf_cpu_act_q8_scalar(const float *x, void *out, int64_t n)
 void rf_cpu_act_q8k_scalar(const float *x, void *out, int64_t n) { rf_quantize_row_q8_K(x, out, n); }
 
 /* ---------------------------------------------------------- float weights */
+/* The order of ggml's AVX-512 ggml_vec_dot_f32, which llama.cpp uses for
+ * F32 weights: 64 running sums (element i into sum i % 64, fused
+ * multiply-adds) over the largest multiple of 64 elements, folded as
+ * s[l] = (a[l] + a[l+32]) + (a[l+16] + a[l+48]) for l < 16, the 16 halved
+ * pairwise (_mm512_reduce_add_ps), then the remaining elements one by one
+ * into that total, as rounded products except the last (n - np) % 8, which
+ * are fused (ggml's compiler vectorizes that loop 8 wide, in order, and
+ * contracts its scalar tail). Every variant computes exactly this. */
 static float dot_f32(int64_t n, const void *w, const void *x)
 {
     const float *a = w, *b = x;
-    float s = 0;
-    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    const int64_t np = n & ~(int64_t)63;
+    float s = 0.0f;
+    if (np) {
+        float acc[64], r[16], t[8], u[4];
+        for (int l = 0; l < 64; l++) acc[l] = fmaf(a[l], b[l], 0.0f);
+        for (int64_t i = 64; i < np; i += 64)
+            for (int l = 0; l < 64; l++) acc[l] = fmaf(a[i + l], b[i + l], acc[l]);
+        for (int l = 0; l < 16; l++) r[l] = (acc[l] + acc[l + 32]) + (acc[l + 16] + acc[l + 48]);
+        for (int k = 0; k < 8; k++) t[k] = r[k] + r[k + 8];
+        for (int k = 0; k < 4; k++) u[k] = t[k] + t[k + 4];
+        s = (u[0] + u[2]) + (u[1] + u[3]);
+    }
+    const int64_t nv = np + ((n - np) & ~(int64_t)7);
+    for (int64_t i = np; i < nv; i++) s += a[i] * b[i];
+    for (int64_t i = nv; i < n; i++) s = fmaf(a[i], b[i], s);
     return s;
 }
 static float dot_f16(int64_t n, const void *w, const void *x)

@@ -196,20 +196,28 @@ static void act_q8k(const float *x, void *out, int64_t n)
 }
 
 /* ---------------------------------------------------------- float weights */
+/* ggml's AVX-512 ggml_vec_dot_f32 order (see cpu_scalar.c): the 64 running
+ * sums are 8 registers here, sum l in register l / 8; the fold leaves lanes
+ * 0-7 in r0 and 8-15 in r1, and hsum_ps(r0 + r1) halves them as
+ * _mm512_reduce_add_ps does. */
 static float dot_f32(int64_t n, const void *vw, const void *vx)
 {
     const float *w = vw, *x = vx;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    const int64_t np = n & ~(int64_t)63;
+    float s = 0.0f;
+    if (np) {
+        __m256 a[8];
+        for (int k = 0; k < 8; k++) a[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8 * k), _mm256_loadu_ps(x + 8 * k), _mm256_setzero_ps());
+        for (int64_t i = 64; i < np; i += 64)
+            for (int k = 0; k < 8; k++)
+                a[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8 * k), _mm256_loadu_ps(x + i + 8 * k), a[k]);
+        const __m256 r0 = _mm256_add_ps(_mm256_add_ps(a[0], a[4]), _mm256_add_ps(a[2], a[6]));
+        const __m256 r1 = _mm256_add_ps(_mm256_add_ps(a[1], a[5]), _mm256_add_ps(a[3], a[7]));
+        s = hsum_ps(_mm256_add_ps(r0, r1));
     }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
-    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    for (; i < n; i++) s += w[i] * x[i];
+    const int64_t nv = np + ((n - np) & ~(int64_t)7);
+    for (int64_t i = np; i < nv; i++) s += w[i] * x[i];
+    for (int64_t i = nv; i < n; i++) s = fmaf(w[i], x[i], s);
     return s;
 }
 
