@@ -70,12 +70,15 @@ static inline float dot_ggml(const float *x, const float *y, int n)
     const int np = n & ~63;
     float s = 0.0f;
     if (np) {
-        float a[64], r[16];
+        /* the fold and the first halving written 8 wide, so they vectorize */
+        float a[64], t[8], u[4];
         for (int l = 0; l < 64; l++) a[l] = fmaf(x[l], y[l], 0.0f);
         for (int i = 64; i < np; i += 64)
             for (int l = 0; l < 64; l++) a[l] = fmaf(x[i + l], y[i + l], a[l]);
-        for (int l = 0; l < 16; l++) r[l] = (a[l] + a[l + 32]) + (a[l + 16] + a[l + 48]);
-        s = sum16_ggml(r);
+        for (int k = 0; k < 8; k++)
+            t[k] = ((a[k] + a[k + 32]) + (a[k + 16] + a[k + 48])) + ((a[k + 8] + a[k + 40]) + (a[k + 24] + a[k + 56]));
+        for (int k = 0; k < 4; k++) u[k] = t[k] + t[k + 4];
+        s = (u[0] + u[2]) + (u[1] + u[3]);
     }
     const int nv = np + ((n - np) & ~7);
     for (int i = np; i < nv; i++) s += x[i] * y[i];
@@ -114,6 +117,7 @@ typedef struct cpu_ctx {
     rf_threadpool *pool;
     void *scratch;          /* rf_cpu_matmul scratch, sized by reserve */
     size_t scratch_size;
+    float *attn_scratch;    /* (n_threads, ATTN_SCRATCH_FLOATS), see attn_group */
 } cpu_ctx;
 
 static bool cpu_supports(void *ctx, rf_type t)
@@ -307,15 +311,6 @@ static void cpu_kv_write_typed(void *ctx, void *k_pool, void *v_pool, const floa
     }
 }
 
-typedef struct attn_job {
-    const float *q;
-    const void *k_pool, *v_pool;
-    const int32_t *btab, *seq_row, *pos;
-    int n_tok;
-    const rf_attn_params *p;
-    float *out;
-} attn_job;
-
 /* One token and one KV head with the g query heads that share it (GQA),
  * over the sequence's keys first..last in position order, as ggml's
  * non-flash attention computes it with an F32 KV cache:
@@ -328,41 +323,62 @@ typedef struct attn_job {
  * The grouping is by absolute position, as llama.cpp's KV cell index for a
  * sequence decoded from an empty cache, so the padding of its KV view (to
  * 256 cells) changes nothing. That is the order of its one-token decode;
- * its prompt batches (n_tok >= 2) take llamafile's sgemm for the last
- * product, whose order (16 running sums) we do not follow, since a row's
- * result here must not depend on the batch.
- * Scores are kept on the stack when the range fits (ATTN_STORE floats),
- * otherwise recomputed in each of the three passes, with the same result. */
-#define ATTN_STORE 8192
+ * for prompt batches (n_tok >= 2) it takes llamafile's sgemm for the last
+ * product, whose order (16 running sums) is the same up to 16 positions and
+ * not beyond; we keep one order, since a row's result here must not depend
+ * on the batch.
+ * Each K and V row is read once for the group (three passes: scores and
+ * max, exponentials and sum, weighted values), the scores kept in the
+ * thread's scratch; where they do not fit (contexts of ~100k positions),
+ * each pass recomputes them, with the same result. */
 #define ATTN_CHUNK 64
 #define ATTN_MAX_GROUP 64
+#define ATTN_SCRATCH_FLOATS (1 << 17)   /* per thread: (g, 64, hd) sums + (g, n_pos) scores */
 
+typedef struct attn_job {
+    const float *q;
+    const void *k_pool, *v_pool;
+    const int32_t *btab, *seq_row, *pos;
+    int n_tok;
+    const rf_attn_params *p;
+    float *out;
+    float *scratch;         /* (nth, ATTN_SCRATCH_FLOATS) */
+    int sl;                 /* query heads per work item */
+} attn_job;
+
+/* A K or V row of the pool as F32: in place, or converted into buf. */
+static inline const float *kv_row(const void *pool, size_t off, bool f16, int hd, float *buf)
+{
+    if (!f16) return (const float *)pool + off;
+    const uint16_t *r16 = (const uint16_t *)pool + off;
+    for (int i = 0; i < hd; i++) buf[i] = rf_f16_to_f32(r16[i]);
+    return buf;
+}
+
+/* Scores of query heads h0..h0+g-1 against keys p0..p1: sc[h * ld + pos - p0]. */
 CPU_CLONES static void attn_scores(const attn_job *j, int t, int hk, int h0, int g, int p0, int p1, float *sc, int ld)
 {
     const rf_attn_params *p = j->p;
     const int hd = p->head_dim, kv_dim = p->n_head_kv * hd, bs = p->block_size;
     const float *q = j->q + ((size_t)t * p->n_head + h0) * hd;      /* (g, hd) */
     const int32_t *tab = j->btab + (size_t)j->seq_row[t] * p->max_blocks;
+    const bool f16 = p->kv_type == RF_TYPE_F16;
     float buf[CPU_MAX_HEAD_DIM];
-    for (int pos = p0; pos <= p1; pos++) {
-        size_t off = ((size_t)tab[pos / bs] * bs + (size_t)(pos % bs)) * kv_dim + (size_t)hk * hd;
-        const float *kr;
-        if (p->kv_type == RF_TYPE_F16) {
-            const uint16_t *k16 = (const uint16_t *)j->k_pool + off;
-            for (int i = 0; i < hd; i++) buf[i] = rf_f16_to_f32(k16[i]);
-            kr = buf;
-        } else {
-            kr = (const float *)j->k_pool + off;
-        }
-        for (int h = 0; h < g; h++) {
-            float s = dot_ggml(kr, q + (size_t)h * hd, hd) * p->scale;
-            if (p->softcap > 0.0f) s = p->softcap * tanhf(s / p->softcap);
-            sc[(size_t)h * ld + (pos - p0)] = s;
+    for (int pos = p0; pos <= p1;) {
+        const int blk = pos / bs, end = (blk + 1) * bs - 1 < p1 ? (blk + 1) * bs - 1 : p1;
+        size_t off = ((size_t)tab[blk] * bs + (size_t)(pos - blk * bs)) * kv_dim + (size_t)hk * hd;
+        for (; pos <= end; pos++, off += kv_dim) {
+            const float *kr = kv_row(j->k_pool, off, f16, hd, buf);
+            for (int h = 0; h < g; h++) {
+                float s = dot_ggml(kr, q + (size_t)h * hd, hd) * p->scale;
+                if (p->softcap > 0.0f) s = p->softcap * tanhf(s / p->softcap);
+                sc[(size_t)h * ld + (pos - p0)] = s;
+            }
         }
     }
 }
 
-CPU_CLONES static void attn_group(const attn_job *j, int t, int hk, int h0, int g)
+CPU_CLONES static void attn_group(const attn_job *j, float *scratch, int t, int hk, int h0, int g)
 {
     const rf_attn_params *p = j->p;
     const int hd = p->head_dim, kv_dim = p->n_head_kv * hd, bs = p->block_size;
@@ -372,10 +388,11 @@ CPU_CLONES static void attn_group(const attn_job *j, int t, int hk, int h0, int 
     const int first = p->window > 0 && last - p->window + 1 > 0 ? last - p->window + 1 : 0;
     const int n_pos = last - first + 1;
     const bool f16 = p->kv_type == RF_TYPE_F16;
-    const bool store = (size_t)n_pos * g <= ATTN_STORE;
-    float st[ATTN_STORE];                        /* (g, n_pos) when store */
-    float ch[ATTN_MAX_GROUP * ATTN_CHUNK];       /* (g, ATTN_CHUNK) otherwise */
-    float mx[ATTN_MAX_GROUP], inv[ATTN_MAX_GROUP];
+    float *acc = scratch;                                           /* (g, 64, hd) */
+    float *st = scratch + (size_t)g * 64 * hd;                      /* (g, n_pos) when store */
+    const bool store = (size_t)g * 64 * hd + (size_t)g * n_pos <= ATTN_SCRATCH_FLOATS;
+    float ch[ATTN_MAX_GROUP * ATTN_CHUNK];                          /* (g, ATTN_CHUNK) otherwise */
+    float mx[ATTN_MAX_GROUP], inv[ATTN_MAX_GROUP], grp[ATTN_MAX_GROUP][16];
     double sum[ATTN_MAX_GROUP];
 
     /* pass 1: scores, max */
@@ -388,88 +405,99 @@ CPU_CLONES static void attn_group(const attn_job *j, int t, int hk, int h0, int 
         for (int h = 0; h < g; h++)
             for (int k = 0; k <= c1 - c0; k++) mx[h] = sc[(size_t)h * ld + k] > mx[h] ? sc[(size_t)h * ld + k] : mx[h];
     }
-    /* pass 2: exponentials, their sum by 16-aligned groups of positions */
+    /* pass 2: exponentials (kept in place of the scores), their sum by
+     * 16-aligned groups of positions */
     for (int h = 0; h < g; h++) {
-        float grp[16] = {0};
         sum[h] = 0.0;
-        for (int c0 = first; c0 <= last; c0 += ATTN_CHUNK) {
-            const int c1 = c0 + ATTN_CHUNK - 1 < last ? c0 + ATTN_CHUNK - 1 : last;
-            float *sc = store ? st + (size_t)h * n_pos + (c0 - first) : ch;
-            if (!store) attn_scores(j, t, hk, h0 + h, 1, c0, c1, sc, ATTN_CHUNK);
-            for (int pos = c0; pos <= c1; pos++) {
-                const float e = expf_ggml(sc[pos - c0] - mx[h]);
-                if (store) sc[pos - c0] = e;
-                grp[pos % 16] = e;
-                if (pos % 16 == 15 || pos == last) {
-                    sum[h] += (double)sum16_ggml(grp);
-                    memset(grp, 0, sizeof grp);
-                }
-            }
-        }
-        inv[h] = (float)(1.0 / sum[h]);
+        for (int l = 0; l < 16; l++) grp[h][l] = 0.0f;
     }
-    /* pass 3: out = sum of p * V, 64 running sums by position % 64 */
-    for (int h = 0; h < g; h++) {
-        float r[16 * CPU_MAX_HEAD_DIM];          /* (16, hd): the 16 lanes, each 4 running sums folded */
-        float a[4][CPU_MAX_HEAD_DIM];            /* the 4 running sums of one lane */
-        float buf[CPU_MAX_HEAD_DIM], pr1;
-        float *oh = o + (size_t)h * hd;
-        for (int l = 0; l < 16; l++) {
-            for (int q4 = 0; q4 < 4; q4++) {
-                float *acc = a[q4];
-                for (int i = 0; i < hd; i++) acc[i] = 0.0f;
-                const int lane = l + 16 * q4;
-                int pos = first + ((lane - first % 64) % 64 + 64) % 64;
-                for (; pos <= last; pos += 64) {
-                    if (store) {
-                        pr1 = st[(size_t)h * n_pos + (pos - first)] * inv[h];
-                    } else {
-                        float s1;
-                        attn_scores(j, t, hk, h0 + h, 1, pos, pos, &s1, 1);
-                        pr1 = expf_ggml(s1 - mx[h]) * inv[h];
-                    }
-                    size_t off = ((size_t)tab[pos / bs] * bs + (size_t)(pos % bs)) * kv_dim + (size_t)hk * hd;
-                    const float *vr;
-                    if (f16) {
-                        const uint16_t *v16 = (const uint16_t *)j->v_pool + off;
-                        for (int i = 0; i < hd; i++) buf[i] = rf_f16_to_f32(v16[i]);
-                        vr = buf;
-                    } else {
-                        vr = (const float *)j->v_pool + off;
-                    }
-                    for (int i = 0; i < hd; i++) acc[i] = fmaf(vr[i], pr1, acc[i]);
+    for (int c0 = first; c0 <= last; c0 += ATTN_CHUNK) {
+        const int c1 = c0 + ATTN_CHUNK - 1 < last ? c0 + ATTN_CHUNK - 1 : last;
+        float *sc = store ? st + (c0 - first) : ch;
+        const int ld = store ? n_pos : ATTN_CHUNK;
+        if (!store) attn_scores(j, t, hk, h0, g, c0, c1, sc, ld);
+        for (int h = 0; h < g; h++)
+            for (int pos = c0; pos <= c1; pos++) {
+                const float e = expf_ggml(sc[(size_t)h * ld + (pos - c0)] - mx[h]);
+                sc[(size_t)h * ld + (pos - c0)] = e;
+                grp[h][pos % 16] = e;
+                if (pos % 16 == 15 || pos == last) {
+                    sum[h] += (double)sum16_ggml(grp[h]);
+                    for (int l = 0; l < 16; l++) grp[h][l] = 0.0f;
                 }
             }
-            for (int i = 0; i < hd; i++) r[(size_t)l * hd + i] = (a[0][i] + a[2][i]) + (a[1][i] + a[3][i]);
+    }
+    for (int h = 0; h < g; h++) inv[h] = (float)(1.0 / sum[h]);
+    /* pass 3: out = sum of p * V in 64 running sums by position % 64 */
+    memset(acc, 0, (size_t)g * 64 * hd * sizeof(float));
+    float buf[CPU_MAX_HEAD_DIM], pr[ATTN_MAX_GROUP];
+    for (int c0 = first; c0 <= last; c0 += ATTN_CHUNK) {
+        const int c1 = c0 + ATTN_CHUNK - 1 < last ? c0 + ATTN_CHUNK - 1 : last;
+        if (!store) {
+            attn_scores(j, t, hk, h0, g, c0, c1, ch, ATTN_CHUNK);
+            for (int h = 0; h < g; h++)
+                for (int k = 0; k <= c1 - c0; k++) ch[h * ATTN_CHUNK + k] = expf_ggml(ch[h * ATTN_CHUNK + k] - mx[h]);
         }
-        for (int i = 0; i < hd; i++) {
-            float v16[16];
-            for (int l = 0; l < 16; l++) v16[l] = r[(size_t)l * hd + i];
-            oh[i] = sum16_ggml(v16);
+        for (int pos = c0; pos <= c1;) {
+            const int blk = pos / bs, end = (blk + 1) * bs - 1 < c1 ? (blk + 1) * bs - 1 : c1;
+            size_t off = ((size_t)tab[blk] * bs + (size_t)(pos - blk * bs)) * kv_dim + (size_t)hk * hd;
+            for (; pos <= end; pos++, off += kv_dim) {
+                const float *vr = kv_row(j->v_pool, off, f16, hd, buf);
+                for (int h = 0; h < g; h++)
+                    pr[h] = (store ? st[(size_t)h * n_pos + (pos - first)] : ch[h * ATTN_CHUNK + (pos - c0)]) * inv[h];
+                for (int h = 0; h < g; h++) {
+                    float *a = acc + ((size_t)h * 64 + pos % 64) * hd;
+                    for (int i = 0; i < hd; i++) a[i] = fmaf(vr[i], pr[h], a[i]);
+                }
+            }
         }
+    }
+    /* the fold of dot_ggml, each step over all hd columns at once: sum l
+     * becomes lane l % 16 as (l, l+32) + (l+16, l+48), then the halvings */
+    for (int h = 0; h < g; h++) {
+        float *ah = acc + (size_t)h * 64 * hd, *oh = o + (size_t)h * hd;
+#define LANE(l) (ah + (size_t)(l) * hd)
+        for (int l = 0; l < 16; l++) {
+            float *d = LANE(l);
+            const float *b = LANE(l + 32), *c = LANE(l + 16), *e = LANE(l + 48);
+            for (int i = 0; i < hd; i++) d[i] = (d[i] + b[i]) + (c[i] + e[i]);
+        }
+        for (int w = 8; w >= 1; w /= 2) /* t[k] = r[k] + r[k+8], u[k] = t[k] + t[k+4], ... */
+            for (int l = 0; l < w; l++) {
+                float *d = LANE(l);
+                const float *b = LANE(l + w);
+                for (int i = 0; i < hd; i++) d[i] = d[i] + b[i];
+            }
+        for (int i = 0; i < hd; i++) oh[i] = LANE(0)[i];
+#undef LANE
     }
 }
 
-/* Work items: (token, KV head, slice of its query heads); the slice is the
- * whole group unless the group does not fit the stack buffers. */
+/* Query heads per work item: the whole group unless its sums do not fit
+ * the scratch; with room for the scores of the longest sequence if that
+ * fits too. */
 static int attn_slice(const rf_attn_params *p)
 {
-    int g = p->n_head / p->n_head_kv, sl = g;
-    while (sl > 1 && (sl > ATTN_MAX_GROUP || g % sl)) sl--;
-    return sl;
+    const int g = p->n_head / p->n_head_kv;
+    const size_t max_pos = (size_t)p->max_blocks * p->block_size;
+    for (int need_scores = 1; need_scores >= 0; need_scores--)
+        for (int sl = g < ATTN_MAX_GROUP ? g : ATTN_MAX_GROUP; sl >= 1; sl--)
+            if (g % sl == 0 && (size_t)sl * (64 * (size_t)p->head_dim + (need_scores ? max_pos : 0)) <= ATTN_SCRATCH_FLOATS)
+                return sl;
+    return 1;
 }
 
 static void attn_worker(void *arg, int ith, int nth)
 {
     const attn_job *j = arg;
     const rf_attn_params *p = j->p;
-    int sl = attn_slice(p), per_kv = p->n_head / p->n_head_kv / sl;
+    int sl = j->sl, per_kv = p->n_head / p->n_head_kv / sl;
     int n = j->n_tok * p->n_head_kv * per_kv;
     int per = (n + nth - 1) / nth, a = ith * per, b = a + per < n ? a + per : n;
     for (int w = a; w < b; w++) {
         int t = w / (p->n_head_kv * per_kv), r = w % (p->n_head_kv * per_kv);
         int hk = r / per_kv, h0 = hk * (p->n_head / p->n_head_kv) + (r % per_kv) * sl;
-        attn_group(j, t, hk, h0, sl);
+        attn_group(j, j->scratch + (size_t)ith * ATTN_SCRATCH_FLOATS, t, hk, h0, sl);
     }
 }
 
@@ -477,7 +505,7 @@ static void cpu_attention(void *ctx, const float *q, const void *k_pool, const v
                           const int32_t *seq_row, const int32_t *pos, int n_tok, const rf_attn_params *p, float *out)
 {
     cpu_ctx *c = ctx;
-    attn_job j = {q, k_pool, v_pool, btab, seq_row, pos, n_tok, p, out};
+    attn_job j = {q, k_pool, v_pool, btab, seq_row, pos, n_tok, p, out, c->attn_scratch, attn_slice(p)};
     if (n_tok * p->n_head_kv < 2) {
         attn_worker(&j, 0, 1);
         return;
@@ -563,6 +591,7 @@ static void cpu_destroy(void *ctx)
     if (!c) return;
     rf_threadpool_free(c->pool);
     free(c->scratch);
+    free(c->attn_scratch);
     free(c);
 }
 
@@ -603,6 +632,12 @@ rf_status rf_backend_cpu_create(int n_threads, rf_backend *out, rf_error *err)
     if (!c->pool) {
         free(c);
         return err ? err->code : RF_ERR_NOMEM;
+    }
+    c->attn_scratch = cpu_alloc(c, (size_t)rf_threadpool_size(c->pool) * ATTN_SCRATCH_FLOATS * sizeof(float), err);
+    if (!c->attn_scratch) {
+        rf_threadpool_free(c->pool);
+        free(c);
+        return RF_ERR_NOMEM;
     }
     out->ops = &cpu_ops;
     out->ctx = c;
