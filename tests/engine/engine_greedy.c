@@ -8,15 +8,18 @@
  *     batch, then one token per step);
  *  2. the logits at the recorded steps within a relative L2 error of 1e-5
  *     (the fixtures use an F32 KV cache and no flash attention, so both
- *     sides compute in F32 and agree to ~1e-7; only summation order differs);
- *     Q8_0 file: at most 2 of 200 tokens different per prompt (steps are
- *     teacher-forced on llama.cpp's tokens) and logits within 2e-2. Why:
- *     both sides quantize every matmul input to Q8_0 blocks the same way
- *     (logits agree to ~1e-7 for the first 100 steps), but a ~1e-7
- *     summation-order difference in an activation that sits on a rounding
- *     boundary flips one 8-bit value, which moves the logits by ~1e-2 from
- *     there on and can flip a close step (today: 1 flip in 2 of 5 prompts,
- *     with gaps of 0.03 and 0.002 between the top two logits).
+ *     sides compute in F32 and agree to ~1e-7; only summation order differs).
+ *     The Q8_0 file gets the same bounds, no token different, although it
+ *     is the sensitive case: both sides quantize every matmul input to Q8_0
+ *     blocks, and a 1-ulp difference in an activation that sits on a
+ *     rounding boundary flips one 8-bit value, which moves the logits by
+ *     ~1e-2 from there on and flips close steps (gaps of 0.002 between the
+ *     top two logits occur). It holds because the CPU ops compute what
+ *     llama.cpp's AVX-512 CPU library computes to the last bit (RMSNorm,
+ *     RoPE, scores, softmax, weighted values, SwiGLU, the F32 ffn_down
+ *     product; cpu_backend.c), as the Q8_0 products and the quantizer do;
+ *     the logits come out identical. The fixture is pinned to that library
+ *     (gen_greedy.sh says why).
  *  3. all prompts decoded together as one multi-sequence batch, then in
  *     lockstep: the same tokens, and logits bit-identical to the
  *     one-sequence run (a row's result must not depend on its neighbours);
@@ -102,8 +105,7 @@ static void run_model(const char *models, const char *src, const char *file, con
         for (int i = 0; i < fc->n_prompt; i++) { toks[i] = fc->prompt_tok[i]; seqv[i] = seq; }
         rf_batch b = {fc->n_prompt, toks, seqv, NULL};
         int first_bad = -1, n_bad = 0;
-        bool q8 = strstr(file, "q8_0") != NULL;
-        double tol = q8 ? 2e-2 : 1e-5;
+        const double tol = 1e-5;
         for (int s = 0; s < fc->n_gen; s++) {
             st = rf_decode(c, &b, &err);
             CHECKF(st == RF_OK, "decode: %s", err.msg);
@@ -128,13 +130,8 @@ static void run_model(const char *models, const char *src, const char *file, con
             toks[0] = fc->gen_tok[s]; /* follow llama.cpp's path so later steps stay comparable */
             b.n_tokens = 1;
         }
-        if (q8) {
-            CHECKF(n_bad <= 2, "%s case %d: %d greedy tokens differ from llama.cpp (first at %d)", file, ci, n_bad,
-                   first_bad);
-            if (n_bad) fprintf(stderr, "%s case %d: %d of %d greedy tokens differ (close steps)\n", file, ci, n_bad, fc->n_gen);
-        } else {
-            CHECKF(first_bad < 0, "%s case %d: greedy token %d differs from llama.cpp", file, ci, first_bad);
-        }
+        CHECKF(first_bad < 0, "%s case %d: %d greedy tokens differ from llama.cpp (first at step %d)", file, ci, n_bad,
+               first_bad);
         CHECK(rf_seq_len(c, seq) == fc->n_prompt + fc->n_gen - 1);
         rf_ctx_free(c);
     }

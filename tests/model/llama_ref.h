@@ -181,7 +181,22 @@ static inline bool rf_llama_ref_open(rf_llama_ref *r, char *why, size_t n_why)
     RF_LL_SYM(smp_free, "llama_sampler_free");
 #undef RF_LL_SYM
     r->log_set(rf_llama_ref_quiet_log, NULL);
-    if (load_all_from)
+    /* On an AVX-512 VNNI machine, llama.cpp's AVX-512 library (icelake), not
+     * the one it would pick by CPU: on AMX machines that is sapphirerapids,
+     * which repacks Q4_0/Q4_1/Q8_0 weights for AMX tiles and sums their
+     * blocks in another float order. The engine's CPU kernels and ops repeat
+     * the AVX-512 library's arithmetic (scripts/fixtures/llamacpp/gen_greedy.sh
+     * pins the same library). Elsewhere: llama.cpp's own choice. */
+    void *(*load_one)(const char *) = (void *(*)(const char *))dlsym(r->h_ggml, "ggml_backend_load");
+    bool loaded = false;
+    __builtin_cpu_init();
+    if (load_one && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vnni")) {
+        snprintf(path, sizeof path, "%s/libggml-cpu-icelake.so", dir);
+        loaded = load_one(path) != NULL;
+    }
+    if (!loaded && load_all_from)
         load_all_from(dir);
     r->backend_init();
 

@@ -16,7 +16,7 @@
  * Per type it prints top-1 agreement, KL(llama.cpp || rocmforge), logit
  * errors and llama.cpp's top-1 margins (table on stderr), and checks:
  *   - top-1 agreement >= 99% of the positions, or bit-equal logits (97% for
- *     the four types listed in AGREE_KNOWN_SHORT, a known shortfall), and
+ *     the types listed in AGREE_KNOWN_SHORT, a known shortfall), and
  *     every disagreement a near-tie of llama.cpp's own logits;
  *   - mean KL <= KL_BOUND, and <= twice llama.cpp's own activation-rounding
  *     cost (see KL_BOUND);
@@ -77,18 +77,20 @@
 #define KL_BOUND 1e-3
 #define AGREE_MIN 0.99
 
-/* Known shortfall, kept visible rather than hidden: the dot products of
- * these four types do not yet repeat ggml's arithmetic step for step (the
- * weight offset goes through a separate correction sum instead of being
- * folded into the integer dot; the activation block sum of Q4_1/Q5_1 stays
- * in F32 where ggml's Q8_1 stores it in F16). Each output is as close to
- * exact arithmetic as llama.cpp's (checked below), but last-bit differences
- * reach the 8-bit activation rounding more often, and near-ties flip:
- * measured 375-379 of 384 positions (97.7-98.7%). They are held to
- * AGREE_MIN_KNOWN until those kernels do ggml's arithmetic, and for every
- * type each disagreement must be a near-tie (FLIP_MARGIN_MAX below). */
+/* Known shortfall, kept visible rather than hidden: the Q4_0 dot product
+ * does not yet repeat ggml's arithmetic step for step (the weight offset
+ * goes through a separate float correction sum instead of being folded
+ * into the integer dot, and llama.cpp's AVX-512 library repacks Q4_0 rows
+ * for its own kernel). Each output is as close to exact arithmetic as
+ * llama.cpp's (checked below), but last-bit differences reach the 8-bit
+ * activation rounding more often, and near-ties flip: measured 381 of 384
+ * positions (99.2%, a thin margin over the goal). It is held to
+ * AGREE_MIN_KNOWN until that kernel does ggml's arithmetic, and for every
+ * type each disagreement must be a near-tie (FLIP_MARGIN_MAX below).
+ * Q4_1, Q5_0 and Q5_1 left the list when their dots took ggml's x86
+ * arithmetic (384 of 384, logits within ~2e-7; they were at 97.7-98.7%). */
 #define AGREE_MIN_KNOWN 0.97
-static const char *const AGREE_KNOWN_SHORT[] = {"Q4_0", "Q4_1", "Q5_0", "Q5_1"};
+static const char *const AGREE_KNOWN_SHORT[] = {"Q4_0"};
 /* A flip is only acceptable where llama.cpp's own top-1 lead is a small
  * fraction of the typical lead (the median over all positions). */
 #define FLIP_MARGIN_MAX 0.25

@@ -3,9 +3,14 @@
  * "Device" buffers are 64-byte aligned host memory; weights are used in
  * place in the mmap'd file. Matrix products go to rf_cpu_matmul (weights in
  * their GGUF type, SIMD picked once by cpu_kernels); everything else is
- * plain C here, F32 activations, F16 KV pool. Attention and matmul are
- * spread over the thread pool; the small per-row ops run on the caller,
+ * plain C here, F32 activations, F16 or F32 KV pool. Attention and matmul
+ * are spread over the thread pool; the small per-row ops run on the caller,
  * they are a rounding error next to the matrix products.
+ *
+ * Numerics: RMSNorm, RoPE, attention (scores, softmax, weighted values) and
+ * SwiGLU compute what llama.cpp's CPU backend computes, to the last bit (see
+ * "ggml-compatible arithmetic" below), so that a quantized model, whose
+ * matmul inputs are rounded to 8 bits, follows llama.cpp token for token.
  *
  * Batch invariance: each output row is computed by one thread with a fixed
  * reduction order; the split over threads only decides who computes which
@@ -22,10 +27,108 @@
 #define CPU_MAX_HEAD_DIM RF_BACKEND_MAX_HEAD_DIM
 #define CPU_MAX_BLOCK 4096 /* kv_block_size limit of rf_ctx_create */
 
+/* x86-64 builds target baseline SSE2; the float ops that must agree with
+ * ggml bit for bit (fmaf everywhere, see below) are also built for
+ * x86-64-v3 (AVX2 + FMA) and picked at load time by the CPU (ifunc), where
+ * each fmaf is one instruction instead of a libm call. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(RF_NO_CLONES)
+#define CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define CPU_CLONES
+#endif
+
+/* ---------------------------------------------- ggml-compatible arithmetic
+ * The float ops below compute, bit for bit, what llama.cpp's CPU backend
+ * computes in its AVX-512 builds (ggml-cpu vec.h, vec.cpp, ops.cpp; the
+ * libggml-cpu variant it loads on an AVX-512 machine), written as scalar C
+ * with an explicit fmaf wherever ggml has an FMA: in its intrinsics, and
+ * where its compiler fuses a product and a sum in its scalar code (it builds
+ * with FP contraction on; we build with it off). The last bit matters for
+ * quantized models: every matmul input is rounded to 8 bits, and a 1-ulp
+ * difference that lands on a rounding boundary moves the logits by ~1e-2
+ * from there on. The results depend on nothing but the inputs (not on our
+ * SIMD variant or thread count). Reference: llama.cpp v0.4.0 of
+ * node-llama-cpp (scripts/fixtures/llamacpp/gen_greedy.sh). */
+
+/* _mm512_reduce_add_ps: halves added pairwise, 16 -> 8 -> 4 -> 2 -> 1 */
+static inline float sum16_ggml(const float *v)
+{
+    float t[8], u[4];
+    for (int k = 0; k < 8; k++) t[k] = v[k] + v[k + 8];
+    for (int k = 0; k < 4; k++) u[k] = t[k] + t[k + 4];
+    return (u[0] + u[2]) + (u[1] + u[3]);
+}
+
+/* ggml_vec_dot_f32 (AVX-512): 64 running sums (4 registers of 16 lanes),
+ * element i into sum i % 64, over the largest multiple of 64; the registers
+ * folded as (r0 + r2) + (r1 + r3), the lanes by sum16_ggml; then the rest
+ * one by one into that total: rounded products, except the last
+ * (n - np) % 8, fused (its compiler vectorizes that loop 8 wide and leaves
+ * a contracted scalar tail). */
+static inline float dot_ggml(const float *x, const float *y, int n)
+{
+    const int np = n & ~63;
+    float s = 0.0f;
+    if (np) {
+        /* the fold and the first halving written 8 wide, so they vectorize */
+        float a[64], t[8], u[4];
+        for (int l = 0; l < 64; l++) a[l] = fmaf(x[l], y[l], 0.0f);
+        for (int i = 64; i < np; i += 64)
+            for (int l = 0; l < 64; l++) a[l] = fmaf(x[i + l], y[i + l], a[l]);
+        for (int k = 0; k < 8; k++)
+            t[k] = ((a[k] + a[k + 32]) + (a[k + 16] + a[k + 48])) + ((a[k + 8] + a[k + 40]) + (a[k + 24] + a[k + 56]));
+        for (int k = 0; k < 4; k++) u[k] = t[k] + t[k + 4];
+        s = (u[0] + u[2]) + (u[1] + u[3]);
+    }
+    const int nv = np + ((n - np) & ~7);
+    for (int i = np; i < nv; i++) s += x[i] * y[i];
+    for (int i = nv; i < n; i++) s = fmaf(x[i], y[i], s);
+    return s;
+}
+
+/* 2^e as a float, -126 <= e <= 127 */
+static inline float pow2i_ggml(int e)
+{
+    const uint32_t bits = (uint32_t)(e + 127) << 23;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* ggml_v_expf (AVX-512): exp(x) = 2^n * p(b), n = round(x / ln 2), b the
+ * reduced argument in two steps, p a degree-5 polynomial (ARM's optimized
+ * routine, max error ~1.5 ulp), then vscalefps(p, n): p * 2^n rounded once.
+ * Here p * 2^n is two products, the first exact and the second the only
+ * rounding (2^-100 for the tiny results, whose rounding is to a subnormal;
+ * 2^100 for n > 127), so it is correctly rounded too, without branches
+ * (loops over it vectorize). NaN inputs are not ggml's (they give 0 or inf
+ * here). Checked equal to the direct form on every 7th float. */
+static inline float expf_ggml(float x)
+{
+    const float r = 0x1.8p23f;
+    const float z = fmaf(x, 0x1.715476p+0f, r);
+    const float n = z - r;
+    const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    const float u = b * b;
+    const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                         u, fmaf(0x1.ffffecp-1f, b, 1.0f));
+    const int ni = (int)fminf(fmaxf(n, -193.0f), 193.0f);
+    const int sh = ni < -100 ? -100 : ni > 127 ? 100 : 0;
+    const float res = (j * pow2i_ggml(ni - sh)) * pow2i_ggml(sh);
+    return fabsf(n) > 192.0f ? (n <= 0.0f ? 0.0f : INFINITY) : res;
+}
+
+/* ggml_v_silu (AVX-512) */
+static inline float silu_ggml(float x)
+{
+    return x / (1.0f + expf_ggml(0.0f - x));
+}
+
 typedef struct cpu_ctx {
     rf_threadpool *pool;
     void *scratch;          /* rf_cpu_matmul scratch, sized by reserve */
     size_t scratch_size;
+    float *attn_scratch;    /* (n_threads, ATTN_SCRATCH_FLOATS), see attn_group */
 } cpu_ctx;
 
 static bool cpu_supports(void *ctx, rf_type t)
@@ -141,8 +244,9 @@ static void cpu_rmsnorm(void *ctx, const float *x, const float *w, float eps, in
 }
 
 /* cos/sin for one position, computed exactly as ggml does (theta advanced
- * by repeated multiplication, YaRN ramp), so that positions agree to the
- * last bit with the reference where the math is the same. */
+ * by repeated multiplication, YaRN ramp; the products that ggml's compiler
+ * fuses into FMAs written as fmaf), so that positions agree to the last bit
+ * with the reference where the math is the same. */
 static void rope_cache(const rf_rope_params *p, int32_t pos, float *cache)
 {
     float theta = (float)pos;
@@ -156,8 +260,8 @@ static void rope_cache(const rf_rope_params *p, int32_t pos, float *cache)
             float y = ((float)(i0 / 2) - p->corr_dims[0]) / fmaxf(0.001f, p->corr_dims[1] - p->corr_dims[0]);
             float ramp = 1.0f - fminf(1.0f, fmaxf(0.0f, y));
             float mix = ramp * p->ext_factor;
-            th = theta_interp * (1 - mix) + theta_extrap * mix;
-            mscale *= 1.0f + 0.1f * logf(1.0f / p->freq_scale);
+            th = fmaf(theta_interp, 1 - mix, theta_extrap * mix);
+            mscale *= fmaf(0.1f, logf(1.0f / p->freq_scale), 1.0f);
         }
         cache[i0] = cosf(th) * mscale;
         cache[i0 + 1] = sinf(th) * mscale;
@@ -165,8 +269,10 @@ static void rope_cache(const rf_rope_params *p, int32_t pos, float *cache)
     }
 }
 
-static void cpu_rope(void *ctx, float *x, const int32_t *pos, int n_tok, int n_head, int head_dim,
-                     const rf_rope_params *p)
+/* The rotation as ggml's rotate_pairs, whose two products and sum its
+ * compiler turns into one fmaf and one product. */
+CPU_CLONES static void cpu_rope(void *ctx, float *x, const int32_t *pos, int n_tok, int n_head, int head_dim,
+                                const rf_rope_params *p)
 {
     (void)ctx;
     float cache[CPU_MAX_HEAD_DIM];
@@ -180,8 +286,8 @@ static void cpu_rope(void *ctx, float *x, const int32_t *pos, int n_tok, int n_h
                 int a = p->style == RF_ROPE_NORM ? i0 : i0 / 2;
                 int b = p->style == RF_ROPE_NORM ? i0 + 1 : i0 / 2 + half;
                 float x0 = v[a], x1 = v[b];
-                v[a] = x0 * c - x1 * s;
-                v[b] = x0 * s + x1 * c;
+                v[a] = fmaf(x0, c, -(x1 * s));
+                v[b] = fmaf(x0, s, x1 * c);
             }
         }
     }
@@ -216,6 +322,30 @@ static void cpu_kv_write_typed(void *ctx, void *k_pool, void *v_pool, const floa
     }
 }
 
+/* One token and one KV head with the g query heads that share it (GQA),
+ * over the sequence's keys first..last in position order, as ggml's
+ * non-flash attention computes it with an F32 KV cache:
+ *   s = dot_ggml(k, q) * scale                    (ggml_mul_mat, soft_max)
+ *   e = expf_ggml(s - max), sum = double sum of sum16_ggml over 16-aligned
+ *       groups of positions (ggml_vec_soft_max_f32; masked keys are 0)
+ *   p = e * (float)(1 / sum)                      (ggml_vec_scale_f32)
+ *   out[c] = ggml_vec_dot_f32 over positions of p and V's column c: 64
+ *       running sums by position % 64, folded as in dot_ggml.
+ * The grouping is by absolute position, as llama.cpp's KV cell index for a
+ * sequence decoded from an empty cache, so the padding of its KV view (to
+ * 256 cells) changes nothing. That is the order of its one-token decode;
+ * for prompt batches (n_tok >= 2) it takes llamafile's sgemm for the last
+ * product, whose order (16 running sums) is the same up to 16 positions and
+ * not beyond; we keep one order, since a row's result here must not depend
+ * on the batch.
+ * Each K and V row is read once for the group (three passes: scores and
+ * max, exponentials and sum, weighted values), the scores kept in the
+ * thread's scratch; where they do not fit (contexts of ~100k positions),
+ * each pass recomputes them, with the same result. */
+#define ATTN_CHUNK 64
+#define ATTN_MAX_GROUP 64
+#define ATTN_SCRATCH_FLOATS (1 << 17)   /* per thread: (g, 64, hd) sums + (g, n_pos) scores */
+
 typedef struct attn_job {
     const float *q;
     const void *k_pool, *v_pool;
@@ -223,152 +353,163 @@ typedef struct attn_job {
     int n_tok;
     const rf_attn_params *p;
     float *out;
+    float *scratch;         /* (nth, ATTN_SCRATCH_FLOATS) */
+    int sl;                 /* query heads per work item */
 } attn_job;
 
-/* x86-64 builds target baseline SSE2; the attention loops are also built
- * for x86-64-v3 (AVX2 + FMA) and picked at load time by the CPU (ifunc). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(RF_NO_CLONES)
-#define CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define CPU_CLONES
-#endif
-
-/* dot of n floats with 8 running sums (vectorizes; fixed order) */
-static inline float dot8(const float *a, const float *b, int n)
+/* A K or V row of the pool as F32: in place, or converted into buf. */
+static inline const float *kv_row(const void *pool, size_t off, bool f16, int hd, float *buf)
 {
-    float s8[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s8[k] += a[i + k] * b[i + k];
-    float s = ((s8[0] + s8[4]) + (s8[1] + s8[5])) + ((s8[2] + s8[6]) + (s8[3] + s8[7]));
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
+    if (!f16) return (const float *)pool + off;
+    const uint16_t *r16 = (const uint16_t *)pool + off;
+    for (int i = 0; i < hd; i++) buf[i] = rf_f16_to_f32(r16[i]);
+    return buf;
 }
 
-/* One token and one KV head with the g query heads that share it (GQA):
- * softmax over the sequence's keys in position order, in chunks of at most
- * ATTN_CHUNK keys inside one KV block (scores of the chunk, then one rescale
- * of each running sum, then the weighted values). Each K and V row is read
- * once for the whole group. A head's arithmetic is the same whatever the
- * group or the batch, so results depend on nothing but the token's own
- * history. */
-#define ATTN_CHUNK 64
-#define ATTN_MAX_GROUP_FLOATS 8192  /* g * head_dim held on the stack */
-#define ATTN_MAX_GROUP 64
-
-CPU_CLONES static void attn_group(const attn_job *j, int t, int hk, int h0, int g)
+/* Scores of query heads h0..h0+g-1 against keys p0..p1: sc[h * ld + pos - p0]. */
+CPU_CLONES static void attn_scores(const attn_job *j, int t, int hk, int h0, int g, int p0, int p1, float *sc, int ld)
 {
     const rf_attn_params *p = j->p;
     const int hd = p->head_dim, kv_dim = p->n_head_kv * hd, bs = p->block_size;
     const float *q = j->q + ((size_t)t * p->n_head + h0) * hd;      /* (g, hd) */
+    const int32_t *tab = j->btab + (size_t)j->seq_row[t] * p->max_blocks;
+    const bool f16 = p->kv_type == RF_TYPE_F16;
+    float buf[CPU_MAX_HEAD_DIM];
+    for (int pos = p0; pos <= p1;) {
+        const int blk = pos / bs, end = (blk + 1) * bs - 1 < p1 ? (blk + 1) * bs - 1 : p1;
+        size_t off = ((size_t)tab[blk] * bs + (size_t)(pos - blk * bs)) * kv_dim + (size_t)hk * hd;
+        for (; pos <= end; pos++, off += kv_dim) {
+            const float *kr = kv_row(j->k_pool, off, f16, hd, buf);
+            for (int h = 0; h < g; h++) {
+                float s = dot_ggml(kr, q + (size_t)h * hd, hd) * p->scale;
+                if (p->softcap > 0.0f) s = p->softcap * tanhf(s / p->softcap);
+                sc[(size_t)h * ld + (pos - p0)] = s;
+            }
+        }
+    }
+}
+
+CPU_CLONES static void attn_group(const attn_job *j, float *scratch, int t, int hk, int h0, int g)
+{
+    const rf_attn_params *p = j->p;
+    const int hd = p->head_dim, kv_dim = p->n_head_kv * hd, bs = p->block_size;
     float *o = j->out + ((size_t)t * p->n_head + h0) * hd;          /* (g, hd) */
     const int32_t *tab = j->btab + (size_t)j->seq_row[t] * p->max_blocks;
     const int last = j->pos[t];
     const int first = p->window > 0 && last - p->window + 1 > 0 ? last - p->window + 1 : 0;
+    const int n_pos = last - first + 1;
     const bool f16 = p->kv_type == RF_TYPE_F16;
-    float acc[ATTN_MAX_GROUP_FLOATS], buf[CPU_MAX_HEAD_DIM], sc[ATTN_MAX_GROUP * ATTN_CHUNK];
-    float m[ATTN_MAX_GROUP], l[ATTN_MAX_GROUP];
-    for (int i = 0; i < g * hd; i++) acc[i] = 0.0f;
-    for (int h = 0; h < g; h++) { m[h] = -INFINITY; l[h] = 0.0f; }
-    for (int c0 = first; c0 <= last;) {
-        const int blk = c0 / bs;
-        int c1 = (blk + 1) * bs - 1 < last ? (blk + 1) * bs - 1 : last;
-        if (c1 - c0 + 1 > ATTN_CHUNK) c1 = c0 + ATTN_CHUNK - 1;
-        const int nc = c1 - c0 + 1;
-        const size_t base = ((size_t)tab[blk] * bs) * kv_dim + (size_t)hk * hd;
-        for (int pos = c0; pos <= c1; pos++) {
-            size_t off = base + (size_t)(pos % bs) * kv_dim;
-            const float *kr;
-            if (f16) {
-                const uint16_t *k16 = (const uint16_t *)j->k_pool + off;
-                for (int i = 0; i < hd; i++) buf[i] = rf_f16_to_f32(k16[i]);
-                kr = buf;
-            } else {
-                kr = (const float *)j->k_pool + off;
-            }
-            for (int h = 0; h < g; h++) {
-                float s = dot8(q + (size_t)h * hd, kr, hd) * p->scale;
-                if (p->softcap > 0.0f) s = p->softcap * tanhf(s / p->softcap);
-                sc[h * ATTN_CHUNK + (pos - c0)] = s;
-            }
-        }
-        for (int h = 0; h < g; h++) {
-            float cmax = -INFINITY;
-            for (int k = 0; k < nc; k++) cmax = sc[h * ATTN_CHUNK + k] > cmax ? sc[h * ATTN_CHUNK + k] : cmax;
-            if (cmax > m[h]) { /* m = -inf before the first chunk: the factor is 0 */
-                float corr = expf(m[h] - cmax);
-                l[h] *= corr;
-                float *a = acc + (size_t)h * hd;
-                for (int i = 0; i < hd; i++) a[i] *= corr;
-                m[h] = cmax;
-            }
-            for (int k = 0; k < nc; k++) sc[h * ATTN_CHUNK + k] = expf(sc[h * ATTN_CHUNK + k] - m[h]);
-        }
+    float *acc = scratch;                                           /* (g, 64, hd) */
+    float *st = scratch + (size_t)g * 64 * hd;                      /* (g, n_pos) when store */
+    const bool store = (size_t)g * 64 * hd + (size_t)g * n_pos <= ATTN_SCRATCH_FLOATS;
+    float ch[ATTN_MAX_GROUP * ATTN_CHUNK];                          /* (g, ATTN_CHUNK) otherwise */
+    float mx[ATTN_MAX_GROUP], inv[ATTN_MAX_GROUP], grp[ATTN_MAX_GROUP][16];
+    double sum[ATTN_MAX_GROUP];
+
+    /* pass 1: scores, max */
+    for (int h = 0; h < g; h++) mx[h] = -INFINITY;
+    for (int c0 = first; c0 <= last; c0 += ATTN_CHUNK) {
+        const int c1 = c0 + ATTN_CHUNK - 1 < last ? c0 + ATTN_CHUNK - 1 : last;
+        float *sc = store ? st + (c0 - first) : ch;
+        const int ld = store ? n_pos : ATTN_CHUNK;
+        attn_scores(j, t, hk, h0, g, c0, c1, sc, ld);
         for (int h = 0; h < g; h++)
-            for (int k = 0; k < nc; k++) l[h] += sc[h * ATTN_CHUNK + k];
-        if (!f16 && hd % 8 == 0) {
-            /* F32 pool: 8 output lanes stay in registers across the chunk's
-             * keys (same per-element order as the key-by-key loop below) */
-            const float *v0 = (const float *)j->v_pool + base + (size_t)(c0 % bs) * kv_dim;
-            for (int h = 0; h < g; h++) {
-                const float *e = sc + h * ATTN_CHUNK;
-                float *a = acc + (size_t)h * hd;
-                for (int i0 = 0; i0 < hd; i0 += 8) {
-                    float a8[8];
-                    for (int ii = 0; ii < 8; ii++) a8[ii] = a[i0 + ii];
-                    for (int k = 0; k < nc; k++) {
-                        const float *vr = v0 + (size_t)k * kv_dim + i0;
-                        for (int ii = 0; ii < 8; ii++) a8[ii] += e[k] * vr[ii];
-                    }
-                    for (int ii = 0; ii < 8; ii++) a[i0 + ii] = a8[ii];
-                }
-            }
-        } else {
+            for (int k = 0; k <= c1 - c0; k++) mx[h] = sc[(size_t)h * ld + k] > mx[h] ? sc[(size_t)h * ld + k] : mx[h];
+    }
+    /* pass 2: exponentials (kept in place of the scores), their sum by
+     * 16-aligned groups of positions */
+    for (int h = 0; h < g; h++) {
+        sum[h] = 0.0;
+        for (int l = 0; l < 16; l++) grp[h][l] = 0.0f;
+    }
+    for (int c0 = first; c0 <= last; c0 += ATTN_CHUNK) {
+        const int c1 = c0 + ATTN_CHUNK - 1 < last ? c0 + ATTN_CHUNK - 1 : last;
+        float *sc = store ? st + (c0 - first) : ch;
+        const int ld = store ? n_pos : ATTN_CHUNK;
+        if (!store) attn_scores(j, t, hk, h0, g, c0, c1, sc, ld);
+        for (int h = 0; h < g; h++) {
+            float *e = sc + (size_t)h * ld;
+            for (int k = 0; k <= c1 - c0; k++) e[k] = expf_ggml(e[k] - mx[h]);
             for (int pos = c0; pos <= c1; pos++) {
-                size_t off = base + (size_t)(pos % bs) * kv_dim;
-                const float *vr;
-                if (f16) {
-                    const uint16_t *v16 = (const uint16_t *)j->v_pool + off;
-                    for (int i = 0; i < hd; i++) buf[i] = rf_f16_to_f32(v16[i]);
-                    vr = buf;
-                } else {
-                    vr = (const float *)j->v_pool + off;
-                }
-                for (int h = 0; h < g; h++) {
-                    float e = sc[h * ATTN_CHUNK + (pos - c0)];
-                    float *a = acc + (size_t)h * hd;
-                    for (int i = 0; i < hd; i++) a[i] += e * vr[i];
+                grp[h][pos % 16] = e[pos - c0];
+                if (pos % 16 == 15 || pos == last) {
+                    sum[h] += (double)sum16_ggml(grp[h]);
+                    for (int l = 0; l < 16; l++) grp[h][l] = 0.0f;
                 }
             }
         }
-        c0 = c1 + 1;
     }
+    for (int h = 0; h < g; h++) inv[h] = (float)(1.0 / sum[h]);
+    /* pass 3: out = sum of p * V in 64 running sums by position % 64 */
+    memset(acc, 0, (size_t)g * 64 * hd * sizeof(float));
+    float buf[CPU_MAX_HEAD_DIM], pr[ATTN_MAX_GROUP];
+    for (int c0 = first; c0 <= last; c0 += ATTN_CHUNK) {
+        const int c1 = c0 + ATTN_CHUNK - 1 < last ? c0 + ATTN_CHUNK - 1 : last;
+        if (!store) {
+            attn_scores(j, t, hk, h0, g, c0, c1, ch, ATTN_CHUNK);
+            for (int h = 0; h < g; h++)
+                for (int k = 0; k <= c1 - c0; k++) ch[h * ATTN_CHUNK + k] = expf_ggml(ch[h * ATTN_CHUNK + k] - mx[h]);
+        }
+        for (int pos = c0; pos <= c1;) {
+            const int blk = pos / bs, end = (blk + 1) * bs - 1 < c1 ? (blk + 1) * bs - 1 : c1;
+            size_t off = ((size_t)tab[blk] * bs + (size_t)(pos - blk * bs)) * kv_dim + (size_t)hk * hd;
+            for (; pos <= end; pos++, off += kv_dim) {
+                const float *vr = kv_row(j->v_pool, off, f16, hd, buf);
+                for (int h = 0; h < g; h++)
+                    pr[h] = (store ? st[(size_t)h * n_pos + (pos - first)] : ch[h * ATTN_CHUNK + (pos - c0)]) * inv[h];
+                for (int h = 0; h < g; h++) {
+                    float *a = acc + ((size_t)h * 64 + pos % 64) * hd;
+                    for (int i = 0; i < hd; i++) a[i] = fmaf(vr[i], pr[h], a[i]);
+                }
+            }
+        }
+    }
+    /* the fold of dot_ggml, each step over all hd columns at once: sum l
+     * becomes lane l % 16 as (l, l+32) + (l+16, l+48), then the halvings */
     for (int h = 0; h < g; h++) {
-        float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
-        for (int i = 0; i < hd; i++) o[(size_t)h * hd + i] = acc[(size_t)h * hd + i] * inv;
+        float *ah = acc + (size_t)h * 64 * hd, *oh = o + (size_t)h * hd;
+#define LANE(l) (ah + (size_t)(l) * hd)
+        for (int l = 0; l < 16; l++) {
+            float *d = LANE(l);
+            const float *b = LANE(l + 32), *c = LANE(l + 16), *e = LANE(l + 48);
+            for (int i = 0; i < hd; i++) d[i] = (d[i] + b[i]) + (c[i] + e[i]);
+        }
+        for (int w = 8; w >= 1; w /= 2) /* t[k] = r[k] + r[k+8], u[k] = t[k] + t[k+4], ... */
+            for (int l = 0; l < w; l++) {
+                float *d = LANE(l);
+                const float *b = LANE(l + w);
+                for (int i = 0; i < hd; i++) d[i] = d[i] + b[i];
+            }
+        for (int i = 0; i < hd; i++) oh[i] = LANE(0)[i];
+#undef LANE
     }
 }
 
-/* Work items: (token, KV head, slice of its query heads); the slice is the
- * whole group unless the group does not fit the stack buffers. */
+/* Query heads per work item: the whole group unless its sums do not fit
+ * the scratch; with room for the scores of the longest sequence if that
+ * fits too. */
 static int attn_slice(const rf_attn_params *p)
 {
-    int g = p->n_head / p->n_head_kv, sl = g;
-    while (sl > 1 && (sl * p->head_dim > ATTN_MAX_GROUP_FLOATS || sl > ATTN_MAX_GROUP || g % sl)) sl--;
-    return sl;
+    const int g = p->n_head / p->n_head_kv;
+    const size_t max_pos = (size_t)p->max_blocks * p->block_size;
+    for (int need_scores = 1; need_scores >= 0; need_scores--)
+        for (int sl = g < ATTN_MAX_GROUP ? g : ATTN_MAX_GROUP; sl >= 1; sl--)
+            if (g % sl == 0 && (size_t)sl * (64 * (size_t)p->head_dim + (need_scores ? max_pos : 0)) <= ATTN_SCRATCH_FLOATS)
+                return sl;
+    return 1;
 }
 
 static void attn_worker(void *arg, int ith, int nth)
 {
     const attn_job *j = arg;
     const rf_attn_params *p = j->p;
-    int sl = attn_slice(p), per_kv = p->n_head / p->n_head_kv / sl;
+    int sl = j->sl, per_kv = p->n_head / p->n_head_kv / sl;
     int n = j->n_tok * p->n_head_kv * per_kv;
     int per = (n + nth - 1) / nth, a = ith * per, b = a + per < n ? a + per : n;
     for (int w = a; w < b; w++) {
         int t = w / (p->n_head_kv * per_kv), r = w % (p->n_head_kv * per_kv);
         int hk = r / per_kv, h0 = hk * (p->n_head / p->n_head_kv) + (r % per_kv) * sl;
-        attn_group(j, t, hk, h0, sl);
+        attn_group(j, j->scratch + (size_t)ith * ATTN_SCRATCH_FLOATS, t, hk, h0, sl);
     }
 }
 
@@ -376,7 +517,7 @@ static void cpu_attention(void *ctx, const float *q, const void *k_pool, const v
                           const int32_t *seq_row, const int32_t *pos, int n_tok, const rf_attn_params *p, float *out)
 {
     cpu_ctx *c = ctx;
-    attn_job j = {q, k_pool, v_pool, btab, seq_row, pos, n_tok, p, out};
+    attn_job j = {q, k_pool, v_pool, btab, seq_row, pos, n_tok, p, out, c->attn_scratch, attn_slice(p)};
     if (n_tok * p->n_head_kv < 2) {
         attn_worker(&j, 0, 1);
         return;
@@ -397,13 +538,18 @@ typedef struct glu_job {
     float *out;
 } glu_job;
 
-static void glu_rows(const glu_job *j, int t0, int t1)
+CPU_CLONES static void glu_rows(const glu_job *j, int t0, int t1)
 {
     for (int t = t0; t < t1; t++) {
         const float *g = j->gate + (size_t)t * j->stride, *u = j->up + (size_t)t * j->stride;
         float *o = j->out + (size_t)t * j->n;
-        if (j->act == RF_ACT_SILU)
-            for (int i = 0; i < j->n; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        if (j->act == RF_ACT_SILU) {
+            /* ggml_vec_swiglu_f32 (AVX-512): 16 at a time with ggml_v_silu,
+             * the last n % 16 with libm's expf */
+            const int n16 = j->n & ~15;
+            for (int i = 0; i < n16; i++) o[i] = silu_ggml(g[i]) * u[i];
+            for (int i = n16; i < j->n; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        }
         else
             for (int i = 0; i < j->n; i++) o[i] = gelu_tanh(g[i]) * u[i];
     }
@@ -457,6 +603,7 @@ static void cpu_destroy(void *ctx)
     if (!c) return;
     rf_threadpool_free(c->pool);
     free(c->scratch);
+    free(c->attn_scratch);
     free(c);
 }
 
@@ -497,6 +644,12 @@ rf_status rf_backend_cpu_create(int n_threads, rf_backend *out, rf_error *err)
     if (!c->pool) {
         free(c);
         return err ? err->code : RF_ERR_NOMEM;
+    }
+    c->attn_scratch = cpu_alloc(c, (size_t)rf_threadpool_size(c->pool) * ATTN_SCRATCH_FLOATS * sizeof(float), err);
+    if (!c->attn_scratch) {
+        rf_threadpool_free(c->pool);
+        free(c);
+        return RF_ERR_NOMEM;
     }
     out->ops = &cpu_ops;
     out->ctx = c;

@@ -13,16 +13,19 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "quant/quant.h"
 
-/* Activation block for the 32-element weight types: float scale (no fp16
- * rounding of the scale, and no conversion in the inner loop) and the
- * block sum pre-multiplied by the scale (for the *_1 types' min term).
- * 40 bytes per 32 values. */
+/* Activation block for the 32-element weight types: the scale (rounded to
+ * F16 as ggml stores it, kept as a float: no conversion in the inner loop)
+ * and the block sum pre-multiplied by the scale, twice: s from the rounded
+ * scale in F32, s1 as ggml's block_q8_1.s (the unrounded scale times the
+ * sum, rounded to F16), which the Q4_1/Q5_1 dots use to agree with
+ * llama.cpp. 44 bytes per 32 values. */
 typedef struct rf_act_q8 {
-    float d;        /* x ~= d * qs */
+    float d;        /* x ~= d * qs, d an F16 value */
     float s;        /* d * sum(qs) */
     int8_t qs[32];
+    float s1;       /* F16(amax / 127 * sum(qs)), an F16 value */
 } rf_act_q8;
-_Static_assert(sizeof(rf_act_q8) == 40, "rf_act_q8");
+_Static_assert(sizeof(rf_act_q8) == 44, "rf_act_q8");
 
 /* Which activation format a weight type's kernels read. */
 typedef enum rf_act_kind { RF_ACT_NONE = 0, RF_ACT_F32, RF_ACT_Q8, RF_ACT_Q8K } rf_act_kind;

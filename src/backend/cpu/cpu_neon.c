@@ -11,6 +11,7 @@
 
 #if defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>
+#include <math.h>
 #include <string.h>
 
 /* sum over 16 lanes of a * b */
@@ -36,17 +37,27 @@ static inline int8x16_t high_bits16(uint32_t qh, int first)
 }
 
 /* ---------------------------------------------------------- float weights */
+/* ggml's AVX-512 ggml_vec_dot_f32 order (see cpu_scalar.c): the 64 running
+ * sums are 16 registers here, sum l in register l / 4. */
 static float dot_f32(int64_t n, const void *vw, const void *vx)
 {
     const float *w = vw, *x = vx;
-    float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        a0 = vfmaq_f32(a0, vld1q_f32(w + i), vld1q_f32(x + i));
-        a1 = vfmaq_f32(a1, vld1q_f32(w + i + 4), vld1q_f32(x + i + 4));
+    const int64_t np = n & ~(int64_t)63;
+    float s = 0.0f;
+    if (np) {
+        float32x4_t a[16];
+        for (int k = 0; k < 16; k++) a[k] = vfmaq_f32(vdupq_n_f32(0.0f), vld1q_f32(w + 4 * k), vld1q_f32(x + 4 * k));
+        for (int64_t i = 64; i < np; i += 64)
+            for (int k = 0; k < 16; k++) a[k] = vfmaq_f32(a[k], vld1q_f32(w + i + 4 * k), vld1q_f32(x + i + 4 * k));
+        float32x4_t r[4];
+        for (int q = 0; q < 4; q++) r[q] = vaddq_f32(vaddq_f32(a[q], a[q + 8]), vaddq_f32(a[q + 4], a[q + 12]));
+        const float32x4_t u = vaddq_f32(vaddq_f32(r[0], r[2]), vaddq_f32(r[1], r[3]));
+        const float32x2_t h = vadd_f32(vget_low_f32(u), vget_high_f32(u));
+        s = vget_lane_f32(h, 0) + vget_lane_f32(h, 1);
     }
-    float s = vaddvq_f32(vaddq_f32(a0, a1));
-    for (; i < n; i++) s += w[i] * x[i];
+    const int64_t nv = np + ((n - np) & ~(int64_t)7);
+    for (int64_t i = np; i < nv; i++) s += w[i] * x[i];
+    for (int64_t i = nv; i < n; i++) s = fmaf(w[i], x[i], s);
     return s;
 }
 
@@ -97,24 +108,47 @@ static float dot_q4_0(int64_t n, const void *vw, const void *vx)
     return s;
 }
 
+/* Q4_1, Q5_0, Q5_1: ggml's x86 kernels to the bit (see cpu_scalar.c): the
+ * 8 integer lane sums of 4 consecutive values (lo: values 0-15, lanes 0-3;
+ * hi: values 16-31, lanes 4-7), each fused into its running float sum,
+ * hsum_float_8's order at the end, the *_1 types' m * s1 fused beside. */
+static inline void lanes8_fma(float32x4_t acc[2], int8x16_t lo, int8x16_t hi, const int8_t *xq, float dd)
+{
+    const int8x16_t q0 = vld1q_s8(xq), q1 = vld1q_s8(xq + 16);
+    const int32x4_t l0 = vpaddq_s32(vpaddlq_s16(vmull_s8(vget_low_s8(lo), vget_low_s8(q0))),
+                                    vpaddlq_s16(vmull_high_s8(lo, q0)));
+    const int32x4_t l1 = vpaddq_s32(vpaddlq_s16(vmull_s8(vget_low_s8(hi), vget_low_s8(q1))),
+                                    vpaddlq_s16(vmull_high_s8(hi, q1)));
+    acc[0] = vfmaq_f32(acc[0], vdupq_n_f32(dd), vcvtq_f32_s32(l0));
+    acc[1] = vfmaq_f32(acc[1], vdupq_n_f32(dd), vcvtq_f32_s32(l1));
+}
+static inline float hsum8_ggml(const float32x4_t acc[2])
+{
+    const float32x4_t u = vaddq_f32(acc[0], acc[1]);
+    const float32x2_t h = vadd_f32(vget_low_f32(u), vget_high_f32(u));
+    return vget_lane_f32(h, 0) + vget_lane_f32(h, 1);
+}
+
 static float dot_q4_1(int64_t n, const void *vw, const void *vx)
 {
     const rf_block_q4_1 *w = vw;
     const rf_act_q8 *x = vx;
-    float s = 0;
+    float32x4_t acc[2] = {vdupq_n_f32(0), vdupq_n_f32(0)};
+    float summs = 0;
     for (int64_t b = 0; b < n / 32; b++) {
+        summs = fmaf(rf_fp16_to_f32(w[b].m), x[b].s1, summs);
         uint8x16_t q = vld1q_u8(w[b].qs);
         int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0xF))), hi = vreinterpretq_s8_u8(vshrq_n_u8(q, 4));
-        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)dot32(lo, hi, x[b].qs) + rf_fp16_to_f32(w[b].m) * x[b].s;
+        lanes8_fma(acc, lo, hi, x[b].qs, rf_fp16_to_f32(w[b].d) * x[b].d);
     }
-    return s;
+    return hsum8_ggml(acc) + summs;
 }
 
 static float dot_q5_0(int64_t n, const void *vw, const void *vx)
 {
     const rf_block_q5_0 *w = vw;
     const rf_act_q8 *x = vx;
-    float s = 0;
+    float32x4_t acc[2] = {vdupq_n_f32(0), vdupq_n_f32(0)};
     for (int64_t b = 0; b < n / 32; b++) {
         uint32_t qh;
         memcpy(&qh, w[b].qh, 4);
@@ -123,25 +157,27 @@ static float dot_q5_0(int64_t n, const void *vw, const void *vx)
         int8x16_t hi = vorrq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), high_bits16(qh, 16));
         lo = vsubq_s8(lo, vdupq_n_s8(16));
         hi = vsubq_s8(hi, vdupq_n_s8(16));
-        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)dot32(lo, hi, x[b].qs);
+        lanes8_fma(acc, lo, hi, x[b].qs, rf_fp16_to_f32(w[b].d) * x[b].d);
     }
-    return s;
+    return hsum8_ggml(acc);
 }
 
 static float dot_q5_1(int64_t n, const void *vw, const void *vx)
 {
     const rf_block_q5_1 *w = vw;
     const rf_act_q8 *x = vx;
-    float s = 0;
+    float32x4_t acc[2] = {vdupq_n_f32(0), vdupq_n_f32(0)};
+    float summs = 0;
     for (int64_t b = 0; b < n / 32; b++) {
+        summs = fmaf(rf_fp16_to_f32(w[b].m), x[b].s1, summs);
         uint32_t qh;
         memcpy(&qh, w[b].qh, 4);
         uint8x16_t q = vld1q_u8(w[b].qs);
         int8x16_t lo = vorrq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0xF))), high_bits16(qh, 0));
         int8x16_t hi = vorrq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), high_bits16(qh, 16));
-        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)dot32(lo, hi, x[b].qs) + rf_fp16_to_f32(w[b].m) * x[b].s;
+        lanes8_fma(acc, lo, hi, x[b].qs, rf_fp16_to_f32(w[b].d) * x[b].d);
     }
-    return s;
+    return hsum8_ggml(acc) + summs;
 }
 
 static float dot_q8_0(int64_t n, const void *vw, const void *vx)

@@ -32,17 +32,40 @@ void rf_cpu_act_q8_scalar(const float *x, void *out, int64_t n)
          * matmul drifts ~2e-4 from llama.cpp's. */
         y[b].d = rf_fp16_to_f32(rf_f32_to_fp16(d));
         y[b].s = y[b].d * (float)sum;
+        /* block_q8_1.s: from the unrounded scale, then rounded to F16 */
+        y[b].s1 = rf_fp16_to_f32(rf_f32_to_fp16(d * (float)sum));
     }
 }
 
 void rf_cpu_act_q8k_scalar(const float *x, void *out, int64_t n) { rf_quantize_row_q8_K(x, out, n); }
 
 /* ---------------------------------------------------------- float weights */
+/* The order of ggml's AVX-512 ggml_vec_dot_f32, which llama.cpp uses for
+ * F32 weights: 64 running sums (element i into sum i % 64, fused
+ * multiply-adds) over the largest multiple of 64 elements, folded as
+ * s[l] = (a[l] + a[l+32]) + (a[l+16] + a[l+48]) for l < 16, the 16 halved
+ * pairwise (_mm512_reduce_add_ps), then the remaining elements one by one
+ * into that total, as rounded products except the last (n - np) % 8, which
+ * are fused (ggml's compiler vectorizes that loop 8 wide, in order, and
+ * contracts its scalar tail). Every variant computes exactly this. */
 static float dot_f32(int64_t n, const void *w, const void *x)
 {
     const float *a = w, *b = x;
-    float s = 0;
-    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    const int64_t np = n & ~(int64_t)63;
+    float s = 0.0f;
+    if (np) {
+        float acc[64], r[16], t[8], u[4];
+        for (int l = 0; l < 64; l++) acc[l] = fmaf(a[l], b[l], 0.0f);
+        for (int64_t i = 64; i < np; i += 64)
+            for (int l = 0; l < 64; l++) acc[l] = fmaf(a[i + l], b[i + l], acc[l]);
+        for (int l = 0; l < 16; l++) r[l] = (acc[l] + acc[l + 32]) + (acc[l + 16] + acc[l + 48]);
+        for (int k = 0; k < 8; k++) t[k] = r[k] + r[k + 8];
+        for (int k = 0; k < 4; k++) u[k] = t[k] + t[k + 4];
+        s = (u[0] + u[2]) + (u[1] + u[3]);
+    }
+    const int64_t nv = np + ((n - np) & ~(int64_t)7);
+    for (int64_t i = np; i < nv; i++) s += a[i] * b[i];
+    for (int64_t i = nv; i < n; i++) s = fmaf(a[i], b[i], s);
     return s;
 }
 static float dot_f16(int64_t n, const void *w, const void *x)
@@ -78,56 +101,75 @@ static float dot_q4_0(int64_t n, const void *vw, const void *vx)
     }
     return s;
 }
+/* Q4_1, Q5_0, Q5_1 as ggml's x86 ggml_vec_dot_q4_1_q8_1 / q5_0_q8_0 /
+ * q5_1_q8_1 (AVX2 and AVX-512 builds alike) compute them, bit for bit: the
+ * 32 weight levels v of a block (low nibbles are values 0-15, high 16-31;
+ * Q5_0's with its -16 offset applied, so its dot is integer-exact) meet the
+ * activation bytes in 8 integer lane sums of 4 consecutive values; lane k,
+ * as a float times d_w * d_x, is fused into running sum k; the 8 sums are
+ * added as hsum_float_8 does. The *_1 types add their min term per block,
+ * m * s1 fused into one running float, after the lanes. */
+static inline void lanes8_fma(float acc[8], const int8_t v[32], const int8_t q[32], float dd)
+{
+    for (int k = 0; k < 8; k++) {
+        int l = 0;
+        for (int i = 4 * k; i < 4 * k + 4; i++) l += v[i] * q[i];
+        acc[k] = fmaf(dd, (float)l, acc[k]);
+    }
+}
+static inline float hsum8_ggml(const float a[8])
+{
+    float u[4];
+    for (int k = 0; k < 4; k++) u[k] = a[k] + a[k + 4];
+    return (u[0] + u[2]) + (u[1] + u[3]);
+}
+/* levels of a Q4_1 / Q5 block, low nibbles first; qh NULL for Q4_1 */
+static inline void levels32(const uint8_t *qs, const uint8_t *qh4, int off, int8_t v[32])
+{
+    uint32_t qh = 0;
+    if (qh4) memcpy(&qh, qh4, 4);
+    for (int j = 0; j < 16; j++) {
+        v[j] = (int8_t)(((qs[j] & 0xF) | (((qh >> j) << 4) & 0x10)) - off);
+        v[j + 16] = (int8_t)(((qs[j] >> 4) | ((qh >> (j + 12)) & 0x10)) - off);
+    }
+}
 static float dot_q4_1(int64_t n, const void *vw, const void *vx)
 {
     const rf_block_q4_1 *w = vw;
     const rf_act_q8 *x = vx;
-    float s = 0;
+    float acc[8] = {0}, summs = 0;
+    int8_t v[32];
     for (int64_t b = 0; b < n / 32; b++) {
-        int sumi = 0;
-        for (int j = 0; j < 16; j++) {
-            sumi += (w[b].qs[j] & 0xF) * x[b].qs[j];
-            sumi += (w[b].qs[j] >> 4) * x[b].qs[j + 16];
-        }
-        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)sumi + rf_fp16_to_f32(w[b].m) * x[b].s;
+        summs = fmaf(rf_fp16_to_f32(w[b].m), x[b].s1, summs);
+        levels32(w[b].qs, NULL, 0, v);
+        lanes8_fma(acc, v, x[b].qs, rf_fp16_to_f32(w[b].d) * x[b].d);
     }
-    return s;
+    return hsum8_ggml(acc) + summs;
 }
 static float dot_q5_0(int64_t n, const void *vw, const void *vx)
 {
     const rf_block_q5_0 *w = vw;
     const rf_act_q8 *x = vx;
-    float s = 0;
+    float acc[8] = {0};
+    int8_t v[32];
     for (int64_t b = 0; b < n / 32; b++) {
-        uint32_t qh;
-        memcpy(&qh, w[b].qh, 4);
-        int sumi = 0;
-        for (int j = 0; j < 16; j++) {
-            int h0 = ((qh >> j) << 4) & 0x10, h1 = (qh >> (j + 12)) & 0x10;
-            sumi += (((w[b].qs[j] & 0xF) | h0) - 16) * x[b].qs[j];
-            sumi += (((w[b].qs[j] >> 4) | h1) - 16) * x[b].qs[j + 16];
-        }
-        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)sumi;
+        levels32(w[b].qs, w[b].qh, 16, v);
+        lanes8_fma(acc, v, x[b].qs, rf_fp16_to_f32(w[b].d) * x[b].d);
     }
-    return s;
+    return hsum8_ggml(acc);
 }
 static float dot_q5_1(int64_t n, const void *vw, const void *vx)
 {
     const rf_block_q5_1 *w = vw;
     const rf_act_q8 *x = vx;
-    float s = 0;
+    float acc[8] = {0}, summs = 0;
+    int8_t v[32];
     for (int64_t b = 0; b < n / 32; b++) {
-        uint32_t qh;
-        memcpy(&qh, w[b].qh, 4);
-        int sumi = 0;
-        for (int j = 0; j < 16; j++) {
-            int h0 = ((qh >> j) << 4) & 0x10, h1 = (qh >> (j + 12)) & 0x10;
-            sumi += ((w[b].qs[j] & 0xF) | h0) * x[b].qs[j];
-            sumi += ((w[b].qs[j] >> 4) | h1) * x[b].qs[j + 16];
-        }
-        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)sumi + rf_fp16_to_f32(w[b].m) * x[b].s;
+        summs = fmaf(rf_fp16_to_f32(w[b].m), x[b].s1, summs);
+        levels32(w[b].qs, w[b].qh, 0, v);
+        lanes8_fma(acc, v, x[b].qs, rf_fp16_to_f32(w[b].d) * x[b].d);
     }
-    return s;
+    return hsum8_ggml(acc) + summs;
 }
 static float dot_q8_0(int64_t n, const void *vw, const void *vx)
 {

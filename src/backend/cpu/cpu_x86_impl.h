@@ -152,6 +152,8 @@ static void act_q8(const float *x, void *out, int64_t n)
         const float d16 = _cvtsh_ss(_cvtss_sh(d, 0));
         y[b].d = d16;
         y[b].s = d16 * (float)sum;
+        /* block_q8_1.s: from the unrounded scale, then rounded to F16 */
+        y[b].s1 = _cvtsh_ss(_cvtss_sh(d * (float)sum, 0));
     }
 }
 
@@ -196,20 +198,28 @@ static void act_q8k(const float *x, void *out, int64_t n)
 }
 
 /* ---------------------------------------------------------- float weights */
+/* ggml's AVX-512 ggml_vec_dot_f32 order (see cpu_scalar.c): the 64 running
+ * sums are 8 registers here, sum l in register l / 8; the fold leaves lanes
+ * 0-7 in r0 and 8-15 in r1, and hsum_ps(r0 + r1) halves them as
+ * _mm512_reduce_add_ps does. */
 static float dot_f32(int64_t n, const void *vw, const void *vx)
 {
     const float *w = vw, *x = vx;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    const int64_t np = n & ~(int64_t)63;
+    float s = 0.0f;
+    if (np) {
+        __m256 a[8];
+        for (int k = 0; k < 8; k++) a[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8 * k), _mm256_loadu_ps(x + 8 * k), _mm256_setzero_ps());
+        for (int64_t i = 64; i < np; i += 64)
+            for (int k = 0; k < 8; k++)
+                a[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8 * k), _mm256_loadu_ps(x + i + 8 * k), a[k]);
+        const __m256 r0 = _mm256_add_ps(_mm256_add_ps(a[0], a[4]), _mm256_add_ps(a[2], a[6]));
+        const __m256 r1 = _mm256_add_ps(_mm256_add_ps(a[1], a[5]), _mm256_add_ps(a[3], a[7]));
+        s = hsum_ps(_mm256_add_ps(r0, r1));
     }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
-    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    for (; i < n; i++) s += w[i] * x[i];
+    const int64_t nv = np + ((n - np) & ~(int64_t)7);
+    for (int64_t i = np; i < nv; i++) s += w[i] * x[i];
+    for (int64_t i = nv; i < n; i++) s = fmaf(w[i], x[i], s);
     return s;
 }
 
@@ -335,19 +345,23 @@ static float dot_q4_0(int64_t n, const void *vw, const void *vx)
         }                                                                                                      \
     }
 RF_TILE2(q4_0)
+/* Q4_1, Q5_0, Q5_1: ggml's x86 kernels to the bit (see cpu_scalar.c): the
+ * same 8 lanes of 4 values, fused scale-and-add per lane, hsum_ps as its
+ * hsum_float_8; Q5_0's levels minus 16 as signed bytes (integer-exact), the
+ * *_1 types' min term m * s1 fused into a float beside. */
 static float dot_q4_1(int64_t n, const void *vw, const void *vx)
 {
     const rf_block_q4_1 *w = vw;
     const rf_act_q8 *x = vx;
     __m256 acc = _mm256_setzero_ps();
-    float corr = 0;
+    float summs = 0;
     for (int64_t b = 0; b < n / 32; b++) {
+        summs = fmaf(fp16_to_f32(w[b].m), x[b].s1, summs);
         const __m256i q = unpack_nibbles(w[b].qs);
         const __m256i d = dot_u8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(w[b].d) * x[b].d), _mm256_cvtepi32_ps(d), acc);
-        corr += fp16_to_f32(w[b].m) * x[b].s;
     }
-    return hsum_ps(acc) + corr;
+    return hsum_ps(acc) + summs;
 }
 
 static float dot_q5_0(int64_t n, const void *vw, const void *vx)
@@ -355,15 +369,13 @@ static float dot_q5_0(int64_t n, const void *vw, const void *vx)
     const rf_block_q5_0 *w = vw;
     const rf_act_q8 *x = vx;
     __m256 acc = _mm256_setzero_ps();
-    float corr = 0;
     for (int64_t b = 0; b < n / 32; b++) {
-        const float dw = fp16_to_f32(w[b].d);
-        const __m256i q = _mm256_or_si256(unpack_nibbles(w[b].qs), bits_to_bytes_0x10(w[b].qh));
-        const __m256i d = dot_u8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * x[b].d), _mm256_cvtepi32_ps(d), acc);
-        corr += dw * x[b].s;
+        const __m256i u = _mm256_or_si256(unpack_nibbles(w[b].qs), bits_to_bytes_0x10(w[b].qh));
+        const __m256i q = _mm256_sub_epi8(u, _mm256_set1_epi8(16));
+        const __m256i d = dot_s8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(w[b].d) * x[b].d), _mm256_cvtepi32_ps(d), acc);
     }
-    return hsum_ps(acc) - 16.f * corr;
+    return hsum_ps(acc);
 }
 
 static float dot_q5_1(int64_t n, const void *vw, const void *vx)
@@ -371,14 +383,14 @@ static float dot_q5_1(int64_t n, const void *vw, const void *vx)
     const rf_block_q5_1 *w = vw;
     const rf_act_q8 *x = vx;
     __m256 acc = _mm256_setzero_ps();
-    float corr = 0;
+    float summs = 0;
     for (int64_t b = 0; b < n / 32; b++) {
+        summs = fmaf(fp16_to_f32(w[b].m), x[b].s1, summs);
         const __m256i q = _mm256_or_si256(unpack_nibbles(w[b].qs), bits_to_bytes_0x10(w[b].qh));
         const __m256i d = dot_u8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(w[b].d) * x[b].d), _mm256_cvtepi32_ps(d), acc);
-        corr += fp16_to_f32(w[b].m) * x[b].s;
     }
-    return hsum_ps(acc) + corr;
+    return hsum_ps(acc) + summs;
 }
 
 RF_MT q8_0_multi_rows(int64_t n, const uint8_t *wb, size_t ws, int nr, const uint8_t *xb, size_t xs, int nt,
