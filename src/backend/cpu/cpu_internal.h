@@ -13,16 +13,18 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "quant/quant.h"
 
-/* Activation block for the 32-element weight types: float scale (no fp16
- * rounding of the scale, and no conversion in the inner loop) and the
- * block sum pre-multiplied by the scale (for the *_1 types' min term).
- * 40 bytes per 32 values. */
+/* Activation block for the 32-element weight types: float scale (F16-
+ * rounded as ggml's, held as float so the inner loop converts nothing), the
+ * block sum pre-multiplied by the scale (for the *_1 types' min term) and
+ * the exact integer sum (kernels that multiply unsigned weight levels
+ * subtract offset * sum in integers). 44 bytes per 32 values. */
 typedef struct rf_act_q8 {
     float d;        /* x ~= d * qs */
     float s;        /* d * sum(qs) */
+    int32_t sum;    /* sum(qs) */
     int8_t qs[32];
 } rf_act_q8;
-_Static_assert(sizeof(rf_act_q8) == 40, "rf_act_q8");
+_Static_assert(sizeof(rf_act_q8) == 44, "rf_act_q8");
 
 /* Which activation format a weight type's kernels read. */
 typedef enum rf_act_kind { RF_ACT_NONE = 0, RF_ACT_F32, RF_ACT_Q8, RF_ACT_Q8K } rf_act_kind;
@@ -38,12 +40,32 @@ typedef float (*rf_cpu_dot_fn)(int64_t n, const void *w, const void *x);
 typedef void (*rf_cpu_tile_fn)(int64_t n, const uint8_t *w, size_t w_stride, int nr, const uint8_t *x,
                                size_t x_stride, int nt, float *y, int64_t y_stride);
 
+/* Packed weights (load-time repacking, rf_cpu_pack): rows in groups of
+ * RF_CPU_PACK_ROWS, the group's blocks interleaved so that a SIMD lane holds
+ * one row (a 512-bit vector of int32 holds the whole group): per block the
+ * kernel forms each row's exact integer sum in its own lane and scales it,
+ * with no horizontal sums. The layout is a property of the type, the same
+ * for every ISA; the bytes are the type's own levels and scales, reordered.
+ * A group of packed weight (n values per row) holds n / block_size group
+ * blocks of rf_cpu_pack_block_bytes(t) each; the last group is padded with
+ * zero rows. The kernel computes nr (<= RF_CPU_PACK_ROWS) rows of one group
+ * for nt tokens: y[t * y_stride + r]. Each output's arithmetic is the type's
+ * one formula (see cpu_pack.c), so the result is the same bits whatever nt,
+ * the tile, the thread count or the ISA. */
+#define RF_CPU_PACK_ROWS 16
+typedef void (*rf_cpu_packed_fn)(int64_t n, const uint8_t *wg, int nr, const uint8_t *x, size_t x_stride, int nt,
+                                 float *y, int64_t y_stride);
+/* Bytes of one group block (RF_CPU_PACK_ROWS rows x one block), 0 when type
+ * t has no packed layout. */
+size_t rf_cpu_pack_block_bytes(rf_type t);
+
 /* Quantize one activation row of n values into the format of kind. */
 typedef void (*rf_cpu_act_fn)(const float *x, void *out, int64_t n);
 
 typedef struct rf_cpu_isa_kernels {
     rf_cpu_dot_fn dot[RF_TYPE_COUNT];
     rf_cpu_tile_fn tile[RF_TYPE_COUNT];
+    rf_cpu_packed_fn packed[RF_TYPE_COUNT];   /* on the rf_cpu_pack layout */
     rf_cpu_act_fn act_q8;    /* F32 -> rf_act_q8 */
     rf_cpu_act_fn act_q8k;   /* F32 -> rf_block_q8_K */
 } rf_cpu_isa_kernels;

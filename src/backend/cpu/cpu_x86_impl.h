@@ -152,6 +152,7 @@ static void act_q8(const float *x, void *out, int64_t n)
         const float d16 = _cvtsh_ss(_cvtss_sh(d, 0));
         y[b].d = d16;
         y[b].s = d16 * (float)sum;
+        y[b].sum = sum;
     }
 }
 
@@ -671,6 +672,318 @@ static float dot_iq4_xs(int64_t n, const void *vw, const void *vx)
     return hsum_ps(acc);
 }
 
+/* ------------------------------------------------------- packed weights */
+/* Kernels on the rf_cpu_pack layouts (cpu_pack.c): a vector of int32 lanes
+ * holds rows (PV rows: 16 in a zmm with VNNI, 8 in a ymm without, a group
+ * then being two halves), the activation's 4 bytes are broadcast, and each
+ * row's exact block sum is scaled into its own float lane by one fma, in
+ * block order: each output gets exactly the scalar reference's arithmetic
+ * (cpu_pack.c lists the formulas). Tokens go by PK_T at a time so the
+ * unpacked weight vectors are reused from registers. */
+#define PG RF_CPU_PACK_ROWS
+#if RF_X86_VNNI
+#define PV 16
+typedef __m512i pvi;
+typedef __m512 pvf;
+static inline pvi pv_load(const uint8_t *p) { return _mm512_loadu_si512((const void *)p); }
+static inline pvi pv_set1(int v) { return _mm512_set1_epi32(v); }
+static inline pvi pv_and(pvi a, pvi b) { return _mm512_and_si512(a, b); }
+static inline pvi pv_or(pvi a, pvi b) { return _mm512_or_si512(a, b); }
+static inline pvi pv_add(pvi a, pvi b) { return _mm512_add_epi32(a, b); }
+static inline pvi pv_mullo(pvi a, pvi b) { return _mm512_mullo_epi32(a, b); }
+static inline pvi pv_srli16(pvi a, int n) { return _mm512_srli_epi16(a, (unsigned)n); }
+static inline pvi pv_slli16(pvi a, int n) { return _mm512_slli_epi16(a, (unsigned)n); }
+static inline pvi pv_bytes(int v) { return _mm512_set1_epi8((char)v); }
+/* PV int8 / uint8 -> int32 lanes */
+static inline pvi pv_s8(const uint8_t *p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)); }
+static inline pvi pv_u8(const uint8_t *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)); }
+static inline pvf pv_f16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+static inline pvf pv_cvt(pvi a) { return _mm512_cvtepi32_ps(a); }
+static inline pvf pv_setf(float v) { return _mm512_set1_ps(v); }
+static inline pvf pv_zerof(void) { return _mm512_setzero_ps(); }
+static inline pvf pv_mulf(pvf a, pvf b) { return _mm512_mul_ps(a, b); }
+static inline pvf pv_fma(pvf a, pvf b, pvf c) { return _mm512_fmadd_ps(a, b, c); }
+static inline pvf pv_fnma(pvf a, pvf b, pvf c) { return _mm512_fnmadd_ps(a, b, c); }
+static inline void pv_store(float *y, pvf v, int nr)
+{
+    _mm512_mask_storeu_ps(y, (__mmask16)((1u << nr) - 1), v);
+}
+/* acc + per lane sum of u (u8, 4 per lane) times the 4 int8 at x */
+static inline pvi pv_dot(pvi acc, pvi u, const int8_t *x)
+{
+    int32_t v;
+    memcpy(&v, x, 4);
+    return _mm512_dpbusd_epi32(acc, u, _mm512_set1_epi32(v));
+}
+#else
+#define PV 8
+typedef __m256i pvi;
+typedef __m256 pvf;
+static inline pvi pv_load(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+static inline pvi pv_set1(int v) { return _mm256_set1_epi32(v); }
+static inline pvi pv_and(pvi a, pvi b) { return _mm256_and_si256(a, b); }
+static inline pvi pv_or(pvi a, pvi b) { return _mm256_or_si256(a, b); }
+static inline pvi pv_add(pvi a, pvi b) { return _mm256_add_epi32(a, b); }
+static inline pvi pv_mullo(pvi a, pvi b) { return _mm256_mullo_epi32(a, b); }
+static inline pvi pv_srli16(pvi a, int n) { return _mm256_srli_epi16(a, n); }
+static inline pvi pv_slli16(pvi a, int n) { return _mm256_slli_epi16(a, n); }
+static inline pvi pv_bytes(int v) { return _mm256_set1_epi8((char)v); }
+static inline pvi pv_s8(const uint8_t *p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
+static inline pvi pv_u8(const uint8_t *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
+static inline pvf pv_f16(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline pvf pv_cvt(pvi a) { return _mm256_cvtepi32_ps(a); }
+static inline pvf pv_setf(float v) { return _mm256_set1_ps(v); }
+static inline pvf pv_zerof(void) { return _mm256_setzero_ps(); }
+static inline pvf pv_mulf(pvf a, pvf b) { return _mm256_mul_ps(a, b); }
+static inline pvf pv_fma(pvf a, pvf b, pvf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline pvf pv_fnma(pvf a, pvf b, pvf c) { return _mm256_fnmadd_ps(a, b, c); }
+static inline void pv_store(float *y, pvf v, int nr)
+{
+    if (nr == PV) {
+        _mm256_storeu_ps(y, v);
+        return;
+    }
+    float tmp[PV];
+    _mm256_storeu_ps(tmp, v);
+    memcpy(y, tmp, sizeof(float) * (size_t)nr);
+}
+/* vpmaddubsw pairs stay below int16 saturation for u <= 127 (2 * 127 * 127);
+ * the callers' levels are at most 63 here (Q8_0 goes through pv_dot_s8). */
+static inline pvi pv_dot(pvi acc, pvi u, const int8_t *x)
+{
+    int32_t v;
+    memcpy(&v, x, 4);
+    const __m256i p = _mm256_maddubs_epi16(u, _mm256_set1_epi32(v));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+#endif
+#define PV_BYTES (4 * PV)       /* bytes of one half-run: PV rows x 4 */
+
+/* Tokens go PK_T at a time through fn with a constant count (the per-token
+ * arrays then live in registers); the rest in one call of its own count. */
+#define PK_CASE(fn, n, ...) case n: fn(__VA_ARGS__, t0_, n); break;
+#define PK_DISPATCH4(fn, ...)                                                                                   \
+    do {                                                                                                        \
+        int t0_ = 0;                                                                                            \
+        for (; t0_ + 4 <= nt; t0_ += 4) fn(__VA_ARGS__, t0_, 4);                                                \
+        switch (nt - t0_) { PK_CASE(fn, 3, __VA_ARGS__) PK_CASE(fn, 2, __VA_ARGS__) PK_CASE(fn, 1, __VA_ARGS__) \
+        default: break; }                                                                                       \
+    } while (0)
+#define PK_DISPATCH8(fn, ...)                                                                                   \
+    do {                                                                                                        \
+        int t0_ = 0;                                                                                            \
+        for (; t0_ + 8 <= nt; t0_ += 8) fn(__VA_ARGS__, t0_, 8);                                                \
+        switch (nt - t0_) { PK_CASE(fn, 7, __VA_ARGS__) PK_CASE(fn, 6, __VA_ARGS__) PK_CASE(fn, 5, __VA_ARGS__) \
+        PK_CASE(fn, 4, __VA_ARGS__) PK_CASE(fn, 3, __VA_ARGS__) PK_CASE(fn, 2, __VA_ARGS__)                     \
+        PK_CASE(fn, 1, __VA_ARGS__) default: break; }                                                           \
+    } while (0)
+
+/* Q4_0 / Q8_0 share the loop: per block, 8 level vectors (quads 0..7 of the
+ * block) and the 16 F16 scales; levels u = q + off are unsigned, the sum
+ * subtracts off * sum(x) in integers. */
+RF_MT pk_b32(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+             bool is_q8, int t0, int T)
+{
+    const size_t gb = is_q8 ? PG * sizeof(rf_block_q8_0) : PG * sizeof(rf_block_q4_0);
+    const int off = is_q8 ? 128 : 8;
+    const pvi m4 = pv_bytes(0x0F);
+    pvf acc[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) acc[t] = pv_zerof();
+    for (int64_t b = 0; b < n / 32; b++) {
+        const uint8_t *blk = wg + (size_t)b * gb, *q = blk + 2 * PG + PV_BYTES * h;
+        pvi u[8];
+        if (is_q8) {
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) u[k] = pv_load(q + 64 * k);
+        } else {
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const pvi v = pv_load(q + 64 * j);
+                u[j] = pv_and(v, m4);
+                u[j + 4] = pv_and(pv_srli16(v, 4), m4);
+            }
+        }
+        const pvf dw = pv_f16(blk + 2 * PV * h);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)(t0 + t) * xs) + b;
+            pvi s;
+#if !RF_X86_VNNI
+            if (is_q8) {
+                /* levels to signed, then the sign trick (u up to 255 would saturate vpmaddubsw) */
+                s = _mm256_setzero_si256();
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++) {
+                    const __m256i w8 = _mm256_xor_si256(u[k], _mm256_set1_epi8((char)0x80));
+                    int32_t v;
+                    memcpy(&v, x->qs + 4 * k, 4);
+                    s = dot_s8s8(s, w8, _mm256_set1_epi32(v));
+                }
+            } else
+#endif
+            {
+                s = pv_set1(-off * x->sum);
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++) s = pv_dot(s, u[k], x->qs + 4 * k);
+            }
+            acc[t] = pv_fma(pv_cvt(s), pv_mulf(dw, pv_setf(x->d)), acc[t]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + PV * h, acc[t], nr);
+}
+
+RF_MT pk_q4_0(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys, int t0,
+              int T)
+{
+    pk_b32(n, wg, h, nr, xb, xs, y, ys, false, t0, T);
+}
+RF_MT pk_q8_0(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys, int t0,
+              int T)
+{
+    pk_b32(n, wg, h, nr, xb, xs, y, ys, true, t0, T);
+}
+
+/* Q4_K: per sub-block pair p, the 8 runs' low nibbles are sub-block 2p and
+ * the high nibbles 2p + 1; each sub-block's integer sum is multiplied by its
+ * scale in int32; the mins term is its own integer sum. */
+RF_MT pk_q4_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys, int t0,
+              int T)
+{
+    const size_t gb = rf_cpu_pack_block_bytes(RF_TYPE_Q4_K);
+    const pvi m4 = pv_bytes(0x0F);
+    pvf acc[4];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) acc[t] = pv_zerof();
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *blk = wg + (size_t)b * gb, *sc = blk + 4 * PG + PV * h, *mn = blk + 12 * PG + PV * h;
+        const uint8_t *q = blk + 20 * PG + PV_BYTES * h;
+        pvi isum[4];
+        pvf msum[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b;
+            pvi m = pv_set1(0);
+            for (int j = 0; j < 8; j++)
+                m = pv_add(m, pv_mullo(pv_u8(mn + PG * j), pv_set1(x->bsums[2 * j] + x->bsums[2 * j + 1])));
+            msum[t] = pv_cvt(m);
+            isum[t] = pv_set1(0);
+        }
+        for (int p = 0; p < 4; p++) {
+            pvi sa[4], sb[4];
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) sa[t] = sb[t] = pv_set1(0);
+#pragma GCC unroll 2
+            for (int hh = 0; hh < 2; hh++) {
+                pvi lo[4], hi[4];
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) {
+                    const pvi v = pv_load(q + 64 * (8 * p + 4 * hh + i));
+                    lo[i] = pv_and(v, m4);
+                    hi[i] = pv_and(pv_srli16(v, 4), m4);
+                }
+#pragma GCC unroll 4
+                for (int t = 0; t < T; t++) {
+                    const int8_t *xq = ((const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b)->qs + 64 * p + 16 * hh;
+#pragma GCC unroll 4
+                    for (int i = 0; i < 4; i++) {
+                        sa[t] = pv_dot(sa[t], lo[i], xq + 4 * i);
+                        sb[t] = pv_dot(sb[t], hi[i], xq + 32 + 4 * i);
+                    }
+                }
+            }
+            const pvi s0 = pv_u8(sc + PG * (2 * p)), s1 = pv_u8(sc + PG * (2 * p + 1));
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) isum[t] = pv_add(isum[t], pv_add(pv_mullo(sa[t], s0), pv_mullo(sb[t], s1)));
+        }
+        const pvf dw = pv_f16(blk + 2 * PV * h), dmin = pv_f16(blk + 2 * PG + 2 * PV * h);
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const float dx = ((const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b)->d;
+            acc[t] = pv_fma(pv_cvt(isum[t]), pv_mulf(dw, pv_setf(dx)), acc[t]);
+            acc[t] = pv_fnma(msum[t], pv_mulf(dmin, pv_setf(dx)), acc[t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + PV * h, acc[t], nr);
+}
+
+/* Q6_K: quad k's 6-bit level from ql run k % 32 (nibble k / 32) and qh run
+ * k % 16 (bits 2 * (k / 16)); sub-block j (quads 4j..4j+3) starts from
+ * -32 * bsum_j so its sum is sum((u - 32) x), then times its int8 scale. */
+static inline pvi q6_high(pvi hbits, int shift)
+{
+    /* bits shift..shift+1 of each byte to bits 4..5 (16-bit shifts stay
+     * inside the byte for the bits kept) */
+    const pvi m = pv_bytes(0x30);
+    if (shift <= 4) return pv_and(pv_slli16(hbits, 4 - shift), m);
+    return pv_and(pv_srli16(hbits, shift - 4), m);
+}
+
+RF_MT pk_q6_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys, int t0,
+              int T)
+{
+    const size_t gb = PG * sizeof(rf_block_q6_K);
+    const pvi m4 = pv_bytes(0x0F);
+    pvf acc[4];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) acc[t] = pv_zerof();
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *blk = wg + (size_t)b * gb, *sc = blk + 2 * PG + PV * h;
+        const uint8_t *ql = blk + 18 * PG + PV_BYTES * h, *qh = blk + 18 * PG + 32 * 64 + PV_BYTES * h;
+        pvi isum[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) isum[t] = pv_set1(0);
+        for (int jj = 0; jj < 8; jj++) {
+            /* quads 4jj..4jj+3 (sub-block jj) and 32 + the same (sub-block jj + 8) */
+            const int s = 2 * (jj / 4);
+            pvi lo[4], hi[4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                const int c = 4 * jj + i;
+                const pvi v = pv_load(ql + 64 * c), hb = pv_load(qh + 64 * (c % 16));
+                lo[i] = pv_or(pv_and(v, m4), q6_high(hb, s));
+                hi[i] = pv_or(pv_and(pv_srli16(v, 4), m4), q6_high(hb, s + 4));
+            }
+            const pvi s0 = pv_s8(sc + PG * jj), s1 = pv_s8(sc + PG * (jj + 8));
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) {
+                const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b;
+                pvi sa = pv_set1(-32 * x->bsums[jj]), sb = pv_set1(-32 * x->bsums[jj + 8]);
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) {
+                    sa = pv_dot(sa, lo[i], x->qs + 16 * jj + 4 * i);
+                    sb = pv_dot(sb, hi[i], x->qs + 128 + 16 * jj + 4 * i);
+                }
+                isum[t] = pv_add(isum[t], pv_add(pv_mullo(sa, s0), pv_mullo(sb, s1)));
+            }
+        }
+        const pvf dw = pv_f16(blk + 2 * PV * h);
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const float dx = ((const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b)->d;
+            acc[t] = pv_fma(pv_cvt(isum[t]), pv_mulf(dw, pv_setf(dx)), acc[t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + PV * h, acc[t], nr);
+}
+
+#define RF_PACKED(type, T)                                                                                     \
+    static void packed_##type(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt,     \
+                              float *y, int64_t ys)                                                            \
+    {                                                                                                          \
+        for (int h = 0; h < PG / PV && PV * h < nr; h++) {                                                     \
+            const int nrh = nr - PV * h < PV ? nr - PV * h : PV;                                               \
+            PK_DISPATCH##T(pk_##type, n, wg, h, nrh, xb, xs, y, ys);                                           \
+        }                                                                                                      \
+    }
+RF_PACKED(q4_0, 8)
+RF_PACKED(q8_0, 8)
+RF_PACKED(q4_K, 4)
+RF_PACKED(q6_K, 4)
+
 static const rf_cpu_isa_kernels x86_kernels = {
     .dot = {
         [RF_TYPE_F32] = dot_f32, [RF_TYPE_F16] = dot_f16, [RF_TYPE_BF16] = dot_bf16,
@@ -682,6 +995,10 @@ static const rf_cpu_isa_kernels x86_kernels = {
     },
     .tile = {
         [RF_TYPE_Q4_0] = tile_q4_0, [RF_TYPE_Q8_0] = tile_q8_0, [RF_TYPE_Q4_K] = tile_q4_K, [RF_TYPE_Q5_K] = tile_q5_K, [RF_TYPE_Q6_K] = tile_q6_K,
+    },
+    .packed = {
+        [RF_TYPE_Q4_0] = packed_q4_0, [RF_TYPE_Q8_0] = packed_q8_0, [RF_TYPE_Q4_K] = packed_q4_K,
+        [RF_TYPE_Q6_K] = packed_q6_K,
     },
     .act_q8 = act_q8,
     .act_q8k = act_q8k,
