@@ -48,8 +48,8 @@ typedef void (*rf_cpu_tile_fn)(int64_t n, const uint8_t *w, size_t w_stride, int
  * for every ISA; the bytes are the type's own levels and scales, reordered.
  * A group of packed weight (n values per row) holds n / block_size group
  * blocks of rf_cpu_pack_block_bytes(t) each; the last group is padded with
- * zero rows. The kernel computes nr (<= RF_CPU_PACK_ROWS) rows of one group
- * for nt tokens: y[t * y_stride + r]. Each output's arithmetic is the type's
+ * zero rows. The kernel computes nr rows, from group wg on, for nt tokens:
+ * y[t * y_stride + r]. Each output's arithmetic is the type's
  * one formula (see cpu_pack.c), so the result is the same bits whatever nt,
  * the tile, the thread count or the ISA. */
 #define RF_CPU_PACK_ROWS 16

@@ -197,8 +197,9 @@ static void job_dot(void *arg, int ith, int nth)
         const uint8_t *x = j->xa + (size_t)t0 * j->xa_stride;
         float *y = j->y + t0 * j->n_rows + r0;
         if (j->packed) {
-            /* row_block is one group; w_stride is the bytes of a group */
-            j->packed(j->n_cols, j->w + (size_t)rb * j->w_stride, nr, x, j->xa_stride, nt, y, j->n_rows);
+            /* w_stride is the bytes of a group */
+            j->packed(j->n_cols, j->w + (size_t)(r0 / RF_CPU_PACK_ROWS) * j->w_stride, nr, x, j->xa_stride, nt, y,
+                      j->n_rows);
             continue;
         }
         const uint8_t *w = j->w + (size_t)r0 * j->w_stride;
@@ -227,7 +228,8 @@ static void matmul_run(rf_threadpool *pool, matmul_job *j, rf_act_kind kind, voi
     }
     int nth = rf_threadpool_size(pool);
     if (j->packed) {
-        j->row_block = RF_CPU_PACK_ROWS;
+        /* two groups per item: the kernels' widest pass */
+        j->row_block = 2 * RF_CPU_PACK_ROWS;
     } else {
         /* Row blocks small enough that every thread gets work on a matvec. */
         j->row_block = ROW_BLOCK;

@@ -338,7 +338,7 @@ static float fp16_at(const uint8_t *p)
     return rf_fp16_to_f32(h);
 }
 
-static void packed_q4_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+static void group_q4_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
                         int64_t ys)
 {
     const size_t gb = G * sizeof(rf_block_q4_0);
@@ -361,7 +361,7 @@ static void packed_q4_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb,
     }
 }
 
-static void packed_q8_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+static void group_q8_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
                         int64_t ys)
 {
     const size_t gb = G * sizeof(rf_block_q8_0);
@@ -381,7 +381,7 @@ static void packed_q8_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb,
     }
 }
 
-static void packed_q4_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+static void group_q4_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
                         int64_t ys)
 {
     const size_t gb = rf_cpu_pack_block_bytes(RF_TYPE_Q4_K);
@@ -411,7 +411,7 @@ static void packed_q4_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb,
     }
 }
 
-static void packed_q6_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+static void group_q6_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
                         int64_t ys)
 {
     const size_t gb = G * sizeof(rf_block_q6_K);
@@ -439,6 +439,20 @@ static void packed_q6_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb,
         }
     }
 }
+
+/* nr rows from group wg on: group by group */
+#define RF_PACKED(type, TYPE, block)                                                                           \
+    static void packed_##type(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt,     \
+                              float *y, int64_t ys)                                                            \
+    {                                                                                                          \
+        const size_t gstride = (size_t)(n / (block)) * rf_cpu_pack_block_bytes(RF_TYPE_##TYPE);               \
+        for (int r0 = 0; r0 < nr; r0 += G, wg += gstride)                                                      \
+            group_##type(n, wg, nr - r0 < G ? nr - r0 : G, xb, xs, nt, y + r0, ys);                            \
+    }
+RF_PACKED(q4_0, Q4_0, 32)
+RF_PACKED(q8_0, Q8_0, 32)
+RF_PACKED(q4_K, Q4_K, 256)
+RF_PACKED(q6_K, Q6_K, 256)
 
 static const rf_cpu_isa_kernels scalar_kernels = {
     .dot = {

@@ -779,70 +779,109 @@ static inline pvi pv_dot(pvi acc, pvi u, const int8_t *x)
     } while (0)
 
 /* Q4_0 / Q8_0 share the loop: per block, 8 level vectors (quads 0..7 of the
- * block) and the 16 F16 scales; levels u = q + off are unsigned, the sum
- * subtracts off * sum(x) in integers. */
-RF_MT pk_b32(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
-             bool is_q8, int t0, int T)
+ * block) and the F16 scales of each of NV row vectors (rows r0 + PV * v,
+ * possibly in the next group: a broadcast activation quad feeds NV dots);
+ * levels u = q + off are unsigned, the sum subtracts off * sum(x) in
+ * integers. */
+RF_MT pk_b32(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+             bool is_q8, int NV, int t0, int T)
 {
     const size_t gb = is_q8 ? PG * sizeof(rf_block_q8_0) : PG * sizeof(rf_block_q4_0);
+    const size_t gstride = (size_t)(n / 32) * gb;
     const int off = is_q8 ? 128 : 8;
     const pvi m4 = pv_bytes(0x0F);
-    pvf acc[8];
+    const uint8_t *base[2];
+    int half[2];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) {
+        const int row = r0 + PV * v;
+        base[v] = wg + (size_t)(row / PG) * gstride;
+        half[v] = (row % PG) / PV;
+    }
+    pvf acc[2][8];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++)
 #pragma GCC unroll 8
-    for (int t = 0; t < T; t++) acc[t] = pv_zerof();
+        for (int t = 0; t < T; t++) acc[v][t] = pv_zerof();
     for (int64_t b = 0; b < n / 32; b++) {
-        const uint8_t *blk = wg + (size_t)b * gb, *q = blk + 2 * PG + PV_BYTES * h;
-        pvi u[8];
-        if (is_q8) {
+        pvi u[2][8];
+        pvf dw[2];
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) {
+            const uint8_t *blk = base[v] + (size_t)b * gb, *q = blk + 2 * PG + PV_BYTES * half[v];
+            if (is_q8) {
 #pragma GCC unroll 8
-            for (int k = 0; k < 8; k++) u[k] = pv_load(q + 64 * k);
-        } else {
+                for (int k = 0; k < 8; k++) u[v][k] = pv_load(q + 64 * k);
+            } else {
 #pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                const pvi v = pv_load(q + 64 * j);
-                u[j] = pv_and(v, m4);
-                u[j + 4] = pv_and(pv_srli16(v, 4), m4);
+                for (int j = 0; j < 4; j++) {
+                    const pvi w = pv_load(q + 64 * j);
+                    u[v][j] = pv_and(w, m4);
+                    u[v][j + 4] = pv_and(pv_srli16(w, 4), m4);
+                }
             }
+            dw[v] = pv_f16(blk + 2 * PV * half[v]);
         }
-        const pvf dw = pv_f16(blk + 2 * PV * h);
 #pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
             const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)(t0 + t) * xs) + b;
-            pvi s;
+            const pvf dx = pv_setf(x->d);
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++) {
+                pvi s;
 #if !RF_X86_VNNI
-            if (is_q8) {
-                /* levels to signed, then the sign trick (u up to 255 would saturate vpmaddubsw) */
-                s = _mm256_setzero_si256();
+                if (is_q8) {
+                    /* levels to signed, then the sign trick (u up to 255 would saturate vpmaddubsw) */
+                    s = _mm256_setzero_si256();
 #pragma GCC unroll 8
-                for (int k = 0; k < 8; k++) {
-                    const __m256i w8 = _mm256_xor_si256(u[k], _mm256_set1_epi8((char)0x80));
-                    int32_t v;
-                    memcpy(&v, x->qs + 4 * k, 4);
-                    s = dot_s8s8(s, w8, _mm256_set1_epi32(v));
-                }
-            } else
+                    for (int k = 0; k < 8; k++) {
+                        const __m256i w8 = _mm256_xor_si256(u[v][k], _mm256_set1_epi8((char)0x80));
+                        int32_t xv;
+                        memcpy(&xv, x->qs + 4 * k, 4);
+                        s = dot_s8s8(s, w8, _mm256_set1_epi32(xv));
+                    }
+                } else
 #endif
-            {
-                s = pv_set1(-off * x->sum);
-#pragma GCC unroll 8
-                for (int k = 0; k < 8; k++) s = pv_dot(s, u[k], x->qs + 4 * k);
+                {
+                    /* two dependency chains of 4 dots (latency, not throughput, bounds one chain) */
+                    pvi s1 = pv_set1(0);
+                    s = pv_set1(-off * x->sum);
+#pragma GCC unroll 4
+                    for (int k = 0; k < 8; k += 2) {
+                        s = pv_dot(s, u[v][k], x->qs + 4 * k);
+                        s1 = pv_dot(s1, u[v][k + 1], x->qs + 4 * k + 4);
+                    }
+                    s = pv_add(s, s1);
+                }
+                acc[v][t] = pv_fma(pv_cvt(s), pv_mulf(dw[v], dx), acc[v][t]);
             }
-            acc[t] = pv_fma(pv_cvt(s), pv_mulf(dw, pv_setf(x->d)), acc[t]);
         }
     }
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++)
 #pragma GCC unroll 8
-    for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + PV * h, acc[t], nr);
+        for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + r0 + PV * v, acc[v][t], nr - PV * v < PV ? nr - PV * v : PV);
 }
 
-RF_MT pk_q4_0(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys, int t0,
-              int T)
+RF_MT pk_q4_0_1(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+                int t0, int T)
 {
-    pk_b32(n, wg, h, nr, xb, xs, y, ys, false, t0, T);
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, false, 1, t0, T);
 }
-RF_MT pk_q8_0(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys, int t0,
-              int T)
+RF_MT pk_q4_0_2(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+                int t0, int T)
 {
-    pk_b32(n, wg, h, nr, xb, xs, y, ys, true, t0, T);
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, false, 2, t0, T);
+}
+RF_MT pk_q8_0_1(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+                int t0, int T)
+{
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, true, 1, t0, T);
+}
+RF_MT pk_q8_0_2(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+                int t0, int T)
+{
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, true, 2, t0, T);
 }
 
 /* Q4_K: per sub-block pair p, the 8 runs' low nibbles are sub-block 2p and
@@ -970,19 +1009,45 @@ RF_MT pk_q6_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, si
     for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + PV * h, acc[t], nr);
 }
 
-#define RF_PACKED(type, T)                                                                                     \
+/* Entry points: nr rows from group wg on (any number of groups). With VNNI
+ * and few tokens (decode) the 32-value types take two groups per pass (one
+ * broadcast activation quad, two dot products: fewer loads per weight
+ * byte); with many tokens, one group and 8 tokens per pass measured faster.
+ * Without VNNI the 16 ymm registers hold one vector's levels. Every path
+ * computes the same formula, so the choice does not change any bit. */
+#define RF_PACKED_B32(type)                                                                                    \
     static void packed_##type(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt,     \
                               float *y, int64_t ys)                                                            \
     {                                                                                                          \
-        for (int h = 0; h < PG / PV && PV * h < nr; h++) {                                                     \
-            const int nrh = nr - PV * h < PV ? nr - PV * h : PV;                                               \
-            PK_DISPATCH##T(pk_##type, n, wg, h, nrh, xb, xs, y, ys);                                           \
+        int r0 = 0;                                                                                            \
+        if (RF_X86_VNNI && nt < 8)                                                                             \
+            for (; r0 + PV < nr; r0 += 2 * PV) {                                                               \
+                const int rows = nr - r0 < 2 * PV ? nr - r0 : 2 * PV;                                          \
+                PK_DISPATCH4(pk_##type##_2, n, wg, r0, rows, xb, xs, y, ys);                                   \
+            }                                                                                                  \
+        for (; r0 < nr; r0 += PV) {                                                                            \
+            const int rows = nr - r0 < PV ? nr - r0 : PV;                                                      \
+            PK_DISPATCH8(pk_##type##_1, n, wg, r0, rows, xb, xs, y, ys);                                       \
         }                                                                                                      \
     }
-RF_PACKED(q4_0, 8)
-RF_PACKED(q8_0, 8)
-RF_PACKED(q4_K, 4)
-RF_PACKED(q6_K, 4)
+RF_PACKED_B32(q4_0)
+RF_PACKED_B32(q8_0)
+
+/* The K-quants: one vector of rows per pass. */
+#define RF_PACKED_K(type, TYPE, T)                                                                             \
+    static void packed_##type(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt,     \
+                              float *y, int64_t ys)                                                            \
+    {                                                                                                          \
+        const size_t gstride = (size_t)(n / 256) * rf_cpu_pack_block_bytes(RF_TYPE_##TYPE);                   \
+        for (int r0 = 0; r0 < nr; r0 += PV) {                                                                  \
+            const int rows = nr - r0 < PV ? nr - r0 : PV;                                                      \
+            const uint8_t *g = wg + (size_t)(r0 / PG) * gstride;                                               \
+            float *yr = y + r0 - PV * ((r0 % PG) / PV);                                                        \
+            PK_DISPATCH##T(pk_##type, n, g, (r0 % PG) / PV, rows, xb, xs, yr, ys);                             \
+        }                                                                                                      \
+    }
+RF_PACKED_K(q4_K, Q4_K, 4)
+RF_PACKED_K(q6_K, Q6_K, 4)
 
 static const rf_cpu_isa_kernels x86_kernels = {
     .dot = {
