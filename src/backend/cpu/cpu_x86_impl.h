@@ -692,6 +692,15 @@ static inline pvi pv_or(pvi a, pvi b) { return _mm512_or_si512(a, b); }
 static inline pvi pv_add(pvi a, pvi b) { return _mm512_add_epi32(a, b); }
 static inline pvi pv_mullo(pvi a, pvi b) { return _mm512_mullo_epi32(a, b); }
 static inline pvi pv_srli16(pvi a, int n) { return _mm512_srli_epi16(a, (unsigned)n); }
+static inline pvi pv_slli32(pvi a, int n) { return _mm512_slli_epi32(a, (unsigned)n); }
+static inline pvi pv_sub(pvi a, pvi b) { return _mm512_sub_epi32(a, b); }
+/* acc + per lane int16-pair dot of a with the 2 int16 at p */
+static inline pvi pv_dotw(pvi acc, pvi a, const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_dpwssd_epi32(acc, a, _mm512_set1_epi32(v));
+}
 static inline pvi pv_slli16(pvi a, int n) { return _mm512_slli_epi16(a, (unsigned)n); }
 static inline pvi pv_bytes(int v) { return _mm512_set1_epi8((char)v); }
 /* PV int8 / uint8 -> int32 lanes */
@@ -726,6 +735,14 @@ static inline pvi pv_or(pvi a, pvi b) { return _mm256_or_si256(a, b); }
 static inline pvi pv_add(pvi a, pvi b) { return _mm256_add_epi32(a, b); }
 static inline pvi pv_mullo(pvi a, pvi b) { return _mm256_mullo_epi32(a, b); }
 static inline pvi pv_srli16(pvi a, int n) { return _mm256_srli_epi16(a, n); }
+static inline pvi pv_slli32(pvi a, int n) { return _mm256_slli_epi32(a, n); }
+static inline pvi pv_sub(pvi a, pvi b) { return _mm256_sub_epi32(a, b); }
+static inline pvi pv_dotw(pvi acc, pvi a, const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(a, _mm256_set1_epi32(v)));
+}
 static inline pvi pv_slli16(pvi a, int n) { return _mm256_slli_epi16(a, n); }
 static inline pvi pv_bytes(int v) { return _mm256_set1_epi8((char)v); }
 static inline pvi pv_s8(const uint8_t *p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
@@ -886,32 +903,39 @@ RF_MT pk_q8_0_2(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb,
 
 /* Q4_K: per sub-block pair p, the 8 runs' low nibbles are sub-block 2p and
  * the high nibbles 2p + 1; each sub-block's integer sum is multiplied by its
- * scale in int32; the mins term is its own integer sum. */
+ * scale in int32. The mins term sum_j mn_j (bsum_2j + bsum_2j+1) is one
+ * int16-pair dot per j: lanes hold (mn_j, mn_j), the broadcast holds the
+ * activation's two 16-value sums. */
 RF_MT pk_q4_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys, int t0,
               int T)
 {
     const size_t gb = rf_cpu_pack_block_bytes(RF_TYPE_Q4_K);
     const pvi m4 = pv_bytes(0x0F);
-    pvf acc[4];
-#pragma GCC unroll 4
+    pvf acc[8];
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) acc[t] = pv_zerof();
     for (int64_t b = 0; b < n / 256; b++) {
         const uint8_t *blk = wg + (size_t)b * gb, *sc = blk + 4 * PG + PV * h, *mn = blk + 12 * PG + PV * h;
         const uint8_t *q = blk + 20 * PG + PV_BYTES * h;
-        pvi isum[4];
-        pvf msum[4];
-#pragma GCC unroll 4
+        pvi m16[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            const pvi m = pv_u8(mn + PG * j);
+            m16[j] = pv_or(m, pv_slli32(m, 16));
+        }
+        pvi isum[8], msum[8];
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
             const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b;
             pvi m = pv_set1(0);
-            for (int j = 0; j < 8; j++)
-                m = pv_add(m, pv_mullo(pv_u8(mn + PG * j), pv_set1(x->bsums[2 * j] + x->bsums[2 * j + 1])));
-            msum[t] = pv_cvt(m);
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) m = pv_dotw(m, m16[j], x->bsums + 2 * j);
+            msum[t] = m;
             isum[t] = pv_set1(0);
         }
         for (int p = 0; p < 4; p++) {
-            pvi sa[4], sb[4];
-#pragma GCC unroll 4
+            pvi sa[8], sb[8];
+#pragma GCC unroll 8
             for (int t = 0; t < T; t++) sa[t] = sb[t] = pv_set1(0);
 #pragma GCC unroll 2
             for (int hh = 0; hh < 2; hh++) {
@@ -922,7 +946,7 @@ RF_MT pk_q4_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, si
                     lo[i] = pv_and(v, m4);
                     hi[i] = pv_and(pv_srli16(v, 4), m4);
                 }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
                 for (int t = 0; t < T; t++) {
                     const int8_t *xq = ((const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b)->qs + 64 * p + 16 * hh;
 #pragma GCC unroll 4
@@ -933,24 +957,26 @@ RF_MT pk_q4_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, si
                 }
             }
             const pvi s0 = pv_u8(sc + PG * (2 * p)), s1 = pv_u8(sc + PG * (2 * p + 1));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int t = 0; t < T; t++) isum[t] = pv_add(isum[t], pv_add(pv_mullo(sa[t], s0), pv_mullo(sb[t], s1)));
         }
         const pvf dw = pv_f16(blk + 2 * PV * h), dmin = pv_f16(blk + 2 * PG + 2 * PV * h);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
-            const float dx = ((const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b)->d;
-            acc[t] = pv_fma(pv_cvt(isum[t]), pv_mulf(dw, pv_setf(dx)), acc[t]);
-            acc[t] = pv_fnma(msum[t], pv_mulf(dmin, pv_setf(dx)), acc[t]);
+            const pvf dx = pv_setf(((const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b)->d);
+            acc[t] = pv_fma(pv_cvt(isum[t]), pv_mulf(dw, dx), acc[t]);
+            acc[t] = pv_fnma(pv_cvt(msum[t]), pv_mulf(dmin, dx), acc[t]);
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + PV * h, acc[t], nr);
 }
 
 /* Q6_K: quad k's 6-bit level from ql run k % 32 (nibble k / 32) and qh run
- * k % 16 (bits 2 * (k / 16)); sub-block j (quads 4j..4j+3) starts from
- * -32 * bsum_j so its sum is sum((u - 32) x), then times its int8 scale. */
+ * k % 16 (bits 2 * (k / 16)); sub-block j (quads 4j..4j+3) gets sum(u x)
+ * times its int8 scale, and the level offset comes off once per
+ * super-block: 32 * sum_j sc_j bsum_j, as int16-pair dots of (sc_2i,
+ * sc_2i+1) with the activation's (bsum_2i, bsum_2i+1). */
 static inline pvi q6_high(pvi hbits, int shift)
 {
     /* bits shift..shift+1 of each byte to bits 4..5 (16-bit shifts stay
@@ -964,16 +990,26 @@ RF_MT pk_q6_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, si
               int T)
 {
     const size_t gb = PG * sizeof(rf_block_q6_K);
-    const pvi m4 = pv_bytes(0x0F);
-    pvf acc[4];
-#pragma GCC unroll 4
+    const pvi m4 = pv_bytes(0x0F), lo16 = pv_set1(0xFFFF);
+    pvf acc[8];
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) acc[t] = pv_zerof();
     for (int64_t b = 0; b < n / 256; b++) {
         const uint8_t *blk = wg + (size_t)b * gb, *sc = blk + 2 * PG + PV * h;
         const uint8_t *ql = blk + 18 * PG + PV_BYTES * h, *qh = blk + 18 * PG + 32 * 64 + PV_BYTES * h;
-        pvi isum[4];
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++) isum[t] = pv_set1(0);
+        pvi sc16[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            sc16[i] = pv_or(pv_and(pv_s8(sc + PG * (2 * i)), lo16), pv_slli32(pv_s8(sc + PG * (2 * i + 1)), 16));
+        pvi isum[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b;
+            pvi c = pv_set1(0);
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) c = pv_dotw(c, sc16[i], x->bsums + 2 * i);
+            isum[t] = pv_sub(pv_set1(0), pv_slli32(c, 5));
+        }
         for (int jj = 0; jj < 8; jj++) {
             /* quads 4jj..4jj+3 (sub-block jj) and 32 + the same (sub-block jj + 8) */
             const int s = 2 * (jj / 4);
@@ -986,10 +1022,10 @@ RF_MT pk_q6_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, si
                 hi[i] = pv_or(pv_and(pv_srli16(v, 4), m4), q6_high(hb, s + 4));
             }
             const pvi s0 = pv_s8(sc + PG * jj), s1 = pv_s8(sc + PG * (jj + 8));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int t = 0; t < T; t++) {
                 const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b;
-                pvi sa = pv_set1(-32 * x->bsums[jj]), sb = pv_set1(-32 * x->bsums[jj + 8]);
+                pvi sa = pv_set1(0), sb = pv_set1(0);
 #pragma GCC unroll 4
                 for (int i = 0; i < 4; i++) {
                     sa = pv_dot(sa, lo[i], x->qs + 16 * jj + 4 * i);
@@ -999,13 +1035,13 @@ RF_MT pk_q6_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, si
             }
         }
         const pvf dw = pv_f16(blk + 2 * PV * h);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
             const float dx = ((const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b)->d;
             acc[t] = pv_fma(pv_cvt(isum[t]), pv_mulf(dw, pv_setf(dx)), acc[t]);
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + PV * h, acc[t], nr);
 }
 
@@ -1046,8 +1082,8 @@ RF_PACKED_B32(q8_0)
             PK_DISPATCH##T(pk_##type, n, g, (r0 % PG) / PV, rows, xb, xs, yr, ys);                             \
         }                                                                                                      \
     }
-RF_PACKED_K(q4_K, Q4_K, 4)
-RF_PACKED_K(q6_K, Q6_K, 4)
+RF_PACKED_K(q4_K, Q4_K, 8)
+RF_PACKED_K(q6_K, Q6_K, 8)
 
 static const rf_cpu_isa_kernels x86_kernels = {
     .dot = {
