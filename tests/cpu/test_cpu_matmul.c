@@ -60,6 +60,13 @@ static int act_block(rf_type t)
 
 static double worst_ratio[RF_ISA_COUNT][RF_TYPE_COUNT];
 
+/* Types whose every kernel (row dot, tile, packed) computes the one formula
+ * of cpu_pack.c: all variants give the scalar kernel's bits. */
+static bool one_formula(rf_type t)
+{
+    return t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q6_K;
+}
+
 static void run_case(rf_cpu_isa isa, rf_type t, int64_t n_rows, int64_t n_cols, int64_t n_tok, size_t pad,
                      rf_threadpool *pool)
 {
@@ -115,6 +122,9 @@ static void run_case(rf_cpu_isa isa, rf_type t, int64_t n_rows, int64_t n_cols, 
                 }
             }
             double tol = qerr + (double)(n_terms + 8) * 0x1p-24 * mag + 1e-30;
+            if (ys && one_formula(t) && memcmp(&y[tk * n_rows + r], &ys[tk * n_rows + r], sizeof(float)) && bad++ < 3)
+                fprintf(stderr, "%s %s tok %lld row %lld: %.9g, scalar kernel %.9g (the same formula must give the same bits)\n",
+                        rf_cpu_isa_name(isa), tr->name, (long long)tk, (long long)r, y[tk * n_rows + r], ys[tk * n_rows + r]);
             if (ys) {
                 /* two float summations of the same exact terms, each within
                  * (n_terms + 8) eps * mag of the exact sum */

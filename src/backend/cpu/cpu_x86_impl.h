@@ -258,13 +258,10 @@ static float dot_bf16(int64_t n, const void *vw, const void *vx)
 RF_MT q4_0_multi_rows(int64_t n, const uint8_t *wb, size_t ws, int nr, const uint8_t *xb, size_t xs, int nt,
                       float *out, int64_t os)
 {
-    __m256 acc[2][4];
-    float corr[2][4];
+    /* the packed kernels' formula (cpu_pack.c), one row at a time */
+    float acc[2][4];
     for (int r = 0; r < nr; r++)
-        for (int k = 0; k < nt; k++) {
-            acc[r][k] = _mm256_setzero_ps();
-            corr[r][k] = 0;
-        }
+        for (int k = 0; k < nt; k++) acc[r][k] = 0;
     for (int64_t b = 0; b < n / 32; b++) {
         float dw[2];
         __m256i q[2];
@@ -277,14 +274,13 @@ RF_MT q4_0_multi_rows(int64_t n, const uint8_t *wb, size_t ws, int nr, const uin
             const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)k * xs) + b;
             const __m256i xq = _mm256_loadu_si256((const __m256i *)x->qs);
             for (int r = 0; r < nr; r++) {
-                const __m256i d = dot_u8s8(_mm256_setzero_si256(), q[r], xq);
-                acc[r][k] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * x->d), _mm256_cvtepi32_ps(d), acc[r][k]);
-                corr[r][k] += dw[r] * x->s;
+                const int isum = hsum_epi32(dot_u8s8(_mm256_setzero_si256(), q[r], xq)) - 8 * x->sum;
+                acc[r][k] = fmaf((float)isum, dw[r] * x->d, acc[r][k]);
             }
         }
     }
     for (int r = 0; r < nr; r++)
-        for (int k = 0; k < nt; k++) out[k * os + r] = hsum_ps(acc[r][k]) - 8.f * corr[r][k];
+        for (int k = 0; k < nt; k++) out[k * os + r] = acc[r][k];
 }
 
 RF_MT q4_0_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
@@ -385,9 +381,9 @@ static float dot_q5_1(int64_t n, const void *vw, const void *vx)
 RF_MT q8_0_multi_rows(int64_t n, const uint8_t *wb, size_t ws, int nr, const uint8_t *xb, size_t xs, int nt,
                       float *out, int64_t os)
 {
-    __m256 acc[2][4];
+    float acc[2][4];
     for (int r = 0; r < nr; r++)
-        for (int k = 0; k < nt; k++) acc[r][k] = _mm256_setzero_ps();
+        for (int k = 0; k < nt; k++) acc[r][k] = 0;
     for (int64_t b = 0; b < n / 32; b++) {
         float dw[2];
         __m256i q[2], aq[2];
@@ -401,13 +397,13 @@ RF_MT q8_0_multi_rows(int64_t n, const uint8_t *wb, size_t ws, int nr, const uin
             const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)k * xs) + b;
             const __m256i xq = _mm256_loadu_si256((const __m256i *)x->qs);
             for (int r = 0; r < nr; r++) {
-                const __m256i d = dot_u8s8(_mm256_setzero_si256(), aq[r], _mm256_sign_epi8(xq, q[r]));
-                acc[r][k] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * x->d), _mm256_cvtepi32_ps(d), acc[r][k]);
+                const int isum = hsum_epi32(dot_u8s8(_mm256_setzero_si256(), aq[r], _mm256_sign_epi8(xq, q[r])));
+                acc[r][k] = fmaf((float)isum, dw[r] * x->d, acc[r][k]);
             }
         }
     }
     for (int r = 0; r < nr; r++)
-        for (int k = 0; k < nt; k++) out[k * os + r] = hsum_ps(acc[r][k]);
+        for (int k = 0; k < nt; k++) out[k * os + r] = acc[r][k];
 }
 
 RF_MT q8_0_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
@@ -517,14 +513,11 @@ static float dot_q3_K(int64_t n, const void *vw, const void *vx)
 
 RF_MT q4_K_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
 {
+    /* the packed kernels' formula (cpu_pack.c) */
     const rf_block_q4_K *w = vw;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    __m256 acc[4];
-    float mins[4];
-    for (int k = 0; k < nt; k++) {
-        acc[k] = _mm256_setzero_ps();
-        mins[k] = 0;
-    }
+    float acc[4];
+    for (int k = 0; k < nt; k++) acc[k] = 0;
     for (int64_t b = 0; b < n / 256; b++) {
         uint8_t sc[8], mn[8];
         q4k_unpack(w[b].scales, sc, mn);
@@ -543,11 +536,11 @@ RF_MT q4_K_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt
         }
         for (int k = 0; k < nt; k++) {
             const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)k * xs) + b;
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * dw), _mm256_cvtepi32_ps(isum[k]), acc[k]);
-            mins[k] += x->d * dmin * (float)q8k_min_sum(x->bsums, mn);
+            acc[k] = fmaf((float)hsum_epi32(isum[k]), dw * x->d, acc[k]);
+            acc[k] = fmaf(-(float)q8k_min_sum(x->bsums, mn), dmin * x->d, acc[k]);
         }
     }
-    for (int k = 0; k < nt; k++) out[k * os] = hsum_ps(acc[k]) - mins[k];
+    for (int k = 0; k < nt; k++) out[k * os] = acc[k];
 }
 
 static float dot_q4_K(int64_t n, const void *vw, const void *vx)
@@ -608,8 +601,8 @@ RF_MT q6_K_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt
 {
     const rf_block_q6_K *w = vw;
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
-    __m256 acc[4];
-    for (int k = 0; k < nt; k++) acc[k] = _mm256_setzero_ps();
+    float acc[4];
+    for (int k = 0; k < nt; k++) acc[k] = 0;
     for (int64_t b = 0; b < n / 256; b++) {
         /* u = 6-bit level 0..63, value = u - 32: subtract 32 * sum(q8) per 16 */
         __m256i isum[4];
@@ -640,10 +633,10 @@ RF_MT q6_K_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt
         for (int k = 0; k < nt; k++) {
             const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)k * xs) + b;
             const int total = hsum_epi32(isum[k]) - 32 * q8k_scale_sum(x->bsums, w[b].scales);
-            acc[k] = _mm256_add_ps(acc[k], _mm256_setr_ps(x->d * dw * (float)total, 0, 0, 0, 0, 0, 0, 0));
+            acc[k] = fmaf((float)total, dw * x->d, acc[k]);
         }
     }
-    for (int k = 0; k < nt; k++) out[k * os] = hsum_ps(acc[k]);
+    for (int k = 0; k < nt; k++) out[k * os] = acc[k];
 }
 
 static float dot_q6_K(int64_t n, const void *vw, const void *vx)
