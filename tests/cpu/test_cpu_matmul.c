@@ -253,6 +253,19 @@ int main(void)
         }
         n_isa++;
         check_activation_quantizers((rf_cpu_isa)isa);
+        {
+            /* F16 -> F32 rows (attention's KV reads): every non-NaN value exact */
+            static uint16_t h[65536];
+            static float f[65536];
+            for (int i = 0; i < 65536; i++) h[i] = (uint16_t)i;
+            rf_cpu_f16_to_f32_row(h, f, 65536 - 3);
+            int bad16 = 0;
+            for (int i = 0; i < 65536 - 3; i++) {
+                float want = rf_fp16_to_f32((rf_fp16)i);
+                if (want == want && memcmp(&want, &f[i], 4)) bad16++;
+            }
+            CHECKF(bad16 == 0, "%s: %d F16 values convert wrongly", rf_cpu_isa_name((rf_cpu_isa)isa), bad16);
+        }
         for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                 run_case((rf_cpu_isa)isa, types[ti], shapes[s][0], shapes[s][1], shapes[s][2], s == 2 ? 48 : 0,

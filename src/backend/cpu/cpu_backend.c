@@ -306,8 +306,7 @@ CPU_CLONES static void attn_group(const attn_job *j, int t, int hk, int h0, int 
             size_t off = base + (size_t)(pos % bs) * kv_dim;
             const float *kr;
             if (f16) {
-                const uint16_t *k16 = (const uint16_t *)j->k_pool + off;
-                for (int i = 0; i < hd; i++) buf[i] = rf_f16_to_f32(k16[i]);
+                rf_cpu_f16_to_f32_row((const uint16_t *)j->k_pool + off, buf, hd);
                 kr = buf;
             } else {
                 kr = (const float *)j->k_pool + off;
@@ -354,8 +353,7 @@ CPU_CLONES static void attn_group(const attn_job *j, int t, int hk, int h0, int 
                 size_t off = base + (size_t)(pos % bs) * kv_dim;
                 const float *vr;
                 if (f16) {
-                    const uint16_t *v16 = (const uint16_t *)j->v_pool + off;
-                    for (int i = 0; i < hd; i++) buf[i] = rf_f16_to_f32(v16[i]);
+                    rf_cpu_f16_to_f32_row((const uint16_t *)j->v_pool + off, buf, hd);
                     vr = buf;
                 } else {
                     vr = (const float *)j->v_pool + off;

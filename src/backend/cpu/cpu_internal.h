@@ -66,6 +66,7 @@ typedef struct rf_cpu_isa_kernels {
     rf_cpu_dot_fn dot[RF_TYPE_COUNT];
     rf_cpu_tile_fn tile[RF_TYPE_COUNT];
     rf_cpu_packed_fn packed[RF_TYPE_COUNT];   /* on the rf_cpu_pack layout */
+    void (*f16_row)(const uint16_t *src, float *dst, int64_t n);   /* exact F16 -> F32 */
     rf_cpu_act_fn act_q8;    /* F32 -> rf_act_q8 */
     rf_cpu_act_fn act_q8k;   /* F32 -> rf_block_q8_K */
 } rf_cpu_isa_kernels;

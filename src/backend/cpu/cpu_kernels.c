@@ -91,6 +91,7 @@ static void install(rf_cpu_isa isa)
         active_packs[t] = v->packed[t] != NULL;
         if (v->packed[t]) k.packed[t] = v->packed[t];
     }
+    if (v->f16_row) k.f16_row = v->f16_row;
     if (v->act_q8) k.act_q8 = v->act_q8;
     if (v->act_q8k) k.act_q8k = v->act_q8k;
     active = k;
@@ -304,6 +305,12 @@ rf_status rf_cpu_matmul(rf_threadpool *pool, rf_type wtype, const void *w, int64
     };
     matmul_run(pool, &j, kind, scratch);
     return RF_OK;
+}
+
+void rf_cpu_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n)
+{
+    rf_cpu_kernels_init();
+    active.f16_row(src, dst, n);
 }
 
 rf_status rf_cpu_dequantize_row(rf_type t, const void *row, float *out, int64_t n, rf_error *err)

@@ -66,6 +66,9 @@ rf_status rf_cpu_pack(rf_type t, const void *w, int64_t n_rows, int64_t n_cols, 
 rf_status rf_cpu_matmul_packed(rf_threadpool *pool, rf_type wtype, const void *w, int64_t n_rows, int64_t n_cols,
                                const float *x, int64_t n_tok, float *y, void *scratch, rf_error *err);
 
+/* n F16 values to F32 (exact; the KV cache rows in attention). */
+void rf_cpu_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n);
+
 /* One row of W to F32 (embedding lookups, tests). */
 rf_status rf_cpu_dequantize_row(rf_type t, const void *row, float *out, int64_t n, rf_error *err);
 

@@ -36,6 +36,11 @@ void rf_cpu_act_q8_scalar(const float *x, void *out, int64_t n)
     }
 }
 
+static void f16_row(const uint16_t *src, float *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) dst[i] = rf_fp16_to_f32(src[i]);
+}
+
 void rf_cpu_act_q8k_scalar(const float *x, void *out, int64_t n) { rf_quantize_row_q8_K(x, out, n); }
 
 /* ---------------------------------------------------------- float weights */
@@ -467,6 +472,7 @@ static const rf_cpu_isa_kernels scalar_kernels = {
         [RF_TYPE_Q4_0] = packed_q4_0, [RF_TYPE_Q8_0] = packed_q8_0, [RF_TYPE_Q4_K] = packed_q4_K,
         [RF_TYPE_Q6_K] = packed_q6_K,
     },
+    .f16_row = f16_row,
     .act_q8 = rf_cpu_act_q8_scalar,
     .act_q8k = rf_cpu_act_q8k_scalar,
 };

@@ -119,6 +119,13 @@ static inline __m256i bits_to_bytes_0x10(const uint8_t *qh4)
     return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
 }
 
+static void f16_row(const uint16_t *src, float *dst, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    for (; i < n; i++) dst[i] = _cvtsh_ss(src[i]);
+}
+
 /* ------------------------------------------------------------ activations */
 static void act_q8(const float *x, void *out, int64_t n)
 {
@@ -1094,6 +1101,7 @@ static const rf_cpu_isa_kernels x86_kernels = {
         [RF_TYPE_Q4_0] = packed_q4_0, [RF_TYPE_Q8_0] = packed_q8_0, [RF_TYPE_Q4_K] = packed_q4_K,
         [RF_TYPE_Q6_K] = packed_q6_K,
     },
+    .f16_row = f16_row,
     .act_q8 = act_q8,
     .act_q8k = act_q8k,
 };
