@@ -78,7 +78,7 @@
 #define AGREE_MIN 0.99
 
 /* Known shortfall, kept visible rather than hidden: the dot products of
- * these four types do not yet repeat ggml's arithmetic step for step (the
+ * these three types do not yet repeat ggml's arithmetic step for step (the
  * weight offset goes through a separate correction sum instead of being
  * folded into the integer dot; the activation block sum of Q4_1/Q5_1 stays
  * in F32 where ggml's Q8_1 stores it in F16). Each output is as close to
@@ -86,9 +86,11 @@
  * reach the 8-bit activation rounding more often, and near-ties flip:
  * measured 375-379 of 384 positions (97.7-98.7%). They are held to
  * AGREE_MIN_KNOWN until those kernels do ggml's arithmetic, and for every
- * type each disagreement must be a near-tie (FLIP_MARGIN_MAX below). */
+ * type each disagreement must be a near-tie (FLIP_MARGIN_MAX below). (Q4_0
+ * left the list when its kernels took ggml's q4_0_8x8 formula: integer
+ * offset, one fma per block.) */
 #define AGREE_MIN_KNOWN 0.97
-static const char *const AGREE_KNOWN_SHORT[] = {"Q4_0", "Q4_1", "Q5_0", "Q5_1"};
+static const char *const AGREE_KNOWN_SHORT[] = {"Q4_1", "Q5_0", "Q5_1"};
 /* A flip is only acceptable where llama.cpp's own top-1 lead is a small
  * fraction of the typical lead (the median over all positions). */
 #define FLIP_MARGIN_MAX 0.25
