@@ -164,7 +164,7 @@ static float dot_iq4_nl(int64_t n, const void *vw, const void *vx)
     for (int64_t b = 0; b < n / 32; b++) {
         uint8x16_t q = vld1q_u8(w[b].qs);
         int8x16_t lo = vqtbl1q_s8(table, vandq_u8(q, vdupq_n_u8(0xF))), hi = vqtbl1q_s8(table, vshrq_n_u8(q, 4));
-        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)dot32(lo, hi, x[b].qs);
+        s = fmaf((float)dot32(lo, hi, x[b].qs), rf_fp16_to_f32(w[b].d) * x[b].d, s);
     }
     return s;
 }

@@ -16,6 +16,7 @@
  * GGUF block's own array):
  *  Q4_0, 288 B: d[16] F16; qs[4][16][4] = row's qs[4j + i] unchanged (low
  *        nibble: value 4j + i, high nibble: value 16 + 4j + i).
+ *  IQ4_NL, 288 B: as Q4_0 (the nibbles index the codebook).
  *  Q8_0, 544 B: d[16] F16; qs[8][16][4] = row's qs[4k + i] + 128 as u8.
  *  Q4_K, 2368 B: d[16], dmin[16] F16; sc[8][16], mn[8][16] (the 6-bit
  *        sub-block scales and mins, unpacked); qs[32][16][4] = row's
@@ -32,6 +33,8 @@
  * packed kernel and every SIMD kernel (all integer parts exact):
  *  Q4_0: acc = fmaf((float)sum_b((q - 8) x), d_w * d_x, acc), block by block.
  *  Q8_0: acc = fmaf((float)sum_b(q x), d_w * d_x, acc).
+ *  IQ4_NL: acc = fmaf((float)sum_b(kvalue[q] x), d_w * d_x, acc) (ggml's
+ *        iq4_nl_8x8 formula too).
  *  Q4_K: per super-block isum = sum_j sc_j sum_j(q x), msum = sum_j mn_j
  *        bsum_j; acc = fmaf((float)isum, d_w * d_x, acc);
  *        acc = fmaf(-(float)msum, dmin_w * d_x, acc).
@@ -49,7 +52,7 @@
 size_t rf_cpu_pack_block_bytes(rf_type t)
 {
     switch (t) {
-    case RF_TYPE_Q4_0: return G * sizeof(rf_block_q4_0);
+    case RF_TYPE_Q4_0: case RF_TYPE_IQ4_NL: return G * sizeof(rf_block_q4_0);
     case RF_TYPE_Q8_0: return G * sizeof(rf_block_q8_0);
     case RF_TYPE_Q4_K: return G * (4 + 8 + 8 + 128);
     case RF_TYPE_Q6_K: return G * sizeof(rf_block_q6_K);
@@ -64,7 +67,8 @@ static void pack_block(rf_type t, const uint8_t *const rows[G], uint8_t *out)
     for (int r = 0; r < G; r++) {
         if (!rows[r]) continue;
         switch (t) {
-        case RF_TYPE_Q4_0: {
+        case RF_TYPE_Q4_0: case RF_TYPE_IQ4_NL: {
+            /* the same bytes: an F16 scale and 16 bytes of nibbles */
             const rf_block_q4_0 *b = (const rf_block_q4_0 *)rows[r];
             memcpy(out + 2 * r, &b->d, 2);
             for (int j = 0; j < 4; j++) memcpy(out + 2 * G + 64 * j + 4 * r, b->qs + 4 * j, 4);

@@ -158,7 +158,7 @@ static float dot_iq4_nl(int64_t n, const void *vw, const void *vx)
             sumi += rf_kvalues_iq4nl[w[b].qs[j] & 0xF] * x[b].qs[j];
             sumi += rf_kvalues_iq4nl[w[b].qs[j] >> 4] * x[b].qs[j + 16];
         }
-        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)sumi;
+        s = fmaf((float)sumi, rf_fp16_to_f32(w[b].d) * x[b].d, s);
     }
     return s;
 }
@@ -366,6 +366,29 @@ static void group_q4_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, 
     }
 }
 
+static void group_iq4_nl(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+                         int64_t ys)
+{
+    const size_t gb = G * sizeof(rf_block_iq4_nl);
+    for (int t = 0; t < nt; t++) {
+        const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)t * xs);
+        for (int r = 0; r < nr; r++) {
+            float acc = 0;
+            for (int64_t b = 0; b < n / 32; b++) {
+                const uint8_t *blk = wg + (size_t)b * gb, *q = blk + 2 * G + 4 * r;
+                int isum = 0;
+                for (int j = 0; j < 4; j++)
+                    for (int i = 0; i < 4; i++) {
+                        const uint8_t v = q[64 * j + i];
+                        isum += rf_kvalues_iq4nl[v & 0xF] * x[b].qs[4 * j + i] + rf_kvalues_iq4nl[v >> 4] * x[b].qs[16 + 4 * j + i];
+                    }
+                acc = fmaf((float)isum, fp16_at(blk + 2 * r) * x[b].d, acc);
+            }
+            y[(int64_t)t * ys + r] = acc;
+        }
+    }
+}
+
 static void group_q8_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
                         int64_t ys)
 {
@@ -456,6 +479,7 @@ static void group_q6_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, 
     }
 RF_PACKED(q4_0, Q4_0, 32)
 RF_PACKED(q8_0, Q8_0, 32)
+RF_PACKED(iq4_nl, IQ4_NL, 32)
 RF_PACKED(q4_K, Q4_K, 256)
 RF_PACKED(q6_K, Q6_K, 256)
 
@@ -470,7 +494,7 @@ static const rf_cpu_isa_kernels scalar_kernels = {
     },
     .packed = {
         [RF_TYPE_Q4_0] = packed_q4_0, [RF_TYPE_Q8_0] = packed_q8_0, [RF_TYPE_Q4_K] = packed_q4_K,
-        [RF_TYPE_Q6_K] = packed_q6_K,
+        [RF_TYPE_Q6_K] = packed_q6_K, [RF_TYPE_IQ4_NL] = packed_iq4_nl,
     },
     .f16_row = f16_row,
     .act_q8 = rf_cpu_act_q8_scalar,

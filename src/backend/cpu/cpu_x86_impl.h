@@ -436,13 +436,13 @@ static float dot_iq4_nl(int64_t n, const void *vw, const void *vx)
     const rf_block_iq4_nl *w = vw;
     const rf_act_q8 *x = vx;
     const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)rf_kvalues_iq4nl));
-    __m256 acc = _mm256_setzero_ps();
+    float acc = 0;
     for (int64_t b = 0; b < n / 32; b++) {
         const __m256i q = lookup_nibbles(w[b].qs, table);
-        const __m256i d = dot_s8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(w[b].d) * x[b].d), _mm256_cvtepi32_ps(d), acc);
+        const int isum = hsum_epi32(dot_s8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs)));
+        acc = fmaf((float)isum, fp16_to_f32(w[b].d) * x[b].d, acc);
     }
-    return hsum_ps(acc);
+    return acc;
 }
 
 static float dot_mxfp4(int64_t n, const void *vw, const void *vx)
@@ -693,6 +693,12 @@ static inline pvi pv_add(pvi a, pvi b) { return _mm512_add_epi32(a, b); }
 static inline pvi pv_mullo(pvi a, pvi b) { return _mm512_mullo_epi32(a, b); }
 static inline pvi pv_srli16(pvi a, int n) { return _mm512_srli_epi16(a, (unsigned)n); }
 static inline pvi pv_slli32(pvi a, int n) { return _mm512_slli_epi32(a, (unsigned)n); }
+static inline pvi pv_shuffle8(pvi table, pvi idx) { return _mm512_shuffle_epi8(table, idx); }
+/* 16 bytes ^ x in every 128-bit lane (a byte-shuffle table) */
+static inline pvi pv_lut16(const int8_t *v, int x)
+{
+    return _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)v)), _mm512_set1_epi8((char)x));
+}
 static inline pvi pv_sub(pvi a, pvi b) { return _mm512_sub_epi32(a, b); }
 /* acc + per lane int16-pair dot of a with the 2 int16 at p */
 static inline pvi pv_dotw(pvi acc, pvi a, const int16_t *p)
@@ -736,6 +742,11 @@ static inline pvi pv_add(pvi a, pvi b) { return _mm256_add_epi32(a, b); }
 static inline pvi pv_mullo(pvi a, pvi b) { return _mm256_mullo_epi32(a, b); }
 static inline pvi pv_srli16(pvi a, int n) { return _mm256_srli_epi16(a, n); }
 static inline pvi pv_slli32(pvi a, int n) { return _mm256_slli_epi32(a, n); }
+static inline pvi pv_shuffle8(pvi table, pvi idx) { return _mm256_shuffle_epi8(table, idx); }
+static inline pvi pv_lut16(const int8_t *v, int x)
+{
+    return _mm256_xor_si256(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)v)), _mm256_set1_epi8((char)x));
+}
 static inline pvi pv_sub(pvi a, pvi b) { return _mm256_sub_epi32(a, b); }
 static inline pvi pv_dotw(pvi acc, pvi a, const int16_t *p)
 {
@@ -764,8 +775,9 @@ static inline void pv_store(float *y, pvf v, int nr)
     _mm256_storeu_ps(tmp, v);
     memcpy(y, tmp, sizeof(float) * (size_t)nr);
 }
-/* vpmaddubsw pairs stay below int16 saturation for u <= 127 (2 * 127 * 127);
- * the callers' levels are at most 63 here (Q8_0 goes through pv_dot_s8). */
+/* vpmaddubsw pairs stay below int16 saturation for u <= 128 (2 * 128 * 127);
+ * levels here are at most 63 (Q8_0 and IQ4_NL, whose offset levels reach
+ * 255, take the sign trick in pk_b32 instead). */
 static inline pvi pv_dot(pvi acc, pvi u, const int8_t *x)
 {
     int32_t v;
@@ -800,13 +812,17 @@ static inline pvi pv_dot(pvi acc, pvi u, const int8_t *x)
  * possibly in the next group: a broadcast activation quad feeds NV dots);
  * levels u = q + off are unsigned, the sum subtracts off * sum(x) in
  * integers. */
+enum { PK_Q4_0, PK_Q8_0, PK_IQ4_NL };
 RF_MT pk_b32(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
-             bool is_q8, int NV, int t0, int T)
+             int kind, int NV, int t0, int T)
 {
+    const bool is_q8 = kind == PK_Q8_0, is_nl = kind == PK_IQ4_NL;
     const size_t gb = is_q8 ? PG * sizeof(rf_block_q8_0) : PG * sizeof(rf_block_q4_0);
     const size_t gstride = (size_t)(n / 32) * gb;
-    const int off = is_q8 ? 128 : 8;
+    const int off = kind == PK_Q4_0 ? 8 : 128;
     const pvi m4 = pv_bytes(0x0F);
+    /* IQ4_NL: nibble -> codebook value + 128 (u8), a byte shuffle */
+    const pvi lut = pv_lut16(rf_kvalues_iq4nl, 0x80);
     const uint8_t *base[2];
     int half[2];
 #pragma GCC unroll 2
@@ -835,6 +851,10 @@ RF_MT pk_b32(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, si
                     const pvi w = pv_load(q + 64 * j);
                     u[v][j] = pv_and(w, m4);
                     u[v][j + 4] = pv_and(pv_srli16(w, 4), m4);
+                    if (is_nl) {
+                        u[v][j] = pv_shuffle8(lut, u[v][j]);
+                        u[v][j + 4] = pv_shuffle8(lut, u[v][j + 4]);
+                    }
                 }
             }
             dw[v] = pv_f16(blk + 2 * PV * half[v]);
@@ -847,7 +867,7 @@ RF_MT pk_b32(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, si
             for (int v = 0; v < NV; v++) {
                 pvi s;
 #if !RF_X86_VNNI
-                if (is_q8) {
+                if (off == 128) {
                     /* levels to signed, then the sign trick (u up to 255 would saturate vpmaddubsw) */
                     s = _mm256_setzero_si256();
 #pragma GCC unroll 8
@@ -883,22 +903,32 @@ RF_MT pk_b32(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, si
 RF_MT pk_q4_0_1(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
                 int t0, int T)
 {
-    pk_b32(n, wg, r0, nr, xb, xs, y, ys, false, 1, t0, T);
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_Q4_0, 1, t0, T);
 }
 RF_MT pk_q4_0_2(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
                 int t0, int T)
 {
-    pk_b32(n, wg, r0, nr, xb, xs, y, ys, false, 2, t0, T);
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_Q4_0, 2, t0, T);
+}
+RF_MT pk_iq4_nl_1(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+                  int t0, int T)
+{
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_IQ4_NL, 1, t0, T);
+}
+RF_MT pk_iq4_nl_2(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+                  int t0, int T)
+{
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_IQ4_NL, 2, t0, T);
 }
 RF_MT pk_q8_0_1(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
                 int t0, int T)
 {
-    pk_b32(n, wg, r0, nr, xb, xs, y, ys, true, 1, t0, T);
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_Q8_0, 1, t0, T);
 }
 RF_MT pk_q8_0_2(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
                 int t0, int T)
 {
-    pk_b32(n, wg, r0, nr, xb, xs, y, ys, true, 2, t0, T);
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_Q8_0, 2, t0, T);
 }
 
 /* Q4_K: per sub-block pair p, the 8 runs' low nibbles are sub-block 2p and
@@ -1068,6 +1098,7 @@ RF_MT pk_q6_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, si
     }
 RF_PACKED_B32(q4_0)
 RF_PACKED_B32(q8_0)
+RF_PACKED_B32(iq4_nl)
 
 /* The K-quants: one vector of rows per pass. */
 #define RF_PACKED_K(type, TYPE, T)                                                                             \
@@ -1099,7 +1130,7 @@ static const rf_cpu_isa_kernels x86_kernels = {
     },
     .packed = {
         [RF_TYPE_Q4_0] = packed_q4_0, [RF_TYPE_Q8_0] = packed_q8_0, [RF_TYPE_Q4_K] = packed_q4_K,
-        [RF_TYPE_Q6_K] = packed_q6_K,
+        [RF_TYPE_Q6_K] = packed_q6_K, [RF_TYPE_IQ4_NL] = packed_iq4_nl,
     },
     .f16_row = f16_row,
     .act_q8 = act_q8,
