@@ -9,9 +9,11 @@
  * and b with a's sign applied as the signed one. vpmaddubsw saturates at
  * int16, which the operand ranges here never reach (|a| <= 128 with
  * |b| <= 127 gives at most 2 * 16256 = 32512 per pair).
- * The K-quants use vpmaddubsw + vpmaddwd in both variants, the second
- * multiplying by the sub-block scale (int16 lanes 0-7 hold the first 16
- * values' pair sums, lanes 8-15 the next 16's).
+ * The K-quants' row dots use vpmaddubsw + vpmaddwd in both variants, the
+ * second multiplying by the sub-block scale (int16 lanes 0-7 hold the first
+ * 16 values' pair sums, lanes 8-15 the next 16's).
+ * The packed-weight kernels (end of file, layouts in cpu_pack.c) put rows in
+ * lanes: 16 rows per zmm with VNNI, 8 per ymm without.
  */
 #include <immintrin.h>
 #include <math.h>
