@@ -42,7 +42,9 @@ typedef struct rf_bweight {
     int64_t n_cols;        /* input features (elements per row) */
     size_t row_stride;     /* bytes between rows */
     const void *host;      /* bytes in the mmap'd file (or a load-time copy) */
-    void *dev;             /* backend placement (CPU: == host) */
+    void *dev;             /* backend placement (CPU: host, or a repacked copy) */
+    bool lookup_only;      /* only read through get_rows (an embedding with its
+                            * own output matrix): no need to prepare it for matmul */
     char name[64];         /* tensor name, for errors */
 } rf_bweight;
 

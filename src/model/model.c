@@ -204,10 +204,11 @@ static const gguf_tensor *tensor_find(const rf_model *m, const char *name)
 /* Bind tensor `name` expecting ne = (n_cols, n_rows). Vectors (n_rows == 1
  * and one dimension) must be F32. A missing optional tensor leaves w zeroed
  * (w->host == NULL). */
-static rf_status bind(rf_model *m, rf_bweight *w, const char *name, int64_t n_cols, int64_t n_rows, bool required,
-                      rf_error *err)
+static rf_status bind_ex(rf_model *m, rf_bweight *w, const char *name, int64_t n_cols, int64_t n_rows, bool required,
+                         bool lookup_only, rf_error *err)
 {
     memset(w, 0, sizeof *w);
+    w->lookup_only = lookup_only;
     const gguf_tensor *t = tensor_find(m, name);
     if (!t) {
         if (!required) return RF_OK;
@@ -260,6 +261,12 @@ static rf_status bind(rf_model *m, rf_bweight *w, const char *name, int64_t n_co
     return m->backend.ops->weight_bind(m->backend.ctx, w, err);
 }
 
+static rf_status bind(rf_model *m, rf_bweight *w, const char *name, int64_t n_cols, int64_t n_rows, bool required,
+                      rf_error *err)
+{
+    return bind_ex(m, w, name, n_cols, n_rows, required, false, err);
+}
+
 static rf_status bind_rope_factors(rf_model *m, const char *name, int n, const float **out, rf_error *err)
 {
     *out = NULL;
@@ -305,7 +312,9 @@ static rf_status weights_bind(rf_model *m, rf_error *err)
     int64_t E = hp->n_embd, V = hp->n_vocab, hd = hp->head_dim;
     int64_t q_dim = (int64_t)hp->n_head * hd, kv_dim = (int64_t)hp->n_head_kv * hd;
     rf_status s;
-    if ((s = bind(m, &m->tok_embd, "token_embd.weight", E, V, true, err))) return s;
+    /* with tied embeddings the table is also the output matrix */
+    const bool tied = tensor_find(m, "output.weight") == NULL;
+    if ((s = bind_ex(m, &m->tok_embd, "token_embd.weight", E, V, true, !tied, err))) return s;
     if ((s = bind(m, &m->output_norm, "output_norm.weight", E, 1, true, err))) return s;
     if ((s = bind(m, &m->output, "output.weight", E, V, false, err))) return s;
     if (!m->output.host) m->output = m->tok_embd; /* tied embeddings */

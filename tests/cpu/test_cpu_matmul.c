@@ -60,6 +60,13 @@ static int act_block(rf_type t)
 
 static double worst_ratio[RF_ISA_COUNT][RF_TYPE_COUNT];
 
+/* Types whose every kernel (row dot, tile, packed) computes the one formula
+ * of cpu_pack.c: all variants give the scalar kernel's bits. */
+static bool one_formula(rf_type t)
+{
+    return t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q6_K || t == RF_TYPE_IQ4_NL;
+}
+
 static void run_case(rf_cpu_isa isa, rf_type t, int64_t n_rows, int64_t n_cols, int64_t n_tok, size_t pad,
                      rf_threadpool *pool)
 {
@@ -115,6 +122,9 @@ static void run_case(rf_cpu_isa isa, rf_type t, int64_t n_rows, int64_t n_cols, 
                 }
             }
             double tol = qerr + (double)(n_terms + 8) * 0x1p-24 * mag + 1e-30;
+            if (ys && one_formula(t) && memcmp(&y[tk * n_rows + r], &ys[tk * n_rows + r], sizeof(float)) && bad++ < 3)
+                fprintf(stderr, "%s %s tok %lld row %lld: %.9g, scalar kernel %.9g (the same formula must give the same bits)\n",
+                        rf_cpu_isa_name(isa), tr->name, (long long)tk, (long long)r, y[tk * n_rows + r], ys[tk * n_rows + r]);
             if (ys) {
                 /* two float summations of the same exact terms, each within
                  * (n_terms + 8) eps * mag of the exact sum */
@@ -145,6 +155,51 @@ static void run_case(rf_cpu_isa isa, rf_type t, int64_t n_rows, int64_t n_cols, 
     CHECKF(diff == 0, "%s %s: %d tokens give different results alone than in a batch of %lld (or with 1 thread)",
            rf_cpu_isa_name(isa), tr->name, diff, (long long)n_tok);
     free(ys); free(scratch); free(wf); free(wd); free(x); free(y); free(y1); free(w);
+}
+
+/* Packed weights (rf_cpu_pack): the variant's packed kernel gives exactly
+ * the bits of the scalar row dot (one formula per type, exact integers),
+ * for every token count, thread count and tail of rows, and each token
+ * alone gives the bits it gets in the batch. */
+static void run_packed(rf_cpu_isa isa, rf_type t, int64_t n_rows, int64_t n_cols, int64_t n_tok, rf_threadpool *pool)
+{
+    const rf_type_traits *tr = rf_type_get((uint32_t)t);
+    const size_t rb = (size_t)rf_type_row_bytes(t, (uint64_t)n_cols), gb = rf_cpu_pack_block_bytes(t);
+    const size_t psize = (size_t)((n_rows + RF_CPU_PACK_ROWS - 1) / RF_CPU_PACK_ROWS) * (size_t)(n_cols / tr->block_size) * gb;
+    float *wf = malloc(sizeof(float) * (size_t)(n_rows * n_cols));
+    float *x = malloc(sizeof(float) * (size_t)(n_tok * n_cols));
+    float *y = malloc(sizeof(float) * (size_t)(n_tok * n_rows)), *ys = malloc(sizeof(float) * (size_t)(n_tok * n_rows));
+    float *y1 = malloc(sizeof(float) * (size_t)n_rows);
+    uint8_t *w = malloc(rb * (size_t)n_rows);
+    void *pw = aligned_alloc(64, (psize + 63) / 64 * 64);
+    for (int64_t i = 0; i < n_rows * n_cols; i++) wf[i] = rng_gauss() * (rng_unif() < 0.01f ? 8.f : 1.f);
+    for (int64_t i = 0; i < n_tok * n_cols; i++) x[i] = rng_gauss() * (rng_unif() < 0.01f ? 10.f : 1.f);
+    rf_error err = {0};
+    CHECK(rf_quantize_rows(t, wf, w, n_rows, n_cols, &err) == RF_OK);
+    CHECK(rf_cpu_pack(t, w, n_rows, n_cols, rb, pw, psize, &err) == RF_OK);
+    size_t ss = rf_cpu_matmul_scratch_size(t, n_cols, n_tok);
+    void *scratch = aligned_alloc(64, (ss + 63) / 64 * 64);
+    rf_cpu_kernels_force(RF_ISA_SCALAR);
+    CHECK(rf_cpu_matmul(NULL, t, w, n_rows, n_cols, rb, x, n_tok, ys, scratch, &err) == RF_OK);
+    rf_cpu_kernels_force(isa);
+    rf_status st = rf_cpu_matmul_packed(pool, t, pw, n_rows, n_cols, x, n_tok, y, scratch, &err);
+    CHECKF(st == RF_OK, "%s packed %s: %s", rf_cpu_isa_name(isa), tr->name, err.msg);
+    int bad = 0;
+    for (int64_t i = 0; i < n_tok * n_rows; i++)
+        if (memcmp(&y[i], &ys[i], sizeof(float)) && bad++ < 3)
+            fprintf(stderr, "%s packed %s %lldx%lld tok %lld row %lld: %.9g, scalar row dot %.9g\n", rf_cpu_isa_name(isa),
+                    tr->name, (long long)n_rows, (long long)n_cols, (long long)(i / n_rows), (long long)(i % n_rows), y[i],
+                    ys[i]);
+    CHECKF(bad == 0, "%s packed %s rows %lld cols %lld tok %lld: %d outputs differ from the scalar row dot",
+           rf_cpu_isa_name(isa), tr->name, (long long)n_rows, (long long)n_cols, (long long)n_tok, bad);
+    int diff = 0;
+    for (int64_t tk = 0; tk < n_tok; tk += (n_tok > 4 ? 3 : 1)) {
+        CHECK(rf_cpu_matmul_packed(NULL, t, pw, n_rows, n_cols, x + tk * n_cols, 1, y1, scratch, &err) == RF_OK);
+        if (memcmp(y1, y + tk * n_rows, sizeof(float) * (size_t)n_rows)) diff++;
+    }
+    CHECKF(diff == 0, "%s packed %s: %d tokens give different results alone than in a batch of %lld",
+           rf_cpu_isa_name(isa), tr->name, diff, (long long)n_tok);
+    free(scratch); free(pw); free(w); free(wf); free(x); free(y); free(ys); free(y1);
 }
 
 /* Each variant's activation quantizers give the reference's bytes (the
@@ -198,10 +253,32 @@ int main(void)
         }
         n_isa++;
         check_activation_quantizers((rf_cpu_isa)isa);
+        {
+            /* F16 -> F32 rows (attention's KV reads): every non-NaN value exact */
+            static uint16_t h[65536];
+            static float f[65536];
+            for (int i = 0; i < 65536; i++) h[i] = (uint16_t)i;
+            rf_cpu_f16_to_f32_row(h, f, 65536 - 3);
+            int bad16 = 0;
+            for (int i = 0; i < 65536 - 3; i++) {
+                float want = rf_fp16_to_f32((rf_fp16)i);
+                if (want == want && memcmp(&want, &f[i], 4)) bad16++;
+            }
+            CHECKF(bad16 == 0, "%s: %d F16 values convert wrongly", rf_cpu_isa_name((rf_cpu_isa)isa), bad16);
+        }
         for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                 run_case((rf_cpu_isa)isa, types[ti], shapes[s][0], shapes[s][1], shapes[s][2], s == 2 ? 48 : 0,
                          (s & 1) ? pool : NULL);
+        }
+        const rf_type packed_types[] = {RF_TYPE_Q4_0, RF_TYPE_Q8_0, RF_TYPE_Q4_K, RF_TYPE_Q6_K, RF_TYPE_IQ4_NL};
+        for (size_t ti = 0; ti < sizeof packed_types / sizeof packed_types[0]; ti++) {
+            const rf_type t = packed_types[ti];
+            CHECK(rf_cpu_pack_block_bytes(t) > 0);
+            run_packed((rf_cpu_isa)isa, t, 16, 256, 1, NULL);
+            run_packed((rf_cpu_isa)isa, t, 37, 512, 70, pool);
+            run_packed((rf_cpu_isa)isa, t, 130, 768, 19, pool);
+            for (int nt = 1; nt <= 12; nt++) run_packed((rf_cpu_isa)isa, t, 1 + 7 * nt, 256, nt, (nt & 1) ? pool : NULL);
         }
         fprintf(stderr, "variant %-6s worst err/bound:", rf_cpu_isa_name((rf_cpu_isa)isa));
         for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)

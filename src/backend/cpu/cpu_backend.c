@@ -1,10 +1,13 @@
 /* cpu_backend.c — the CPU implementation of the backend ops table.
  *
- * "Device" buffers are 64-byte aligned host memory; weights are used in
- * place in the mmap'd file. Matrix products go to rf_cpu_matmul (weights in
- * their GGUF type, SIMD picked once by cpu_kernels); everything else is
- * plain C here, F32 activations, F16 or F32 KV pool. Attention and matmul
- * are spread over the thread pool; the small per-row ops run on the caller,
+ * "Device" buffers are 64-byte aligned host memory. Weights stay in their
+ * GGUF type: those whose type has a packed kernel in the SIMD variant in use
+ * are repacked once at bind time (rf_cpu_pack: rows interleaved by 16, the
+ * same blocks and scales) into memory the backend owns; the others are used
+ * in place in the mmap'd file. Embedding lookups always read the file's rows
+ * (w->host). Matrix products go to rf_cpu_matmul(_packed); everything else is
+ * plain C here, F32 activations, F16 or F32 KV pool. Attention and matmul are
+ * spread over the thread pool; the small per-row ops run on the caller,
  * they are a rounding error next to the matrix products.
  *
  * Numerics: RMSNorm, RoPE, attention (scores, softmax, weighted values) and
@@ -129,6 +132,8 @@ typedef struct cpu_ctx {
     void *scratch;          /* rf_cpu_matmul scratch, sized by reserve */
     size_t scratch_size;
     float *attn_scratch;    /* (n_threads, ATTN_SCRATCH_FLOATS), see attn_group */
+    void **packed;          /* (n_packed) repacked weights, freed by destroy */
+    int n_packed, cap_packed;
 } cpu_ctx;
 
 static bool cpu_supports(void *ctx, rf_type t)
@@ -174,11 +179,30 @@ static rf_status cpu_download(void *ctx, void *dst, const void *src, size_t off,
 
 static rf_status cpu_weight_bind(void *ctx, rf_bweight *w, rf_error *err)
 {
-    (void)ctx;
+    cpu_ctx *c = ctx;
     if (w->type != RF_TYPE_F32 && !rf_cpu_matmul_supports(w->type))
         return rf_err(err, RF_ERR_UNSUPPORTED, "tensor '%s': type %s is not supported by the CPU kernels",
                       w->name, rf_type_name(w->type));
     w->dev = (void *)w->host;
+    const size_t bytes = w->lookup_only || w->n_rows <= 1 ? 0 : rf_cpu_pack_size(w->type, w->n_rows, w->n_cols);
+    if (!bytes) return RF_OK;
+    if (c->n_packed == c->cap_packed) {
+        int cap = c->cap_packed ? 2 * c->cap_packed : 64;
+        void **p = realloc(c->packed, (size_t)cap * sizeof *p);
+        if (!p) return rf_err(err, RF_ERR_NOMEM, "tensor '%s': out of memory", w->name);
+        c->packed = p;
+        c->cap_packed = cap;
+    }
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (bytes + 63) & ~(size_t)63) != 0)
+        return rf_err(err, RF_ERR_NOMEM, "tensor '%s': out of memory repacking %zu bytes", w->name, bytes);
+    rf_status st = rf_cpu_pack(w->type, w->host, w->n_rows, w->n_cols, w->row_stride, p, bytes, err);
+    if (st != RF_OK) {
+        free(p);
+        return st;
+    }
+    c->packed[c->n_packed++] = p;
+    w->dev = p;
     return RF_OK;
 }
 
@@ -207,7 +231,7 @@ static rf_status cpu_get_rows(void *ctx, const rf_bweight *w, const int32_t *ids
         if (ids[i] < 0 || ids[i] >= w->n_rows)
             return rf_err(err, RF_ERR_INVALID_ARG, "token id %d out of range [0, %lld)", ids[i], (long long)w->n_rows);
         float *o = out + (size_t)i * (size_t)w->n_cols;
-        rf_status st = rf_cpu_dequantize_row(w->type, (const char *)w->dev + (size_t)ids[i] * w->row_stride, o,
+        rf_status st = rf_cpu_dequantize_row(w->type, (const char *)w->host + (size_t)ids[i] * w->row_stride, o,
                                              w->n_cols, err);
         if (st != RF_OK) return st;
         if (scale != 1.0f)
@@ -219,6 +243,8 @@ static rf_status cpu_get_rows(void *ctx, const rf_bweight *w, const int32_t *ids
 static rf_status cpu_matmul(void *ctx, const rf_bweight *w, const float *x, int n_tok, float *y, rf_error *err)
 {
     cpu_ctx *c = ctx;
+    if (w->dev != w->host)
+        return rf_cpu_matmul_packed(c->pool, w->type, w->dev, w->n_rows, w->n_cols, x, n_tok, y, c->scratch, err);
     return rf_cpu_matmul(c->pool, w->type, w->dev, w->n_rows, w->n_cols, w->row_stride, x, n_tok, y, c->scratch, err);
 }
 
@@ -604,6 +630,8 @@ static void cpu_destroy(void *ctx)
     rf_threadpool_free(c->pool);
     free(c->scratch);
     free(c->attn_scratch);
+    for (int i = 0; i < c->n_packed; i++) free(c->packed[i]);
+    free(c->packed);
     free(c);
 }
 

@@ -71,8 +71,12 @@ static bool isa_available(rf_cpu_isa isa)
     }
 }
 
-/* The merged table in use: the variant's entries, scalar where it has none. */
+/* The merged table in use: the variant's entries, scalar where it has none.
+ * active_packs[t]: the variant has its own packed kernel for t (else
+ * weights of type t are not worth packing; packed ones still work, through
+ * the scalar packed kernel). */
 static rf_cpu_isa_kernels active;
+static bool active_packs[RF_TYPE_COUNT];
 static _Atomic int active_isa = -1;
 
 static void install(rf_cpu_isa isa)
@@ -84,7 +88,10 @@ static void install(rf_cpu_isa isa)
             k.dot[t] = v->dot[t];
             k.tile[t] = v->tile[t];
         }
+        active_packs[t] = v->packed[t] != NULL;
+        if (v->packed[t]) k.packed[t] = v->packed[t];
     }
+    if (v->f16_row) k.f16_row = v->f16_row;
     if (v->act_q8) k.act_q8 = v->act_q8;
     if (v->act_q8k) k.act_q8k = v->act_q8k;
     active = k;
@@ -158,6 +165,7 @@ size_t rf_cpu_matmul_scratch_size(rf_type wtype, int64_t n_cols, int64_t n_tok)
 typedef struct matmul_job {
     rf_cpu_dot_fn dot;
     rf_cpu_tile_fn tile;
+    rf_cpu_packed_fn packed;   /* set: w is in the rf_cpu_pack layout */
     rf_cpu_act_fn act;
     const uint8_t *w;
     size_t w_stride;
@@ -187,9 +195,15 @@ static void job_dot(void *arg, int ith, int nth)
         const int64_t r0 = rb * j->row_block, t0 = tb * TOK_BLOCK;
         const int nr = (int)(r0 + j->row_block <= j->n_rows ? j->row_block : j->n_rows - r0);
         const int nt = (int)(t0 + TOK_BLOCK <= j->n_tok ? TOK_BLOCK : j->n_tok - t0);
-        const uint8_t *w = j->w + (size_t)r0 * j->w_stride;
         const uint8_t *x = j->xa + (size_t)t0 * j->xa_stride;
         float *y = j->y + t0 * j->n_rows + r0;
+        if (j->packed) {
+            /* w_stride is the bytes of a group */
+            j->packed(j->n_cols, j->w + (size_t)(r0 / RF_CPU_PACK_ROWS) * j->w_stride, nr, x, j->xa_stride, nt, y,
+                      j->n_rows);
+            continue;
+        }
+        const uint8_t *w = j->w + (size_t)r0 * j->w_stride;
         if (j->tile) {
             j->tile(j->n_cols, w, j->w_stride, nr, x, j->xa_stride, nt, y, j->n_rows);
             continue;
@@ -198,6 +212,68 @@ static void job_dot(void *arg, int ith, int nth)
             for (int r = 0; r < nr; r++)
                 y[t * j->n_rows + r] = j->dot(j->n_cols, w + (size_t)r * j->w_stride, x + (size_t)t * j->xa_stride);
     }
+}
+
+/* Quantizes the activations, then runs the tiles (plain or packed). */
+static void matmul_run(rf_threadpool *pool, matmul_job *j, rf_act_kind kind, void *scratch)
+{
+    if (kind == RF_ACT_F32) {
+        j->xa = (const uint8_t *)j->x;
+        j->xa_stride = (size_t)j->n_cols * sizeof(float);
+    } else {
+        j->act = kind == RF_ACT_Q8 ? active.act_q8 : active.act_q8k;
+        j->scratch = scratch;
+        j->xa = scratch;
+        j->xa_stride = act_row_bytes(kind, j->n_cols);
+        rf_threadpool_run(j->n_tok > 1 ? pool : NULL, job_quantize, j);
+    }
+    int nth = rf_threadpool_size(pool);
+    if (j->packed) {
+        /* two groups per item: the kernels' widest pass */
+        j->row_block = 2 * RF_CPU_PACK_ROWS;
+    } else {
+        /* Row blocks small enough that every thread gets work on a matvec. */
+        j->row_block = ROW_BLOCK;
+        while (j->row_block > 1 && j->n_tok <= TOK_BLOCK && (j->n_rows + j->row_block - 1) / j->row_block < 4 * nth)
+            j->row_block /= 2;
+    }
+    j->n_row_blocks = (j->n_rows + j->row_block - 1) / j->row_block;
+    j->n_tok_blocks = (j->n_tok + TOK_BLOCK - 1) / TOK_BLOCK;
+    rf_threadpool_run(j->n_row_blocks * j->n_tok_blocks > 1 ? pool : NULL, job_dot, j);
+}
+
+size_t rf_cpu_pack_size(rf_type t, int64_t n_rows, int64_t n_cols)
+{
+    rf_cpu_kernels_init();
+    const size_t gb = rf_cpu_pack_block_bytes(t);
+    const rf_type_traits *tr = rf_type_get((uint32_t)t);
+    if (!gb || !tr || (unsigned)t >= RF_TYPE_COUNT || !active_packs[t] || n_rows <= 0 || n_cols <= 0 ||
+        n_cols % tr->block_size)
+        return 0;
+    const uint64_t n_groups = ((uint64_t)n_rows + RF_CPU_PACK_ROWS - 1) / RF_CPU_PACK_ROWS;
+    const uint64_t n_blocks = (uint64_t)n_cols / tr->block_size;
+    uint64_t bytes;
+    if (rf_mul_ovf(n_groups, n_blocks, &bytes) || rf_mul_ovf(bytes, gb, &bytes) || bytes > SIZE_MAX) return 0;
+    return (size_t)bytes;
+}
+
+rf_status rf_cpu_matmul_packed(rf_threadpool *pool, rf_type wtype, const void *w, int64_t n_rows, int64_t n_cols,
+                               const float *x, int64_t n_tok, float *y, void *scratch, rf_error *err)
+{
+    rf_cpu_kernels_init();
+    const size_t gb = rf_cpu_pack_block_bytes(wtype);
+    const rf_type_traits *tr = rf_type_get((uint32_t)wtype);
+    if (!gb || !tr)
+        return rf_err(err, RF_ERR_UNSUPPORTED, "cpu matmul: type %s has no packed layout", rf_type_name((uint32_t)wtype));
+    if (!w || !x || !y || !scratch || n_rows <= 0 || n_cols <= 0 || n_tok <= 0 || n_cols % tr->block_size)
+        return rf_err(err, RF_ERR_INVALID_ARG, "cpu matmul (packed %s): bad operands (rows %lld, cols %lld, tokens %lld)",
+                      tr->name, (long long)n_rows, (long long)n_cols, (long long)n_tok);
+    matmul_job j = {
+        .packed = active.packed[wtype], .w = w, .w_stride = (size_t)(n_cols / tr->block_size) * gb,
+        .n_rows = n_rows, .n_cols = n_cols, .n_tok = n_tok, .x = x, .y = y,
+    };
+    matmul_run(pool, &j, rf_cpu_act_kind(wtype), scratch);
+    return RF_OK;
 }
 
 rf_status rf_cpu_matmul(rf_threadpool *pool, rf_type wtype, const void *w, int64_t n_rows, int64_t n_cols,
@@ -227,24 +303,14 @@ rf_status rf_cpu_matmul(rf_threadpool *pool, rf_type wtype, const void *w, int64
         .dot = active.dot[wtype], .tile = active.tile[wtype], .w = w, .w_stride = row_stride,
         .n_rows = n_rows, .n_cols = n_cols, .n_tok = n_tok, .x = x, .y = y,
     };
-    if (kind == RF_ACT_F32) {
-        j.xa = (const uint8_t *)x;
-        j.xa_stride = (size_t)n_cols * sizeof(float);
-    } else {
-        j.act = kind == RF_ACT_Q8 ? active.act_q8 : active.act_q8k;
-        j.scratch = scratch;
-        j.xa = scratch;
-        j.xa_stride = act_row_bytes(kind, n_cols);
-        rf_threadpool_run(n_tok > 1 ? pool : NULL, job_quantize, &j);
-    }
-    /* Row blocks small enough that every thread gets work on a matvec. */
-    int nth = rf_threadpool_size(pool);
-    j.row_block = ROW_BLOCK;
-    while (j.row_block > 1 && n_tok <= TOK_BLOCK && (n_rows + j.row_block - 1) / j.row_block < 4 * nth) j.row_block /= 2;
-    j.n_row_blocks = (n_rows + j.row_block - 1) / j.row_block;
-    j.n_tok_blocks = (n_tok + TOK_BLOCK - 1) / TOK_BLOCK;
-    rf_threadpool_run(j.n_row_blocks * j.n_tok_blocks > 1 ? pool : NULL, job_dot, &j);
+    matmul_run(pool, &j, kind, scratch);
     return RF_OK;
+}
+
+void rf_cpu_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n)
+{
+    rf_cpu_kernels_init();
+    active.f16_row(src, dst, n);
 }
 
 rf_status rf_cpu_dequantize_row(rf_type t, const void *row, float *out, int64_t n, rf_error *err)

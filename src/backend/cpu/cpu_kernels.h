@@ -52,6 +52,23 @@ rf_status rf_cpu_matmul(rf_threadpool *pool, rf_type wtype, const void *w,
                         const float *x, int64_t n_tok, float *y,
                         void *scratch, rf_error *err);
 
+/* Load-time repacking (layouts in cpu_pack.c): rows interleaved in groups
+ * of 16 so that SIMD lanes hold rows. rf_cpu_pack_size: bytes of the packed
+ * copy of an (n_rows, n_cols) weight of type t, or 0 when the variant in use
+ * has no packed kernel for t (use rf_cpu_matmul on the rows then). */
+size_t rf_cpu_pack_size(rf_type t, int64_t n_rows, int64_t n_cols);
+/* Writes the packed copy into dst (dst_size >= rf_cpu_pack_size bytes,
+ * 64-byte aligned); row r of the source starts at w + r * row_stride. */
+rf_status rf_cpu_pack(rf_type t, const void *w, int64_t n_rows, int64_t n_cols, size_t row_stride, void *dst,
+                      size_t dst_size, rf_error *err);
+/* rf_cpu_matmul on a packed weight; the same bits as rf_cpu_matmul on the
+ * rows (scalar variant) and whatever n_tok or thread count. */
+rf_status rf_cpu_matmul_packed(rf_threadpool *pool, rf_type wtype, const void *w, int64_t n_rows, int64_t n_cols,
+                               const float *x, int64_t n_tok, float *y, void *scratch, rf_error *err);
+
+/* n F16 values to F32 (exact; the KV cache rows in attention). */
+void rf_cpu_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n);
+
 /* One row of W to F32 (embedding lookups, tests). */
 rf_status rf_cpu_dequantize_row(rf_type t, const void *row, float *out, int64_t n, rf_error *err);
 

@@ -103,7 +103,7 @@ static float dot_q4_0(int64_t n, const void *vw, const void *vx)
         uint8x16_t q = vld1q_u8(w[b].qs);
         int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0xF))), vdupq_n_s8(8));
         int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), vdupq_n_s8(8));
-        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)dot32(lo, hi, x[b].qs);
+        s = fmaf((float)dot32(lo, hi, x[b].qs), rf_fp16_to_f32(w[b].d) * x[b].d, s);
     }
     return s;
 }
@@ -186,7 +186,7 @@ static float dot_q8_0(int64_t n, const void *vw, const void *vx)
     const rf_act_q8 *x = vx;
     float s = 0;
     for (int64_t b = 0; b < n / 32; b++)
-        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)dot32(vld1q_s8(w[b].qs), vld1q_s8(w[b].qs + 16), x[b].qs);
+        s = fmaf((float)dot32(vld1q_s8(w[b].qs), vld1q_s8(w[b].qs + 16), x[b].qs), rf_fp16_to_f32(w[b].d) * x[b].d, s);
     return s;
 }
 
@@ -199,7 +199,7 @@ static float dot_iq4_nl(int64_t n, const void *vw, const void *vx)
     for (int64_t b = 0; b < n / 32; b++) {
         uint8x16_t q = vld1q_u8(w[b].qs);
         int8x16_t lo = vqtbl1q_s8(table, vandq_u8(q, vdupq_n_u8(0xF))), hi = vqtbl1q_s8(table, vshrq_n_u8(q, 4));
-        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)dot32(lo, hi, x[b].qs);
+        s = fmaf((float)dot32(lo, hi, x[b].qs), rf_fp16_to_f32(w[b].d) * x[b].d, s);
     }
     return s;
 }
@@ -291,7 +291,7 @@ static float dot_q4_K(int64_t n, const void *vw, const void *vx)
             int d1 = dot32(vreinterpretq_s8_u8(vshrq_n_u8(q0, 4)), vreinterpretq_s8_u8(vshrq_n_u8(q1, 4)), q8 + 32);
             isum += sc0 * d0 + sc1 * d1;
         }
-        s += x[b].d * rf_fp16_to_f32(w[b].d) * (float)isum - x[b].d * rf_fp16_to_f32(w[b].dmin) * (float)summ;
+        s = fmaf(-(float)summ, rf_fp16_to_f32(w[b].dmin) * x[b].d, fmaf((float)isum, rf_fp16_to_f32(w[b].d) * x[b].d, s));
     }
     return s;
 }
@@ -350,7 +350,7 @@ static float dot_q6_K(int64_t n, const void *vw, const void *vx)
                         sc[half + 4] * dot16(v3, vld1q_s8(q8 + 64 + o)) + sc[half + 6] * dot16(v4, vld1q_s8(q8 + 96 + o));
             }
         }
-        s += x[b].d * rf_fp16_to_f32(w[b].d) * (float)isum;
+        s = fmaf((float)isum, rf_fp16_to_f32(w[b].d) * x[b].d, s);
     }
     return s;
 }

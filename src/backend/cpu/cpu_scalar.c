@@ -34,7 +34,13 @@ void rf_cpu_act_q8_scalar(const float *x, void *out, int64_t n)
         y[b].s = y[b].d * (float)sum;
         /* block_q8_1.s: from the unrounded scale, then rounded to F16 */
         y[b].s1 = rf_fp16_to_f32(rf_f32_to_fp16(d * (float)sum));
+        y[b].sum = sum;
     }
+}
+
+static void f16_row(const uint16_t *src, float *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) dst[i] = rf_fp16_to_f32(src[i]);
 }
 
 void rf_cpu_act_q8k_scalar(const float *x, void *out, int64_t n) { rf_quantize_row_q8_K(x, out, n); }
@@ -97,7 +103,7 @@ static float dot_q4_0(int64_t n, const void *vw, const void *vx)
             sumi += ((w[b].qs[j] & 0xF) - 8) * x[b].qs[j];
             sumi += ((w[b].qs[j] >> 4) - 8) * x[b].qs[j + 16];
         }
-        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)sumi;
+        s = fmaf((float)sumi, rf_fp16_to_f32(w[b].d) * x[b].d, s);
     }
     return s;
 }
@@ -179,7 +185,7 @@ static float dot_q8_0(int64_t n, const void *vw, const void *vx)
     for (int64_t b = 0; b < n / 32; b++) {
         int sumi = 0;
         for (int j = 0; j < 32; j++) sumi += w[b].qs[j] * x[b].qs[j];
-        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)sumi;
+        s = fmaf((float)sumi, rf_fp16_to_f32(w[b].d) * x[b].d, s);
     }
     return s;
 }
@@ -194,7 +200,7 @@ static float dot_iq4_nl(int64_t n, const void *vw, const void *vx)
             sumi += rf_kvalues_iq4nl[w[b].qs[j] & 0xF] * x[b].qs[j];
             sumi += rf_kvalues_iq4nl[w[b].qs[j] >> 4] * x[b].qs[j + 16];
         }
-        s += rf_fp16_to_f32(w[b].d) * x[b].d * (float)sumi;
+        s = fmaf((float)sumi, rf_fp16_to_f32(w[b].d) * x[b].d, s);
     }
     return s;
 }
@@ -289,7 +295,8 @@ static float dot_q4_K(int64_t n, const void *vw, const void *vx)
             for (int l = 0; l < 32; l++) sumi += ((qq[l] >> shift) & 0xF) * q8[32 * j + l];
             isum += sc * sumi;
         }
-        s += x[b].d * rf_fp16_to_f32(w[b].d) * (float)isum - x[b].d * rf_fp16_to_f32(w[b].dmin) * (float)summ;
+        s = fmaf((float)isum, rf_fp16_to_f32(w[b].d) * x[b].d, s);
+        s = fmaf(-(float)summ, rf_fp16_to_f32(w[b].dmin) * x[b].d, s);
     }
     return s;
 }
@@ -339,7 +346,7 @@ static float dot_q6_K(int64_t n, const void *vw, const void *vx)
                 isum += sc[is] * s1 + sc[is + 2] * s2 + sc[is + 4] * s3 + sc[is + 6] * s4;
             }
         }
-        s += x[b].d * rf_fp16_to_f32(w[b].d) * (float)isum;
+        s = fmaf((float)isum, rf_fp16_to_f32(w[b].d) * x[b].d, s);
     }
     return s;
 }
@@ -366,6 +373,158 @@ static float dot_iq4_xs(int64_t n, const void *vw, const void *vx)
     return s;
 }
 
+/* ------------------------------------------------------- packed weights */
+/* The rf_cpu_pack layouts (cpu_pack.c), one row at a time: the reference of
+ * the SIMD packed kernels, with the same formulas as the row dots above. */
+#define G RF_CPU_PACK_ROWS
+
+static float fp16_at(const uint8_t *p)
+{
+    rf_fp16 h;
+    memcpy(&h, p, 2);
+    return rf_fp16_to_f32(h);
+}
+
+static void group_q4_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+                        int64_t ys)
+{
+    const size_t gb = G * sizeof(rf_block_q4_0);
+    for (int t = 0; t < nt; t++) {
+        const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)t * xs);
+        for (int r = 0; r < nr; r++) {
+            float acc = 0;
+            for (int64_t b = 0; b < n / 32; b++) {
+                const uint8_t *blk = wg + (size_t)b * gb, *q = blk + 2 * G + 4 * r;
+                int isum = 0;
+                for (int j = 0; j < 4; j++)
+                    for (int i = 0; i < 4; i++) {
+                        const uint8_t v = q[64 * j + i];
+                        isum += ((v & 0xF) - 8) * x[b].qs[4 * j + i] + ((v >> 4) - 8) * x[b].qs[16 + 4 * j + i];
+                    }
+                acc = fmaf((float)isum, fp16_at(blk + 2 * r) * x[b].d, acc);
+            }
+            y[(int64_t)t * ys + r] = acc;
+        }
+    }
+}
+
+static void group_iq4_nl(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+                         int64_t ys)
+{
+    const size_t gb = G * sizeof(rf_block_iq4_nl);
+    for (int t = 0; t < nt; t++) {
+        const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)t * xs);
+        for (int r = 0; r < nr; r++) {
+            float acc = 0;
+            for (int64_t b = 0; b < n / 32; b++) {
+                const uint8_t *blk = wg + (size_t)b * gb, *q = blk + 2 * G + 4 * r;
+                int isum = 0;
+                for (int j = 0; j < 4; j++)
+                    for (int i = 0; i < 4; i++) {
+                        const uint8_t v = q[64 * j + i];
+                        isum += rf_kvalues_iq4nl[v & 0xF] * x[b].qs[4 * j + i] + rf_kvalues_iq4nl[v >> 4] * x[b].qs[16 + 4 * j + i];
+                    }
+                acc = fmaf((float)isum, fp16_at(blk + 2 * r) * x[b].d, acc);
+            }
+            y[(int64_t)t * ys + r] = acc;
+        }
+    }
+}
+
+static void group_q8_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+                        int64_t ys)
+{
+    const size_t gb = G * sizeof(rf_block_q8_0);
+    for (int t = 0; t < nt; t++) {
+        const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)t * xs);
+        for (int r = 0; r < nr; r++) {
+            float acc = 0;
+            for (int64_t b = 0; b < n / 32; b++) {
+                const uint8_t *blk = wg + (size_t)b * gb, *q = blk + 2 * G + 4 * r;
+                int isum = 0;
+                for (int k = 0; k < 8; k++)
+                    for (int i = 0; i < 4; i++) isum += ((int)q[64 * k + i] - 128) * x[b].qs[4 * k + i];
+                acc = fmaf((float)isum, fp16_at(blk + 2 * r) * x[b].d, acc);
+            }
+            y[(int64_t)t * ys + r] = acc;
+        }
+    }
+}
+
+static void group_q4_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+                        int64_t ys)
+{
+    const size_t gb = rf_cpu_pack_block_bytes(RF_TYPE_Q4_K);
+    for (int t = 0; t < nt; t++) {
+        const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)t * xs);
+        for (int r = 0; r < nr; r++) {
+            float acc = 0;
+            for (int64_t b = 0; b < n / 256; b++) {
+                const uint8_t *blk = wg + (size_t)b * gb, *sc = blk + 4 * G, *mn = blk + 12 * G, *q = blk + 20 * G + 4 * r;
+                int isum = 0, msum = 0;
+                for (int j = 0; j < 8; j++) msum += mn[G * j + r] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+                for (int p = 0; p < 4; p++) {
+                    int lo = 0, hi = 0;
+                    for (int i = 0; i < 8; i++)
+                        for (int e = 0; e < 4; e++) {
+                            const uint8_t v = q[64 * (8 * p + i) + e];
+                            lo += (v & 0xF) * x[b].qs[64 * p + 4 * i + e];
+                            hi += (v >> 4) * x[b].qs[64 * p + 32 + 4 * i + e];
+                        }
+                    isum += sc[G * (2 * p) + r] * lo + sc[G * (2 * p + 1) + r] * hi;
+                }
+                acc = fmaf((float)isum, fp16_at(blk + 2 * r) * x[b].d, acc);
+                acc = fmaf(-(float)msum, fp16_at(blk + 2 * G + 2 * r) * x[b].d, acc);
+            }
+            y[(int64_t)t * ys + r] = acc;
+        }
+    }
+}
+
+static void group_q6_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+                        int64_t ys)
+{
+    const size_t gb = G * sizeof(rf_block_q6_K);
+    for (int t = 0; t < nt; t++) {
+        const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)t * xs);
+        for (int r = 0; r < nr; r++) {
+            float acc = 0;
+            for (int64_t b = 0; b < n / 256; b++) {
+                const uint8_t *blk = wg + (size_t)b * gb, *ql = blk + 18 * G + 4 * r, *qh = ql + 32 * 64;
+                const int8_t *sc = (const int8_t *)(blk + 2 * G);
+                int isum = 0;
+                for (int j = 0; j < 16; j++) {
+                    int sub = 0;
+                    for (int k = 4 * j; k < 4 * j + 4; k++)
+                        for (int e = 0; e < 4; e++) {
+                            const int lo = (ql[64 * (k % 32) + e] >> (4 * (k / 32))) & 0xF;
+                            const int hi = (qh[64 * (k % 16) + e] >> (2 * (k / 16))) & 3;
+                            sub += ((lo | hi << 4) - 32) * x[b].qs[4 * k + e];
+                        }
+                    isum += sc[G * j + r] * sub;
+                }
+                acc = fmaf((float)isum, fp16_at(blk + 2 * r) * x[b].d, acc);
+            }
+            y[(int64_t)t * ys + r] = acc;
+        }
+    }
+}
+
+/* nr rows from group wg on: group by group */
+#define RF_PACKED(type, TYPE, block)                                                                           \
+    static void packed_##type(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt,     \
+                              float *y, int64_t ys)                                                            \
+    {                                                                                                          \
+        const size_t gstride = (size_t)(n / (block)) * rf_cpu_pack_block_bytes(RF_TYPE_##TYPE);               \
+        for (int r0 = 0; r0 < nr; r0 += G, wg += gstride)                                                      \
+            group_##type(n, wg, nr - r0 < G ? nr - r0 : G, xb, xs, nt, y + r0, ys);                            \
+    }
+RF_PACKED(q4_0, Q4_0, 32)
+RF_PACKED(q8_0, Q8_0, 32)
+RF_PACKED(iq4_nl, IQ4_NL, 32)
+RF_PACKED(q4_K, Q4_K, 256)
+RF_PACKED(q6_K, Q6_K, 256)
+
 static const rf_cpu_isa_kernels scalar_kernels = {
     .dot = {
         [RF_TYPE_F32] = dot_f32, [RF_TYPE_F16] = dot_f16, [RF_TYPE_BF16] = dot_bf16,
@@ -375,6 +534,11 @@ static const rf_cpu_isa_kernels scalar_kernels = {
         [RF_TYPE_Q4_K] = dot_q4_K, [RF_TYPE_Q5_K] = dot_q5_K, [RF_TYPE_Q6_K] = dot_q6_K,
         [RF_TYPE_IQ4_XS] = dot_iq4_xs,
     },
+    .packed = {
+        [RF_TYPE_Q4_0] = packed_q4_0, [RF_TYPE_Q8_0] = packed_q8_0, [RF_TYPE_Q4_K] = packed_q4_K,
+        [RF_TYPE_Q6_K] = packed_q6_K, [RF_TYPE_IQ4_NL] = packed_iq4_nl,
+    },
+    .f16_row = f16_row,
     .act_q8 = rf_cpu_act_q8_scalar,
     .act_q8k = rf_cpu_act_q8k_scalar,
 };

@@ -9,9 +9,11 @@
  * and b with a's sign applied as the signed one. vpmaddubsw saturates at
  * int16, which the operand ranges here never reach (|a| <= 128 with
  * |b| <= 127 gives at most 2 * 16256 = 32512 per pair).
- * The K-quants use vpmaddubsw + vpmaddwd in both variants, the second
- * multiplying by the sub-block scale (int16 lanes 0-7 hold the first 16
- * values' pair sums, lanes 8-15 the next 16's).
+ * The K-quants' row dots use vpmaddubsw + vpmaddwd in both variants, the
+ * second multiplying by the sub-block scale (int16 lanes 0-7 hold the first
+ * 16 values' pair sums, lanes 8-15 the next 16's).
+ * The packed-weight kernels (end of file, layouts in cpu_pack.c) put rows in
+ * lanes: 16 rows per zmm with VNNI, 8 per ymm without.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -119,6 +121,13 @@ static inline __m256i bits_to_bytes_0x10(const uint8_t *qh4)
     return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
 }
 
+static void f16_row(const uint16_t *src, float *dst, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    for (; i < n; i++) dst[i] = _cvtsh_ss(src[i]);
+}
+
 /* ------------------------------------------------------------ activations */
 static void act_q8(const float *x, void *out, int64_t n)
 {
@@ -154,6 +163,7 @@ static void act_q8(const float *x, void *out, int64_t n)
         y[b].s = d16 * (float)sum;
         /* block_q8_1.s: from the unrounded scale, then rounded to F16 */
         y[b].s1 = _cvtsh_ss(_cvtss_sh(d * (float)sum, 0));
+        y[b].sum = sum;
     }
 }
 
@@ -267,13 +277,10 @@ static float dot_bf16(int64_t n, const void *vw, const void *vx)
 RF_MT q4_0_multi_rows(int64_t n, const uint8_t *wb, size_t ws, int nr, const uint8_t *xb, size_t xs, int nt,
                       float *out, int64_t os)
 {
-    __m256 acc[2][4];
-    float corr[2][4];
+    /* the packed kernels' formula (cpu_pack.c), one row at a time */
+    float acc[2][4];
     for (int r = 0; r < nr; r++)
-        for (int k = 0; k < nt; k++) {
-            acc[r][k] = _mm256_setzero_ps();
-            corr[r][k] = 0;
-        }
+        for (int k = 0; k < nt; k++) acc[r][k] = 0;
     for (int64_t b = 0; b < n / 32; b++) {
         float dw[2];
         __m256i q[2];
@@ -286,14 +293,13 @@ RF_MT q4_0_multi_rows(int64_t n, const uint8_t *wb, size_t ws, int nr, const uin
             const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)k * xs) + b;
             const __m256i xq = _mm256_loadu_si256((const __m256i *)x->qs);
             for (int r = 0; r < nr; r++) {
-                const __m256i d = dot_u8s8(_mm256_setzero_si256(), q[r], xq);
-                acc[r][k] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * x->d), _mm256_cvtepi32_ps(d), acc[r][k]);
-                corr[r][k] += dw[r] * x->s;
+                const int isum = hsum_epi32(dot_u8s8(_mm256_setzero_si256(), q[r], xq)) - 8 * x->sum;
+                acc[r][k] = fmaf((float)isum, dw[r] * x->d, acc[r][k]);
             }
         }
     }
     for (int r = 0; r < nr; r++)
-        for (int k = 0; k < nt; k++) out[k * os + r] = hsum_ps(acc[r][k]) - 8.f * corr[r][k];
+        for (int k = 0; k < nt; k++) out[k * os + r] = acc[r][k];
 }
 
 RF_MT q4_0_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
@@ -396,9 +402,9 @@ static float dot_q5_1(int64_t n, const void *vw, const void *vx)
 RF_MT q8_0_multi_rows(int64_t n, const uint8_t *wb, size_t ws, int nr, const uint8_t *xb, size_t xs, int nt,
                       float *out, int64_t os)
 {
-    __m256 acc[2][4];
+    float acc[2][4];
     for (int r = 0; r < nr; r++)
-        for (int k = 0; k < nt; k++) acc[r][k] = _mm256_setzero_ps();
+        for (int k = 0; k < nt; k++) acc[r][k] = 0;
     for (int64_t b = 0; b < n / 32; b++) {
         float dw[2];
         __m256i q[2], aq[2];
@@ -412,13 +418,13 @@ RF_MT q8_0_multi_rows(int64_t n, const uint8_t *wb, size_t ws, int nr, const uin
             const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)k * xs) + b;
             const __m256i xq = _mm256_loadu_si256((const __m256i *)x->qs);
             for (int r = 0; r < nr; r++) {
-                const __m256i d = dot_u8s8(_mm256_setzero_si256(), aq[r], _mm256_sign_epi8(xq, q[r]));
-                acc[r][k] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * x->d), _mm256_cvtepi32_ps(d), acc[r][k]);
+                const int isum = hsum_epi32(dot_u8s8(_mm256_setzero_si256(), aq[r], _mm256_sign_epi8(xq, q[r])));
+                acc[r][k] = fmaf((float)isum, dw[r] * x->d, acc[r][k]);
             }
         }
     }
     for (int r = 0; r < nr; r++)
-        for (int k = 0; k < nt; k++) out[k * os + r] = hsum_ps(acc[r][k]);
+        for (int k = 0; k < nt; k++) out[k * os + r] = acc[r][k];
 }
 
 RF_MT q8_0_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
@@ -444,13 +450,13 @@ static float dot_iq4_nl(int64_t n, const void *vw, const void *vx)
     const rf_block_iq4_nl *w = vw;
     const rf_act_q8 *x = vx;
     const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)rf_kvalues_iq4nl));
-    __m256 acc = _mm256_setzero_ps();
+    float acc = 0;
     for (int64_t b = 0; b < n / 32; b++) {
         const __m256i q = lookup_nibbles(w[b].qs, table);
-        const __m256i d = dot_s8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(w[b].d) * x[b].d), _mm256_cvtepi32_ps(d), acc);
+        const int isum = hsum_epi32(dot_s8s8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs)));
+        acc = fmaf((float)isum, fp16_to_f32(w[b].d) * x[b].d, acc);
     }
-    return hsum_ps(acc);
+    return acc;
 }
 
 static float dot_mxfp4(int64_t n, const void *vw, const void *vx)
@@ -528,14 +534,11 @@ static float dot_q3_K(int64_t n, const void *vw, const void *vx)
 
 RF_MT q4_K_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt, float *out, int64_t os)
 {
+    /* the packed kernels' formula (cpu_pack.c) */
     const rf_block_q4_K *w = vw;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    __m256 acc[4];
-    float mins[4];
-    for (int k = 0; k < nt; k++) {
-        acc[k] = _mm256_setzero_ps();
-        mins[k] = 0;
-    }
+    float acc[4];
+    for (int k = 0; k < nt; k++) acc[k] = 0;
     for (int64_t b = 0; b < n / 256; b++) {
         uint8_t sc[8], mn[8];
         q4k_unpack(w[b].scales, sc, mn);
@@ -554,11 +557,11 @@ RF_MT q4_K_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt
         }
         for (int k = 0; k < nt; k++) {
             const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)k * xs) + b;
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(x->d * dw), _mm256_cvtepi32_ps(isum[k]), acc[k]);
-            mins[k] += x->d * dmin * (float)q8k_min_sum(x->bsums, mn);
+            acc[k] = fmaf((float)hsum_epi32(isum[k]), dw * x->d, acc[k]);
+            acc[k] = fmaf(-(float)q8k_min_sum(x->bsums, mn), dmin * x->d, acc[k]);
         }
     }
-    for (int k = 0; k < nt; k++) out[k * os] = hsum_ps(acc[k]) - mins[k];
+    for (int k = 0; k < nt; k++) out[k * os] = acc[k];
 }
 
 static float dot_q4_K(int64_t n, const void *vw, const void *vx)
@@ -619,8 +622,8 @@ RF_MT q6_K_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt
 {
     const rf_block_q6_K *w = vw;
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
-    __m256 acc[4];
-    for (int k = 0; k < nt; k++) acc[k] = _mm256_setzero_ps();
+    float acc[4];
+    for (int k = 0; k < nt; k++) acc[k] = 0;
     for (int64_t b = 0; b < n / 256; b++) {
         /* u = 6-bit level 0..63, value = u - 32: subtract 32 * sum(q8) per 16 */
         __m256i isum[4];
@@ -651,10 +654,10 @@ RF_MT q6_K_multi(int64_t n, const void *vw, const uint8_t *xb, size_t xs, int nt
         for (int k = 0; k < nt; k++) {
             const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)k * xs) + b;
             const int total = hsum_epi32(isum[k]) - 32 * q8k_scale_sum(x->bsums, w[b].scales);
-            acc[k] = _mm256_add_ps(acc[k], _mm256_setr_ps(x->d * dw * (float)total, 0, 0, 0, 0, 0, 0, 0));
+            acc[k] = fmaf((float)total, dw * x->d, acc[k]);
         }
     }
-    for (int k = 0; k < nt; k++) out[k * os] = hsum_ps(acc[k]);
+    for (int k = 0; k < nt; k++) out[k * os] = acc[k];
 }
 
 static float dot_q6_K(int64_t n, const void *vw, const void *vx)
@@ -683,6 +686,450 @@ static float dot_iq4_xs(int64_t n, const void *vw, const void *vx)
     return hsum_ps(acc);
 }
 
+/* ------------------------------------------------------- packed weights */
+/* Kernels on the rf_cpu_pack layouts (cpu_pack.c): a vector of int32 lanes
+ * holds rows (PV rows: 16 in a zmm with VNNI, 8 in a ymm without, a group
+ * then being two halves), the activation's 4 bytes are broadcast, and each
+ * row's exact block sum is scaled into its own float lane by one fma, in
+ * block order: each output gets exactly the scalar reference's arithmetic
+ * (cpu_pack.c lists the formulas). Tokens go by PK_T at a time so the
+ * unpacked weight vectors are reused from registers. */
+#define PG RF_CPU_PACK_ROWS
+#if RF_X86_VNNI
+#define PV 16
+typedef __m512i pvi;
+typedef __m512 pvf;
+static inline pvi pv_load(const uint8_t *p) { return _mm512_loadu_si512((const void *)p); }
+static inline pvi pv_set1(int v) { return _mm512_set1_epi32(v); }
+static inline pvi pv_and(pvi a, pvi b) { return _mm512_and_si512(a, b); }
+static inline pvi pv_or(pvi a, pvi b) { return _mm512_or_si512(a, b); }
+static inline pvi pv_add(pvi a, pvi b) { return _mm512_add_epi32(a, b); }
+static inline pvi pv_mullo(pvi a, pvi b) { return _mm512_mullo_epi32(a, b); }
+static inline pvi pv_srli16(pvi a, int n) { return _mm512_srli_epi16(a, (unsigned)n); }
+static inline pvi pv_slli32(pvi a, int n) { return _mm512_slli_epi32(a, (unsigned)n); }
+static inline pvi pv_shuffle8(pvi table, pvi idx) { return _mm512_shuffle_epi8(table, idx); }
+/* 16 bytes ^ x in every 128-bit lane (a byte-shuffle table) */
+static inline pvi pv_lut16(const int8_t *v, int x)
+{
+    return _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)v)), _mm512_set1_epi8((char)x));
+}
+static inline pvi pv_sub(pvi a, pvi b) { return _mm512_sub_epi32(a, b); }
+/* acc + per lane int16-pair dot of a with the 2 int16 at p */
+static inline pvi pv_dotw(pvi acc, pvi a, const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_dpwssd_epi32(acc, a, _mm512_set1_epi32(v));
+}
+static inline pvi pv_slli16(pvi a, int n) { return _mm512_slli_epi16(a, (unsigned)n); }
+static inline pvi pv_bytes(int v) { return _mm512_set1_epi8((char)v); }
+/* PV int8 / uint8 -> int32 lanes */
+static inline pvi pv_s8(const uint8_t *p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)); }
+static inline pvi pv_u8(const uint8_t *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)); }
+static inline pvf pv_f16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+static inline pvf pv_cvt(pvi a) { return _mm512_cvtepi32_ps(a); }
+static inline pvf pv_setf(float v) { return _mm512_set1_ps(v); }
+static inline pvf pv_zerof(void) { return _mm512_setzero_ps(); }
+static inline pvf pv_mulf(pvf a, pvf b) { return _mm512_mul_ps(a, b); }
+static inline pvf pv_fma(pvf a, pvf b, pvf c) { return _mm512_fmadd_ps(a, b, c); }
+static inline pvf pv_fnma(pvf a, pvf b, pvf c) { return _mm512_fnmadd_ps(a, b, c); }
+static inline void pv_store(float *y, pvf v, int nr)
+{
+    _mm512_mask_storeu_ps(y, (__mmask16)((1u << nr) - 1), v);
+}
+/* acc + per lane sum of u (u8, 4 per lane) times the 4 int8 at x */
+static inline pvi pv_dot(pvi acc, pvi u, const int8_t *x)
+{
+    int32_t v;
+    memcpy(&v, x, 4);
+    return _mm512_dpbusd_epi32(acc, u, _mm512_set1_epi32(v));
+}
+#else
+#define PV 8
+typedef __m256i pvi;
+typedef __m256 pvf;
+static inline pvi pv_load(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+static inline pvi pv_set1(int v) { return _mm256_set1_epi32(v); }
+static inline pvi pv_and(pvi a, pvi b) { return _mm256_and_si256(a, b); }
+static inline pvi pv_or(pvi a, pvi b) { return _mm256_or_si256(a, b); }
+static inline pvi pv_add(pvi a, pvi b) { return _mm256_add_epi32(a, b); }
+static inline pvi pv_mullo(pvi a, pvi b) { return _mm256_mullo_epi32(a, b); }
+static inline pvi pv_srli16(pvi a, int n) { return _mm256_srli_epi16(a, n); }
+static inline pvi pv_slli32(pvi a, int n) { return _mm256_slli_epi32(a, n); }
+static inline pvi pv_shuffle8(pvi table, pvi idx) { return _mm256_shuffle_epi8(table, idx); }
+static inline pvi pv_lut16(const int8_t *v, int x)
+{
+    return _mm256_xor_si256(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)v)), _mm256_set1_epi8((char)x));
+}
+static inline pvi pv_sub(pvi a, pvi b) { return _mm256_sub_epi32(a, b); }
+static inline pvi pv_dotw(pvi acc, pvi a, const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(a, _mm256_set1_epi32(v)));
+}
+static inline pvi pv_slli16(pvi a, int n) { return _mm256_slli_epi16(a, n); }
+static inline pvi pv_bytes(int v) { return _mm256_set1_epi8((char)v); }
+static inline pvi pv_s8(const uint8_t *p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
+static inline pvi pv_u8(const uint8_t *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
+static inline pvf pv_f16(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline pvf pv_cvt(pvi a) { return _mm256_cvtepi32_ps(a); }
+static inline pvf pv_setf(float v) { return _mm256_set1_ps(v); }
+static inline pvf pv_zerof(void) { return _mm256_setzero_ps(); }
+static inline pvf pv_mulf(pvf a, pvf b) { return _mm256_mul_ps(a, b); }
+static inline pvf pv_fma(pvf a, pvf b, pvf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline pvf pv_fnma(pvf a, pvf b, pvf c) { return _mm256_fnmadd_ps(a, b, c); }
+static inline void pv_store(float *y, pvf v, int nr)
+{
+    if (nr == PV) {
+        _mm256_storeu_ps(y, v);
+        return;
+    }
+    float tmp[PV];
+    _mm256_storeu_ps(tmp, v);
+    memcpy(y, tmp, sizeof(float) * (size_t)nr);
+}
+/* vpmaddubsw pairs stay below int16 saturation for u <= 128 (2 * 128 * 127);
+ * levels here are at most 63 (Q8_0 and IQ4_NL, whose offset levels reach
+ * 255, take the sign trick in pk_b32 instead). */
+static inline pvi pv_dot(pvi acc, pvi u, const int8_t *x)
+{
+    int32_t v;
+    memcpy(&v, x, 4);
+    const __m256i p = _mm256_maddubs_epi16(u, _mm256_set1_epi32(v));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+#endif
+#define PV_BYTES (4 * PV)       /* bytes of one half-run: PV rows x 4 */
+
+/* Tokens go PK_T at a time through fn with a constant count (the per-token
+ * arrays then live in registers); the rest in one call of its own count. */
+#define PK_CASE(fn, n, ...) case n: fn(__VA_ARGS__, t0_, n); break;
+#define PK_DISPATCH4(fn, ...)                                                                                   \
+    do {                                                                                                        \
+        int t0_ = 0;                                                                                            \
+        for (; t0_ + 4 <= nt; t0_ += 4) fn(__VA_ARGS__, t0_, 4);                                                \
+        switch (nt - t0_) { PK_CASE(fn, 3, __VA_ARGS__) PK_CASE(fn, 2, __VA_ARGS__) PK_CASE(fn, 1, __VA_ARGS__) \
+        default: break; }                                                                                       \
+    } while (0)
+#define PK_DISPATCH8(fn, ...)                                                                                   \
+    do {                                                                                                        \
+        int t0_ = 0;                                                                                            \
+        for (; t0_ + 8 <= nt; t0_ += 8) fn(__VA_ARGS__, t0_, 8);                                                \
+        switch (nt - t0_) { PK_CASE(fn, 7, __VA_ARGS__) PK_CASE(fn, 6, __VA_ARGS__) PK_CASE(fn, 5, __VA_ARGS__) \
+        PK_CASE(fn, 4, __VA_ARGS__) PK_CASE(fn, 3, __VA_ARGS__) PK_CASE(fn, 2, __VA_ARGS__)                     \
+        PK_CASE(fn, 1, __VA_ARGS__) default: break; }                                                           \
+    } while (0)
+
+/* Q4_0 / Q8_0 share the loop: per block, 8 level vectors (quads 0..7 of the
+ * block) and the F16 scales of each of NV row vectors (rows r0 + PV * v,
+ * possibly in the next group: a broadcast activation quad feeds NV dots);
+ * levels u = q + off are unsigned, the sum subtracts off * sum(x) in
+ * integers. */
+enum { PK_Q4_0, PK_Q8_0, PK_IQ4_NL };
+RF_MT pk_b32(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+             int kind, int NV, int t0, int T)
+{
+    const bool is_q8 = kind == PK_Q8_0, is_nl = kind == PK_IQ4_NL;
+    const size_t gb = is_q8 ? PG * sizeof(rf_block_q8_0) : PG * sizeof(rf_block_q4_0);
+    const size_t gstride = (size_t)(n / 32) * gb;
+    const int off = kind == PK_Q4_0 ? 8 : 128;
+    const pvi m4 = pv_bytes(0x0F);
+    /* IQ4_NL: nibble -> codebook value + 128 (u8), a byte shuffle */
+    const pvi lut = pv_lut16(rf_kvalues_iq4nl, 0x80);
+    const uint8_t *base[2];
+    int half[2];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) {
+        const int row = r0 + PV * v;
+        base[v] = wg + (size_t)(row / PG) * gstride;
+        half[v] = (row % PG) / PV;
+    }
+    pvf acc[2][8];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++)
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) acc[v][t] = pv_zerof();
+    for (int64_t b = 0; b < n / 32; b++) {
+        pvi u[2][8];
+        pvf dw[2];
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) {
+            const uint8_t *blk = base[v] + (size_t)b * gb, *q = blk + 2 * PG + PV_BYTES * half[v];
+            if (is_q8) {
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++) u[v][k] = pv_load(q + 64 * k);
+            } else {
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) {
+                    const pvi w = pv_load(q + 64 * j);
+                    u[v][j] = pv_and(w, m4);
+                    u[v][j + 4] = pv_and(pv_srli16(w, 4), m4);
+                    if (is_nl) {
+                        u[v][j] = pv_shuffle8(lut, u[v][j]);
+                        u[v][j + 4] = pv_shuffle8(lut, u[v][j + 4]);
+                    }
+                }
+            }
+            dw[v] = pv_f16(blk + 2 * PV * half[v]);
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)(t0 + t) * xs) + b;
+            const pvf dx = pv_setf(x->d);
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++) {
+                pvi s;
+#if !RF_X86_VNNI
+                if (off == 128) {
+                    /* levels to signed, then the sign trick (u up to 255 would saturate vpmaddubsw) */
+                    s = _mm256_setzero_si256();
+#pragma GCC unroll 8
+                    for (int k = 0; k < 8; k++) {
+                        const __m256i w8 = _mm256_xor_si256(u[v][k], _mm256_set1_epi8((char)0x80));
+                        int32_t xv;
+                        memcpy(&xv, x->qs + 4 * k, 4);
+                        s = dot_s8s8(s, w8, _mm256_set1_epi32(xv));
+                    }
+                } else
+#endif
+                {
+                    /* two dependency chains of 4 dots (latency, not throughput, bounds one chain) */
+                    pvi s1 = pv_set1(0);
+                    s = pv_set1(-off * x->sum);
+#pragma GCC unroll 4
+                    for (int k = 0; k < 8; k += 2) {
+                        s = pv_dot(s, u[v][k], x->qs + 4 * k);
+                        s1 = pv_dot(s1, u[v][k + 1], x->qs + 4 * k + 4);
+                    }
+                    s = pv_add(s, s1);
+                }
+                acc[v][t] = pv_fma(pv_cvt(s), pv_mulf(dw[v], dx), acc[v][t]);
+            }
+        }
+    }
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++)
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + r0 + PV * v, acc[v][t], nr - PV * v < PV ? nr - PV * v : PV);
+}
+
+RF_MT pk_q4_0_1(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+                int t0, int T)
+{
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_Q4_0, 1, t0, T);
+}
+RF_MT pk_q4_0_2(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+                int t0, int T)
+{
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_Q4_0, 2, t0, T);
+}
+RF_MT pk_iq4_nl_1(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+                  int t0, int T)
+{
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_IQ4_NL, 1, t0, T);
+}
+RF_MT pk_iq4_nl_2(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+                  int t0, int T)
+{
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_IQ4_NL, 2, t0, T);
+}
+RF_MT pk_q8_0_1(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+                int t0, int T)
+{
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_Q8_0, 1, t0, T);
+}
+RF_MT pk_q8_0_2(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+                int t0, int T)
+{
+    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_Q8_0, 2, t0, T);
+}
+
+/* Q4_K: per sub-block pair p, the 8 runs' low nibbles are sub-block 2p and
+ * the high nibbles 2p + 1; each sub-block's integer sum is multiplied by its
+ * scale in int32. The mins term sum_j mn_j (bsum_2j + bsum_2j+1) is one
+ * int16-pair dot per j: lanes hold (mn_j, mn_j), the broadcast holds the
+ * activation's two 16-value sums. */
+RF_MT pk_q4_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys, int t0,
+              int T)
+{
+    const size_t gb = rf_cpu_pack_block_bytes(RF_TYPE_Q4_K);
+    const pvi m4 = pv_bytes(0x0F);
+    pvf acc[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) acc[t] = pv_zerof();
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *blk = wg + (size_t)b * gb, *sc = blk + 4 * PG + PV * h, *mn = blk + 12 * PG + PV * h;
+        const uint8_t *q = blk + 20 * PG + PV_BYTES * h;
+        pvi m16[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            const pvi m = pv_u8(mn + PG * j);
+            m16[j] = pv_or(m, pv_slli32(m, 16));
+        }
+        pvi isum[8], msum[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b;
+            pvi m = pv_set1(0);
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) m = pv_dotw(m, m16[j], x->bsums + 2 * j);
+            msum[t] = m;
+            isum[t] = pv_set1(0);
+        }
+        for (int p = 0; p < 4; p++) {
+            pvi sa[8], sb[8];
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) sa[t] = sb[t] = pv_set1(0);
+#pragma GCC unroll 2
+            for (int hh = 0; hh < 2; hh++) {
+                pvi lo[4], hi[4];
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) {
+                    const pvi v = pv_load(q + 64 * (8 * p + 4 * hh + i));
+                    lo[i] = pv_and(v, m4);
+                    hi[i] = pv_and(pv_srli16(v, 4), m4);
+                }
+#pragma GCC unroll 8
+                for (int t = 0; t < T; t++) {
+                    const int8_t *xq = ((const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b)->qs + 64 * p + 16 * hh;
+#pragma GCC unroll 4
+                    for (int i = 0; i < 4; i++) {
+                        sa[t] = pv_dot(sa[t], lo[i], xq + 4 * i);
+                        sb[t] = pv_dot(sb[t], hi[i], xq + 32 + 4 * i);
+                    }
+                }
+            }
+            const pvi s0 = pv_u8(sc + PG * (2 * p)), s1 = pv_u8(sc + PG * (2 * p + 1));
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) isum[t] = pv_add(isum[t], pv_add(pv_mullo(sa[t], s0), pv_mullo(sb[t], s1)));
+        }
+        const pvf dw = pv_f16(blk + 2 * PV * h), dmin = pv_f16(blk + 2 * PG + 2 * PV * h);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const pvf dx = pv_setf(((const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b)->d);
+            acc[t] = pv_fma(pv_cvt(isum[t]), pv_mulf(dw, dx), acc[t]);
+            acc[t] = pv_fnma(pv_cvt(msum[t]), pv_mulf(dmin, dx), acc[t]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + PV * h, acc[t], nr);
+}
+
+/* Q6_K: quad k's 6-bit level from ql run k % 32 (nibble k / 32) and qh run
+ * k % 16 (bits 2 * (k / 16)); sub-block j (quads 4j..4j+3) gets sum(u x)
+ * times its int8 scale, and the level offset comes off once per
+ * super-block: 32 * sum_j sc_j bsum_j, as int16-pair dots of (sc_2i,
+ * sc_2i+1) with the activation's (bsum_2i, bsum_2i+1). */
+static inline pvi q6_high(pvi hbits, int shift)
+{
+    /* bits shift..shift+1 of each byte to bits 4..5 (16-bit shifts stay
+     * inside the byte for the bits kept) */
+    const pvi m = pv_bytes(0x30);
+    if (shift <= 4) return pv_and(pv_slli16(hbits, 4 - shift), m);
+    return pv_and(pv_srli16(hbits, shift - 4), m);
+}
+
+RF_MT pk_q6_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys, int t0,
+              int T)
+{
+    const size_t gb = PG * sizeof(rf_block_q6_K);
+    const pvi m4 = pv_bytes(0x0F), lo16 = pv_set1(0xFFFF);
+    pvf acc[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) acc[t] = pv_zerof();
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *blk = wg + (size_t)b * gb, *sc = blk + 2 * PG + PV * h;
+        const uint8_t *ql = blk + 18 * PG + PV_BYTES * h, *qh = blk + 18 * PG + 32 * 64 + PV_BYTES * h;
+        pvi sc16[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            sc16[i] = pv_or(pv_and(pv_s8(sc + PG * (2 * i)), lo16), pv_slli32(pv_s8(sc + PG * (2 * i + 1)), 16));
+        pvi isum[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b;
+            pvi c = pv_set1(0);
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) c = pv_dotw(c, sc16[i], x->bsums + 2 * i);
+            isum[t] = pv_sub(pv_set1(0), pv_slli32(c, 5));
+        }
+        for (int jj = 0; jj < 8; jj++) {
+            /* quads 4jj..4jj+3 (sub-block jj) and 32 + the same (sub-block jj + 8) */
+            const int s = 2 * (jj / 4);
+            pvi lo[4], hi[4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                const int c = 4 * jj + i;
+                const pvi v = pv_load(ql + 64 * c), hb = pv_load(qh + 64 * (c % 16));
+                lo[i] = pv_or(pv_and(v, m4), q6_high(hb, s));
+                hi[i] = pv_or(pv_and(pv_srli16(v, 4), m4), q6_high(hb, s + 4));
+            }
+            const pvi s0 = pv_s8(sc + PG * jj), s1 = pv_s8(sc + PG * (jj + 8));
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) {
+                const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b;
+                pvi sa = pv_set1(0), sb = pv_set1(0);
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) {
+                    sa = pv_dot(sa, lo[i], x->qs + 16 * jj + 4 * i);
+                    sb = pv_dot(sb, hi[i], x->qs + 128 + 16 * jj + 4 * i);
+                }
+                isum[t] = pv_add(isum[t], pv_add(pv_mullo(sa, s0), pv_mullo(sb, s1)));
+            }
+        }
+        const pvf dw = pv_f16(blk + 2 * PV * h);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const float dx = ((const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b)->d;
+            acc[t] = pv_fma(pv_cvt(isum[t]), pv_mulf(dw, pv_setf(dx)), acc[t]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + PV * h, acc[t], nr);
+}
+
+/* Entry points: nr rows from group wg on (any number of groups). With VNNI
+ * and few tokens (decode) the 32-value types take two groups per pass (one
+ * broadcast activation quad, two dot products: fewer loads per weight
+ * byte); with many tokens, one group and 8 tokens per pass measured faster.
+ * Without VNNI the 16 ymm registers hold one vector's levels. Every path
+ * computes the same formula, so the choice does not change any bit. */
+#define RF_PACKED_B32(type)                                                                                    \
+    static void packed_##type(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt,     \
+                              float *y, int64_t ys)                                                            \
+    {                                                                                                          \
+        int r0 = 0;                                                                                            \
+        if (RF_X86_VNNI && nt < 8)                                                                             \
+            for (; r0 + PV < nr; r0 += 2 * PV) {                                                               \
+                const int rows = nr - r0 < 2 * PV ? nr - r0 : 2 * PV;                                          \
+                PK_DISPATCH4(pk_##type##_2, n, wg, r0, rows, xb, xs, y, ys);                                   \
+            }                                                                                                  \
+        for (; r0 < nr; r0 += PV) {                                                                            \
+            const int rows = nr - r0 < PV ? nr - r0 : PV;                                                      \
+            PK_DISPATCH8(pk_##type##_1, n, wg, r0, rows, xb, xs, y, ys);                                       \
+        }                                                                                                      \
+    }
+RF_PACKED_B32(q4_0)
+RF_PACKED_B32(q8_0)
+RF_PACKED_B32(iq4_nl)
+
+/* The K-quants: one vector of rows per pass. */
+#define RF_PACKED_K(type, TYPE, T)                                                                             \
+    static void packed_##type(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt,     \
+                              float *y, int64_t ys)                                                            \
+    {                                                                                                          \
+        const size_t gstride = (size_t)(n / 256) * rf_cpu_pack_block_bytes(RF_TYPE_##TYPE);                   \
+        for (int r0 = 0; r0 < nr; r0 += PV) {                                                                  \
+            const int rows = nr - r0 < PV ? nr - r0 : PV;                                                      \
+            const uint8_t *g = wg + (size_t)(r0 / PG) * gstride;                                               \
+            float *yr = y + r0 - PV * ((r0 % PG) / PV);                                                        \
+            PK_DISPATCH##T(pk_##type, n, g, (r0 % PG) / PV, rows, xb, xs, yr, ys);                             \
+        }                                                                                                      \
+    }
+RF_PACKED_K(q4_K, Q4_K, 8)
+RF_PACKED_K(q6_K, Q6_K, 8)
+
 static const rf_cpu_isa_kernels x86_kernels = {
     .dot = {
         [RF_TYPE_F32] = dot_f32, [RF_TYPE_F16] = dot_f16, [RF_TYPE_BF16] = dot_bf16,
@@ -695,6 +1142,11 @@ static const rf_cpu_isa_kernels x86_kernels = {
     .tile = {
         [RF_TYPE_Q4_0] = tile_q4_0, [RF_TYPE_Q8_0] = tile_q8_0, [RF_TYPE_Q4_K] = tile_q4_K, [RF_TYPE_Q5_K] = tile_q5_K, [RF_TYPE_Q6_K] = tile_q6_K,
     },
+    .packed = {
+        [RF_TYPE_Q4_0] = packed_q4_0, [RF_TYPE_Q8_0] = packed_q8_0, [RF_TYPE_Q4_K] = packed_q4_K,
+        [RF_TYPE_Q6_K] = packed_q6_K, [RF_TYPE_IQ4_NL] = packed_iq4_nl,
+    },
+    .f16_row = f16_row,
     .act_q8 = act_q8,
     .act_q8k = act_q8k,
 };
