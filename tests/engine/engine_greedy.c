@@ -25,7 +25,8 @@
  *     step 114), the very steps where llama.cpp's own AVX-512 and AMX
  *     libraries disagree with each other. So the Q8_0 bound: at most one
  *     differing token per prompt, each where our top two logits are within
- *     Q8_NEAR_TIE, and logits within 2e-2.
+ *     Q8_NEAR_TIE, and logits within 2e-2 (on a GPU backend, whose
+ *     products and ops sum in the device's order: at most 2, as gpu_model).
  *  3. all prompts decoded together as one multi-sequence batch, then in
  *     lockstep: the same tokens, and logits bit-identical to the
  *     one-sequence run (a row's result must not depend on its neighbours);
@@ -113,6 +114,9 @@ static void run_model(const char *models, const char *src, const char *file, con
         rf_batch b = {fc->n_prompt, toks, seqv, NULL};
         int first_bad = -1, n_bad = 0;
         const bool q8 = strstr(file, "q8_0") != NULL;
+        /* on a GPU the Q8_0 products and the ops around them sum in the
+         * device's order: gpu_model's bounds (2 flips, 2e-2) apply */
+        const bool on_gpu = strcmp(info.backend, "cpu") != 0;
         const double tol = q8 ? 2e-2 : 1e-5;
         for (int s = 0; s < fc->n_gen; s++) {
             st = rf_decode(c, &b, &err);
@@ -128,7 +132,7 @@ static void run_model(const char *models, const char *src, const char *file, con
                         fc->gen_tok[s], lg[fc->gen_tok[s]]);
                 n_bad++;
                 if (first_bad < 0) first_bad = s;
-                if (q8)
+                if (q8 && !on_gpu)
                     CHECKF(lg[t] - lg[fc->gen_tok[s]] < Q8_NEAR_TIE,
                            "%s case %d step %d: a flip that is not a near-tie (top two %.3g apart)", file, ci, s,
                            lg[t] - lg[fc->gen_tok[s]]);
@@ -142,8 +146,8 @@ static void run_model(const char *models, const char *src, const char *file, con
             toks[0] = fc->gen_tok[s]; /* follow llama.cpp's path so later steps stay comparable */
             b.n_tokens = 1;
         }
-        CHECKF(n_bad <= (q8 ? 1 : 0), "%s case %d: %d greedy tokens differ from llama.cpp (first at step %d)", file, ci,
-               n_bad, first_bad);
+        CHECKF(n_bad <= (q8 ? (on_gpu ? 2 : 1) : 0), "%s case %d: %d greedy tokens differ from llama.cpp (first at step %d)",
+               file, ci, n_bad, first_bad);
         CHECK(rf_seq_len(c, seq) == fc->n_prompt + fc->n_gen - 1);
         rf_ctx_free(c);
     }
