@@ -262,16 +262,24 @@ static rf_status gb_upload(void *ctx, void *dst, size_t off, const void *src, si
     return rf_gpu_upload(c->g, (char *)dst + off, src, n, err);
 }
 
-static rf_status gb_download(void *ctx, void *dst, const void *src, size_t off, size_t n, rf_error *err)
+/* Before an op that reads results on the host: report a pending error,
+ * and run what is queued (the rest of the step then runs eagerly). */
+static rf_status gb_settle(gb_ctx *c, rf_error *err)
 {
-    gb_ctx *c = ctx;
     rf_status st = gb_take_sticky(c, err);
     if (st != RF_OK) return st;
     if (c->mode == GB_QUEUE) {
         st = gb_flush(c, c->g, err);
         c->mode = GB_EAGER_REST;
-        if (st != RF_OK) return st;
     }
+    return st;
+}
+
+static rf_status gb_download(void *ctx, void *dst, const void *src, size_t off, size_t n, rf_error *err)
+{
+    gb_ctx *c = ctx;
+    rf_status st = gb_settle(c, err);
+    if (st != RF_OK) return st;
     if (!n) return RF_OK;
     st = rf_gpu_download(c->g, dst, (const char *)src + off, n, err);
     if (st != RF_OK) return st;
@@ -341,13 +349,8 @@ static rf_status gb_greedy(void *ctx, const float *logits, int n_vocab, const rf
                            rf_error *err)
 {
     gb_ctx *c = ctx;
-    rf_status st = gb_take_sticky(c, err);
+    rf_status st = gb_settle(c, err);
     if (st != RF_OK) return st;
-    if (c->mode == GB_QUEUE) {
-        st = gb_flush(c, c->g, err);
-        c->mode = GB_EAGER_REST;
-        if (st != RF_OK) return st;
-    }
     return rf_gpu_greedy(c->g, logits, n_vocab, adj, id, err);
 }
 

@@ -278,10 +278,12 @@ template <> struct rf_kq<RF_TYPE_Q6_K> {
     }
 };
 
-/* Q4_0 and Q8_0: a lane owns a whole 32-weight block (16 or 32 quant
- * bytes), the warp 32 blocks per step. Q4_0's offset -8 is applied in
- * integers, Q8_0 multiplies in ggml's order. */
-template <> struct rf_kq<RF_TYPE_Q4_0> {
+/* Q4_0, IQ4_NL and Q8_0: a lane owns a whole 32-weight block (16 or 32
+ * quant bytes), the warp 32 blocks per step. Q4_0's offset -8 is applied in
+ * integers; IQ4_NL's levels come from its codebook (rf_lut_iq4, below);
+ * Q8_0 multiplies in ggml's order. */
+RF_DEV int rf_lut_iq4(uint32_t idx);
+template <bool NL> struct rf_kq_nib32 {
     enum { LPB = 1, QK = 32, BYTES = 18 };
     template <int NT>
     RF_DEV void run(const uint8_t *b, int, const int8_t *xq, const float *xd, int64_t n_cols, int64_t blk,
@@ -293,8 +295,8 @@ template <> struct rf_kq<RF_TYPE_Q4_0> {
         int lo[4], hi[4];
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            lo[i] = (int)(q[i] & RF_M4);
-            hi[i] = (int)((q[i] >> 4) & RF_M4);
+            lo[i] = NL ? rf_lut_iq4(q[i] & RF_M4) : (int)(q[i] & RF_M4);
+            hi[i] = NL ? rf_lut_iq4((q[i] >> 4) & RF_M4) : (int)((q[i] >> 4) & RF_M4);
         }
 #pragma unroll
         for (int t = 0; t < NT; t++) {
@@ -302,12 +304,17 @@ template <> struct rf_kq<RF_TYPE_Q4_0> {
             const int4 a = *(const int4 *)xt, c = *(const int4 *)(xt + 16);
             int p = rf_dp4a(lo[0], a.x, rf_dp4a(lo[1], a.y, rf_dp4a(lo[2], a.z, rf_dp4a(lo[3], a.w, 0))));
             p = rf_dp4a(hi[0], c.x, rf_dp4a(hi[1], c.y, rf_dp4a(hi[2], c.z, rf_dp4a(hi[3], c.w, p))));
-            int sx = rf_dp4a(RF_ONES, a.x, rf_dp4a(RF_ONES, a.y, rf_dp4a(RF_ONES, a.z, rf_dp4a(RF_ONES, a.w, 0))));
-            sx = rf_dp4a(RF_ONES, c.x, rf_dp4a(RF_ONES, c.y, rf_dp4a(RF_ONES, c.z, rf_dp4a(RF_ONES, c.w, sx))));
-            acc[t] += (float)(p - 8 * sx) * (d * xd[t * (n_cols / 32) + blk]);
+            if (!NL) {
+                int sx = rf_dp4a(RF_ONES, a.x, rf_dp4a(RF_ONES, a.y, rf_dp4a(RF_ONES, a.z, rf_dp4a(RF_ONES, a.w, 0))));
+                sx = rf_dp4a(RF_ONES, c.x, rf_dp4a(RF_ONES, c.y, rf_dp4a(RF_ONES, c.z, rf_dp4a(RF_ONES, c.w, sx))));
+                p -= 8 * sx;
+            }
+            acc[t] += (float)p * (d * xd[t * (n_cols / 32) + blk]);
         }
     }
 };
+template <> struct rf_kq<RF_TYPE_Q4_0> : rf_kq_nib32<false> {};
+template <> struct rf_kq<RF_TYPE_IQ4_NL> : rf_kq_nib32<true> {};
 
 template <> struct rf_kq<RF_TYPE_Q8_0> {
     enum { LPB = 1, QK = 32, BYTES = 34 };
@@ -345,32 +352,6 @@ RF_DEV int rf_lut_iq4(uint32_t idx)
     const uint32_t m = ((idx >> 3) & 0x01010101u) * 0xFFu;
     return (int)((lo & ~m) | (hi & m));
 }
-
-template <> struct rf_kq<RF_TYPE_IQ4_NL> {
-    enum { LPB = 1, QK = 32, BYTES = 18 };
-    template <int NT>
-    RF_DEV void run(const uint8_t *b, int, const int8_t *xq, const float *xd, int64_t n_cols, int64_t blk,
-                    float *acc)
-    {
-        uint32_t q[4];
-        rf_ld16_a2(b + 2, q);
-        const float d = rf_h2f(rf_ld16(b));
-        int lo[4], hi[4];
-#pragma unroll
-        for (int i = 0; i < 4; i++) {
-            lo[i] = rf_lut_iq4(q[i] & RF_M4);
-            hi[i] = rf_lut_iq4((q[i] >> 4) & RF_M4);
-        }
-#pragma unroll
-        for (int t = 0; t < NT; t++) {
-            const int8_t *xt = xq + t * n_cols + blk * 32;
-            const int4 a = *(const int4 *)xt, c = *(const int4 *)(xt + 16);
-            int p = rf_dp4a(lo[0], a.x, rf_dp4a(lo[1], a.y, rf_dp4a(lo[2], a.z, rf_dp4a(lo[3], a.w, 0))));
-            p = rf_dp4a(hi[0], c.x, rf_dp4a(hi[1], c.y, rf_dp4a(hi[2], c.z, rf_dp4a(hi[3], c.w, p))));
-            acc[t] += (float)p * (d * xd[t * (n_cols / 32) + blk]);
-        }
-    }
-};
 
 /* IQ4_XS: d | scales_h (u16) | scales_l[4] | qs[128]; lane j of the
  * superblock owns sub-block j (16 quant bytes, 32 weights, a 6-bit scale). */
