@@ -385,8 +385,12 @@ static float fp16_at(const uint8_t *p)
     return rf_fp16_to_f32(h);
 }
 
-static void group_q4_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
-                        int64_t ys)
+/* Q4_0 and IQ4_NL share a layout (an F16 scale and 16 nibble bytes per
+ * block): only the level a nibble stands for differs. */
+static const int8_t q4_0_levels[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
+
+static void group_nib32(const int8_t *lv, int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt,
+                        float *y, int64_t ys)
 {
     const size_t gb = G * sizeof(rf_block_q4_0);
     for (int t = 0; t < nt; t++) {
@@ -399,7 +403,7 @@ static void group_q4_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, 
                 for (int j = 0; j < 4; j++)
                     for (int i = 0; i < 4; i++) {
                         const uint8_t v = q[64 * j + i];
-                        isum += ((v & 0xF) - 8) * x[b].qs[4 * j + i] + ((v >> 4) - 8) * x[b].qs[16 + 4 * j + i];
+                        isum += lv[v & 0xF] * x[b].qs[4 * j + i] + lv[v >> 4] * x[b].qs[16 + 4 * j + i];
                     }
                 acc = fmaf((float)isum, fp16_at(blk + 2 * r) * x[b].d, acc);
             }
@@ -408,27 +412,16 @@ static void group_q4_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, 
     }
 }
 
+static void group_q4_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+                       int64_t ys)
+{
+    group_nib32(q4_0_levels, n, wg, nr, xb, xs, nt, y, ys);
+}
+
 static void group_iq4_nl(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
                          int64_t ys)
 {
-    const size_t gb = G * sizeof(rf_block_iq4_nl);
-    for (int t = 0; t < nt; t++) {
-        const rf_act_q8 *x = (const rf_act_q8 *)(xb + (size_t)t * xs);
-        for (int r = 0; r < nr; r++) {
-            float acc = 0;
-            for (int64_t b = 0; b < n / 32; b++) {
-                const uint8_t *blk = wg + (size_t)b * gb, *q = blk + 2 * G + 4 * r;
-                int isum = 0;
-                for (int j = 0; j < 4; j++)
-                    for (int i = 0; i < 4; i++) {
-                        const uint8_t v = q[64 * j + i];
-                        isum += rf_kvalues_iq4nl[v & 0xF] * x[b].qs[4 * j + i] + rf_kvalues_iq4nl[v >> 4] * x[b].qs[16 + 4 * j + i];
-                    }
-                acc = fmaf((float)isum, fp16_at(blk + 2 * r) * x[b].d, acc);
-            }
-            y[(int64_t)t * ys + r] = acc;
-        }
-    }
+    group_nib32(rf_kvalues_iq4nl, n, wg, nr, xb, xs, nt, y, ys);
 }
 
 static void group_q8_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
