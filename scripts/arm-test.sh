@@ -18,7 +18,8 @@ mkdir -p "$out"
 src="$root/src"
 lib_sources="$src/base/base.c $src/gguf/types.c $src/quant/quant.c $src/quant/quant_k.c
   $src/backend/cpu/threadpool.c $src/backend/cpu/cpu_kernels.c $src/backend/cpu/cpu_pack.c $src/backend/cpu/cpu_scalar.c
-  $src/backend/cpu/cpu_neon.c $src/backend/cpu/cpu_avx2.c $src/backend/cpu/cpu_avx512.c"
+  $src/backend/cpu/cpu_neon.c $src/backend/cpu/cpu_avx2.c $src/backend/cpu/cpu_avx512.c
+  $src/backend/cpu/cpu_amx.c"
 flags="-std=c11 -O2 -Wall -Wextra -Wno-unused-parameter -Werror -D_GNU_SOURCE -march=armv8-a -I$root/include -I$src -I$root/tests"
 # 1. The quantizers on AArch64 against llama.cpp: its results are recorded
 #    on this (x86-64) host from its libggml-base (tests/quant/test_quant_ggml

@@ -207,7 +207,8 @@ static void run_packed(rf_cpu_isa isa, rf_type t, int64_t n_rows, int64_t n_cols
 static void check_activation_quantizers(rf_cpu_isa isa)
 {
     const rf_cpu_isa_kernels *tabs[RF_ISA_COUNT] = {rf_cpu_kernels_scalar(), rf_cpu_kernels_avx2(),
-                                                    rf_cpu_kernels_avx512(), rf_cpu_kernels_neon()};
+                                                    rf_cpu_kernels_avx512(), rf_cpu_kernels_neon(),
+                                                    rf_cpu_kernels_amx()};
     const rf_cpu_isa_kernels *k = tabs[isa];
     static float x[1024];
     static rf_block_q8_K a[4], b[4];
@@ -279,6 +280,10 @@ int main(void)
             run_packed((rf_cpu_isa)isa, t, 37, 512, 70, pool);
             run_packed((rf_cpu_isa)isa, t, 130, 768, 19, pool);
             for (int nt = 1; nt <= 12; nt++) run_packed((rf_cpu_isa)isa, t, 1 + 7 * nt, 256, nt, (nt & 1) ? pool : NULL);
+            /* many tokens (the AMX tiles take 16 at a time), rows spanning
+             * several unpacked chunks of the columns */
+            run_packed((rf_cpu_isa)isa, t, 45, 9216, 40, pool);
+            run_packed((rf_cpu_isa)isa, t, 16, rf_type_get((uint32_t)t)->block_size == 32 ? 1056 : 2304, 17, NULL);
         }
         fprintf(stderr, "variant %-6s worst err/bound:", rf_cpu_isa_name((rf_cpu_isa)isa));
         for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)

@@ -32,10 +32,11 @@
 
 /* x86-64 builds target baseline SSE2; the float ops that must agree with
  * ggml bit for bit (fmaf everywhere, see below) are also built for
- * x86-64-v3 (AVX2 + FMA) and picked at load time by the CPU (ifunc), where
- * each fmaf is one instruction instead of a libm call. */
+ * x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512) and picked at load time by
+ * the CPU (ifunc), where each fmaf is one instruction instead of a libm
+ * call. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(RF_NO_CLONES)
-#define CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CPU_CLONES
 #endif
@@ -115,7 +116,10 @@ static inline float expf_ggml(float x)
     const float u = b * b;
     const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
                          u, fmaf(0x1.ffffecp-1f, b, 1.0f));
-    const int ni = (int)fminf(fmaxf(n, -193.0f), 193.0f);
+    /* fmaxf / fminf as compares (NaN -> -193 as they give): the libm calls
+     * would not inline */
+    const float nl = n >= -193.0f ? n : -193.0f;
+    const int ni = (int)(nl <= 193.0f ? nl : 193.0f);
     const int sh = ni < -100 ? -100 : ni > 127 ? 100 : 0;
     const float res = (j * pow2i_ggml(ni - sh)) * pow2i_ggml(sh);
     return fabsf(n) > 192.0f ? (n <= 0.0f ? 0.0f : INFINITY) : res;
@@ -467,9 +471,34 @@ CPU_CLONES static void attn_group(const attn_job *j, float *scratch, int t, int 
     }
     for (int h = 0; h < g; h++) inv[h] = (float)(1.0 / sum[h]);
     /* pass 3: out = sum of p * V in 64 running sums by position % 64 */
-    memset(acc, 0, (size_t)g * 64 * hd * sizeof(float));
     float buf[CPU_MAX_HEAD_DIM], pr[ATTN_MAX_GROUP];
-    for (int c0 = first; c0 <= last; c0 += ATTN_CHUNK) {
+    if (store) {
+        /* running sum l of a few heads at a time held in registers across
+         * its positions l, l + 64, ... (each sum still adds its positions
+         * in order: the same bits as the position-major loop below) */
+        const int hb_n = hd >= 256 ? 1 : 256 / hd;
+        float a[CPU_MAX_HEAD_DIM > 256 ? CPU_MAX_HEAD_DIM : 256];
+        for (int hb = 0; hb < g; hb += hb_n) {
+            const int nh = g - hb < hb_n ? g - hb : hb_n;
+            for (int l = 0; l < 64; l++) {
+                memset(a, 0, (size_t)nh * hd * sizeof(float));
+                for (int pos = first + ((l - first % 64) + 64) % 64; pos <= last; pos += 64) {
+                    const int blk = pos / bs;
+                    const size_t off = ((size_t)tab[blk] * bs + (size_t)(pos - blk * bs)) * kv_dim + (size_t)hk * hd;
+                    const float *vr = kv_row(j->v_pool, off, f16, hd, buf);
+                    for (int hh = 0; hh < nh; hh++) {
+                        const float pp = st[(size_t)(hb + hh) * n_pos + (pos - first)] * inv[hb + hh];
+                        float *ah = a + (size_t)hh * hd;
+                        for (int i = 0; i < hd; i++) ah[i] = fmaf(vr[i], pp, ah[i]);
+                    }
+                }
+                for (int hh = 0; hh < nh; hh++)
+                    memcpy(acc + ((size_t)(hb + hh) * 64 + l) * hd, a + (size_t)hh * hd, (size_t)hd * sizeof(float));
+            }
+        }
+    } else
+        memset(acc, 0, (size_t)g * 64 * hd * sizeof(float));
+    for (int c0 = first; !store && c0 <= last; c0 += ATTN_CHUNK) {
         const int c1 = c0 + ATTN_CHUNK - 1 < last ? c0 + ATTN_CHUNK - 1 : last;
         if (!store) {
             attn_scores(j, t, hk, h0, g, c0, c1, ch, ATTN_CHUNK);
@@ -531,8 +560,9 @@ static void attn_worker(void *arg, int ith, int nth)
     const rf_attn_params *p = j->p;
     int sl = j->sl, per_kv = p->n_head / p->n_head_kv / sl;
     int n = j->n_tok * p->n_head_kv * per_kv;
-    int per = (n + nth - 1) / nth, a = ith * per, b = a + per < n ? a + per : n;
-    for (int w = a; w < b; w++) {
+    /* items dealt round-robin: in a causal prompt later tokens see more
+     * positions, so contiguous ranges would leave the first threads idle */
+    for (int w = ith; w < n; w += nth) {
         int t = w / (p->n_head_kv * per_kv), r = w % (p->n_head_kv * per_kv);
         int hk = r / per_kv, h0 = hk * (p->n_head / p->n_head_kv) + (r % per_kv) * sl;
         attn_group(j, j->scratch + (size_t)ith * ATTN_SCRATCH_FLOATS, t, hk, h0, sl);

@@ -7,6 +7,7 @@
 #ifndef RF_CPU_INTERNAL_H
 #define RF_CPU_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,6 +79,10 @@ typedef struct rf_cpu_isa_kernels {
 const rf_cpu_isa_kernels *rf_cpu_kernels_scalar(void);
 const rf_cpu_isa_kernels *rf_cpu_kernels_avx2(void);
 const rf_cpu_isa_kernels *rf_cpu_kernels_avx512(void);
+/* AVX-512 plus AMX tiles for prompt-sized packed matmuls (cpu_amx.c). */
+const rf_cpu_isa_kernels *rf_cpu_kernels_amx(void);
+/* The CPU has AMX-INT8 and the OS granted this process the tile state. */
+bool rf_cpu_amx_usable(void);
 const rf_cpu_isa_kernels *rf_cpu_kernels_neon(void);
 
 /* Scalar activation quantizers (also the reference of the SIMD ones). */

@@ -10,6 +10,7 @@
  * on batch composition.
  */
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
@@ -22,6 +23,7 @@ static const rf_cpu_isa_kernels *isa_table(rf_cpu_isa isa)
     case RF_ISA_SCALAR: return rf_cpu_kernels_scalar();
     case RF_ISA_AVX2: return rf_cpu_kernels_avx2();
     case RF_ISA_AVX512: return rf_cpu_kernels_avx512();
+    case RF_ISA_AMX: return rf_cpu_kernels_amx();
     case RF_ISA_NEON: return rf_cpu_kernels_neon();
     default: return NULL;
     }
@@ -63,6 +65,7 @@ static bool isa_available(rf_cpu_isa isa)
 #if defined(__x86_64__) || defined(__i386__)
     case RF_ISA_AVX2: return x86_detect().avx2_fma_f16c;
     case RF_ISA_AVX512: return x86_detect().avx512_vnni;
+    case RF_ISA_AMX: return x86_detect().avx512_vnni && rf_cpu_amx_usable();
 #endif
 #if defined(__aarch64__)
     case RF_ISA_NEON: return true;
@@ -103,13 +106,19 @@ rf_cpu_isa rf_cpu_kernels_init(void)
     int cur = atomic_load(&active_isa);
     if (cur >= 0) return (rf_cpu_isa)cur;
     rf_cpu_isa best = RF_ISA_SCALAR;
-    const rf_cpu_isa order[] = {RF_ISA_AVX512, RF_ISA_AVX2, RF_ISA_NEON};
+    const rf_cpu_isa order[] = {RF_ISA_AMX, RF_ISA_AVX512, RF_ISA_AVX2, RF_ISA_NEON};
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         if (isa_available(order[i])) {
             best = order[i];
             break;
         }
     }
+    /* RF_CPU_ISA=scalar|avx2|avx512|amx|neon caps the choice (the results
+     * are the same bits either way; this is for measuring). Unknown or
+     * unavailable names are ignored. */
+    const char *want = getenv("RF_CPU_ISA");
+    for (int i = 0; want && i < RF_ISA_COUNT; i++)
+        if (!strcmp(want, rf_cpu_isa_name((rf_cpu_isa)i)) && isa_available((rf_cpu_isa)i)) best = (rf_cpu_isa)i;
     install(best);
     return best;
 }
@@ -123,7 +132,7 @@ bool rf_cpu_kernels_force(rf_cpu_isa isa)
 
 const char *rf_cpu_isa_name(rf_cpu_isa isa)
 {
-    static const char *names[RF_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon"};
+    static const char *names[RF_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon", "amx"};
     return (unsigned)isa < RF_ISA_COUNT ? names[isa] : "unknown";
 }
 

@@ -29,7 +29,7 @@ int rf_threadpool_size(const rf_threadpool *p);
 void rf_threadpool_run(rf_threadpool *p, void (*fn)(void *arg, int ith, int nth), void *arg);
 
 /* --------------------------------------------------------------- kernels */
-typedef enum rf_cpu_isa { RF_ISA_SCALAR = 0, RF_ISA_AVX2, RF_ISA_AVX512, RF_ISA_NEON, RF_ISA_COUNT } rf_cpu_isa;
+typedef enum rf_cpu_isa { RF_ISA_SCALAR = 0, RF_ISA_AVX2, RF_ISA_AVX512, RF_ISA_NEON, RF_ISA_AMX, RF_ISA_COUNT } rf_cpu_isa;
 
 /* Detect features and pick the best variant; idempotent. Returns the ISA. */
 rf_cpu_isa rf_cpu_kernels_init(void);

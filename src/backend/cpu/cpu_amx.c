@@ -1,0 +1,403 @@
+/* cpu_amx.c — prompt matmuls on Intel AMX tiles (Sapphire Rapids and later).
+ *
+ * The "amx" variant is the AVX-512 one with the packed-weight kernels
+ * replaced for 16 tokens and more: one TDPBSSD / TDPBSUD forms, for 16 tokens
+ * x 16 weight rows at once, the exact integer sum of one block (Q4_0, Q8_0,
+ * IQ4_NL: 32 values) or one sub-block (Q4_K: 32, Q6_K: 16), which the AVX-512
+ * epilogue then scales into the float accumulators exactly as the vector
+ * kernels do (cpu_pack.c lists the formulas). The integer sums are exact
+ * whatever unit forms them, so every output keeps the same bits as the
+ * decode path, the scalar reference and any batch shape.
+ *
+ * Tiles: C (tokens x rows, int32) is tile 0/1; A, the activations (tokens x
+ * 32 bytes, or 16 bytes for Q6_K's sub-blocks), is read straight from the
+ * quantized activation rows with their row stride; B, the weights, is the
+ * packed layout's own shape (a 64-byte run holds 16 rows' 4 values of one
+ * quad, i.e. one row of a B tile), with the levels made plain bytes (signed
+ * for the 32-value types, unsigned for the K-quants) by an unpack pass per
+ * chunk of blocks that all the token tiles of the call then reuse. Fewer
+ * than 16 tokens left over go to the AVX-512 kernels.
+ *
+ * Linux hands out the AMX register state on request (arch_prctl
+ * ARCH_REQ_XCOMP_PERM); rf_cpu_amx_usable asks once. Each call loads the tile
+ * configuration on its thread and releases the tiles before returning.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_internal.h"
+
+#if defined(__x86_64__) && defined(__AMX_TILE__) && defined(__AMX_INT8__) && defined(__AVX512F__) && \
+    defined(__AVX512BW__) && defined(__AVX512VNNI__)
+#include <cpuid.h>
+#include <immintrin.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define G RF_CPU_PACK_ROWS
+#define TT 16                        /* tokens per tile */
+#define ARCH_REQ_XCOMP_PERM_ 0x1023
+#define XFEATURE_XTILEDATA_ 18
+
+static bool amx_ok;
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+
+static void amx_probe(void)
+{
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 0xD) return;
+    __cpuid_count(7, 0, a, b, c, d);
+    const bool tile = d & (1u << 24), int8 = d & (1u << 25);
+    if (!tile || !int8) return;
+    __cpuid(1, a, b, c, d);
+    if (!(c & (1u << 27))) return;   /* OSXSAVE */
+    /* The tile data state is granted per process on request; the kernel
+     * says no when it does not manage it. */
+    amx_ok = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM_, XFEATURE_XTILEDATA_) == 0;
+}
+
+bool rf_cpu_amx_usable(void)
+{
+    pthread_once(&amx_once, amx_probe);
+    return amx_ok;
+}
+
+typedef struct amx_cfg {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_cfg;
+
+/* File-scope constants: GCC 12 drops stores to a local configuration it
+ * believes LDTILECFG does not read. Tiles 0, 1: C (tokens x 16 int32);
+ * 2, 3: A (tokens x K bytes); 4, 5: B (K / 4 quads x 16 rows x 4 bytes). */
+static const amx_cfg amx_k32 = {.palette = 1, .colsb = {64, 64, 32, 32, 64, 64}, .rows = {TT, TT, TT, TT, 8, 8}};
+static const amx_cfg amx_k16 = {.palette = 1, .colsb = {64, 64, 16, 16, 64, 64}, .rows = {TT, TT, TT, TT, 4, 4}};
+
+/* Tile products of two (sub-)blocks into cb0 and cb1 (cb1 NULL: one). The
+ * kernels issue the next unit's products before the current unit's float
+ * epilogue, so the tile unit works while the vector units scale. */
+#define AMX_DP2(DP, A0, B0, A1, B1, cb0, cb1)   \
+    do {                                        \
+        _tile_zero(0);                          \
+        _tile_loadd(2, A0, (long)xs);           \
+        _tile_loadd(4, B0, 64);                 \
+        DP(0, 2, 4);                            \
+        if (cb1) {                              \
+            _tile_zero(1);                      \
+            _tile_loadd(3, A1, (long)xs);       \
+            _tile_loadd(5, B1, 64);             \
+            DP(1, 3, 5);                        \
+        }                                       \
+        _tile_stored(0, cb0, 64);               \
+        if (cb1) _tile_stored(1, cb1, 64);      \
+    } while (0)
+
+static inline __mmask16 row_mask(int rows) { return rows >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rows) - 1); }
+
+static inline const rf_act_q8 *act32(const uint8_t *xb, size_t xs, int t, int64_t b)
+{
+    return (const rf_act_q8 *)(xb + (size_t)t * xs) + b;
+}
+static inline const rf_block_q8_K *act256(const uint8_t *xb, size_t xs, int t, int64_t b)
+{
+    return (const rf_block_q8_K *)(xb + (size_t)t * xs) + b;
+}
+
+/* ------------------------------------------------------ 32-value blocks */
+enum { AK_Q4_0, AK_Q8_0, AK_IQ4_NL };
+#define CH32 32   /* blocks per unpacked chunk: 16 KB */
+
+/* A group block's levels as signed bytes, the B tile of that block: row k =
+ * quad k (values 4k..4k+3) of the 16 rows. */
+static inline void unpack_b32(int kind, const uint8_t *blk, uint8_t *out)
+{
+    if (kind == AK_Q8_0) {
+        const __m512i flip = _mm512_set1_epi8((char)0x80);
+        for (int k = 0; k < 8; k++)
+            _mm512_store_si512((void *)(out + 64 * k), _mm512_xor_si512(_mm512_loadu_si512(blk + 2 * G + 64 * k), flip));
+        return;
+    }
+    const __m512i m4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
+    const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)rf_kvalues_iq4nl));
+    for (int j = 0; j < 4; j++) {
+        const __m512i v = _mm512_loadu_si512(blk + 2 * G + 64 * j);
+        __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        if (kind == AK_IQ4_NL) {
+            lo = _mm512_shuffle_epi8(lut, lo);
+            hi = _mm512_shuffle_epi8(lut, hi);
+        } else {
+            lo = _mm512_sub_epi8(lo, eight);
+            hi = _mm512_sub_epi8(hi, eight);
+        }
+        _mm512_store_si512((void *)(out + 64 * j), lo);
+        _mm512_store_si512((void *)(out + 64 * (j + 4)), hi);
+    }
+}
+
+/* acc[t] = fma((float)s_t, d_w * d_x, acc[t]) for the 16 tokens of C */
+static inline void epi_b32(__m512 acc[TT], const int32_t *cb, __m512 dw, const uint8_t *xb, size_t xs, int t0,
+                           int64_t b)
+{
+#pragma GCC unroll 16
+    for (int t = 0; t < TT; t++) {
+        const __m512 s = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)(cb + 16 * t)));
+        acc[t] = _mm512_fmadd_ps(s, _mm512_mul_ps(dw, _mm512_set1_ps(act32(xb, xs, t0 + t, b)->d)), acc[t]);
+    }
+}
+
+static void amx_b32(int kind, rf_type type, int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs,
+                    int nt, float *y, int64_t ys)
+{
+    const int ntt = nt / TT * TT;
+    if (ntt) {
+        const size_t gb = rf_cpu_pack_block_bytes(type);
+        const int64_t nb = n / 32;
+        _Alignas(64) uint8_t buf[CH32 * 512];
+        _Alignas(64) int32_t cb[2][2][TT * 16];
+        _tile_loadconfig(&amx_k32);
+        for (int r0 = 0; r0 < nr; r0 += G) {
+            const __mmask16 m = row_mask(nr - r0);
+            const uint8_t *g = wg + (size_t)(r0 / G) * (size_t)nb * gb;
+            for (int64_t c0 = 0; c0 < nb; c0 += CH32) {
+                const int nc = nb - c0 < CH32 ? (int)(nb - c0) : CH32;
+                for (int b = 0; b < nc; b++) unpack_b32(kind, g + (size_t)(c0 + b) * gb, buf + 512 * b);
+                for (int t0 = 0; t0 < ntt; t0 += TT) {
+                    __m512 acc[TT];
+#pragma GCC unroll 16
+                    for (int t = 0; t < TT; t++)
+                        acc[t] = c0 ? _mm512_maskz_loadu_ps(m, y + (int64_t)(t0 + t) * ys + r0) : _mm512_setzero_ps();
+                    /* units: block pairs (b, b + 1), the last one maybe single */
+#define B32_UNIT(b, cbu)                                                                                     \
+    AMX_DP2(_tile_dpbssd, act32(xb, xs, t0, c0 + (b))->qs, buf + 512 * (b), act32(xb, xs, t0, c0 + (b) + 1)->qs, \
+            buf + 512 * ((b) + 1), (cbu)[0], (b) + 1 < nc ? (cbu)[1] : NULL)
+                    B32_UNIT(0, cb[0]);
+                    for (int b = 0; b < nc; b += 2) {
+                        if (b + 2 < nc) B32_UNIT(b + 2, cb[((b + 2) / 2) & 1]);
+                        int32_t(*cu)[TT * 16] = cb[(b / 2) & 1];
+                        for (int i = 0; i < 2 && b + i < nc; i++) {
+                            const int64_t bb = c0 + b + i;
+                            epi_b32(acc, cu[i], _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(g + (size_t)bb * gb))),
+                                    xb, xs, t0, bb);
+                        }
+                    }
+#undef B32_UNIT
+#pragma GCC unroll 16
+                    for (int t = 0; t < TT; t++) _mm512_mask_storeu_ps(y + (int64_t)(t0 + t) * ys + r0, m, acc[t]);
+                }
+            }
+        }
+        _tile_release();
+    }
+    if (ntt < nt)
+        rf_cpu_kernels_avx512()->packed[type](n, wg, nr, xb + (size_t)ntt * xs, xs, nt - ntt, y + (int64_t)ntt * ys, ys);
+}
+
+static void amx_q4_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *x, size_t xs, int nt, float *y, int64_t ys)
+{
+    amx_b32(AK_Q4_0, RF_TYPE_Q4_0, n, wg, nr, x, xs, nt, y, ys);
+}
+static void amx_q8_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *x, size_t xs, int nt, float *y, int64_t ys)
+{
+    amx_b32(AK_Q8_0, RF_TYPE_Q8_0, n, wg, nr, x, xs, nt, y, ys);
+}
+static void amx_iq4_nl(int64_t n, const uint8_t *wg, int nr, const uint8_t *x, size_t xs, int nt, float *y, int64_t ys)
+{
+    amx_b32(AK_IQ4_NL, RF_TYPE_IQ4_NL, n, wg, nr, x, xs, nt, y, ys);
+}
+
+/* -------------------------------------------------------------- K-quants */
+#define CHK 4   /* super-blocks per unpacked chunk: 16 KB */
+
+/* Q4_K: buf holds per super-block the 8 sub-blocks' nibbles as bytes, each
+ * sub-block a B tile (8 quads x 16 rows). */
+static void amx_q4_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y, int64_t ys)
+{
+    const int ntt = nt / TT * TT;
+    if (ntt) {
+        const size_t gb = rf_cpu_pack_block_bytes(RF_TYPE_Q4_K);
+        const int64_t nsb = n / 256;
+        _Alignas(64) uint8_t buf[CHK * 8 * 512];
+        _Alignas(64) int32_t cb[2][8][TT * 16];
+        const __m512i m4 = _mm512_set1_epi8(0x0F);
+        _tile_loadconfig(&amx_k32);
+        for (int r0 = 0; r0 < nr; r0 += G) {
+            const __mmask16 m = row_mask(nr - r0);
+            const uint8_t *g = wg + (size_t)(r0 / G) * (size_t)nsb * gb;
+            for (int64_t c0 = 0; c0 < nsb; c0 += CHK) {
+                const int nc = nsb - c0 < CHK ? (int)(nsb - c0) : CHK;
+                for (int s = 0; s < nc; s++) {
+                    const uint8_t *q = g + (size_t)(c0 + s) * gb + 20 * G;
+                    uint8_t *o = buf + 4096 * s;
+                    for (int c = 0; c < 32; c++) {
+                        const __m512i v = _mm512_loadu_si512(q + 64 * c);
+                        const int sb = 2 * (c / 8), k = c % 8;
+                        _mm512_store_si512((void *)(o + 512 * sb + 64 * k), _mm512_and_si512(v, m4));
+                        _mm512_store_si512((void *)(o + 512 * (sb + 1) + 64 * k),
+                                           _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+                    }
+                }
+                for (int t0 = 0; t0 < ntt; t0 += TT) {
+                    __m512 acc[TT];
+                    for (int t = 0; t < TT; t++)
+                        acc[t] = c0 ? _mm512_maskz_loadu_ps(m, y + (int64_t)(t0 + t) * ys + r0) : _mm512_setzero_ps();
+#define Q4K_UNIT(s)                                                                                       \
+    do {                                                                                                  \
+        const int8_t *xq = act256(xb, xs, t0, c0 + (s))->qs;                                              \
+        const uint8_t *o = buf + 4096 * (s);                                                              \
+        for (int j = 0; j < 8; j += 2)                                                                    \
+            AMX_DP2(_tile_dpbsud, xq + 32 * j, o + 512 * j, xq + 32 * (j + 1), o + 512 * (j + 1),          \
+                    cb[(s) & 1][j], cb[(s) & 1][j + 1]);                                                  \
+    } while (0)
+                    Q4K_UNIT(0);
+                    for (int s = 0; s < nc; s++) {
+                        if (s + 1 < nc) Q4K_UNIT(s + 1);
+                        int32_t(*cu)[TT * 16] = cb[s & 1];
+                        const int64_t b = c0 + s;
+                        const uint8_t *blk = g + (size_t)b * gb, *sc = blk + 4 * G, *mn = blk + 12 * G;
+                        __m512i scv[8], m16[8];
+#pragma GCC unroll 8
+                        for (int j = 0; j < 8; j++) {
+                            scv[j] = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sc + G * j)));
+                            const __m512i mm = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(mn + G * j)));
+                            m16[j] = _mm512_or_si512(mm, _mm512_slli_epi32(mm, 16));
+                        }
+                        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk));
+                        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + 2 * G)));
+                        for (int t = 0; t < TT; t++) {
+                            const rf_block_q8_K *x = act256(xb, xs, t0 + t, b);
+                            __m512i is = _mm512_setzero_si512(), ms = _mm512_setzero_si512();
+#pragma GCC unroll 8
+                            for (int j = 0; j < 8; j++) {
+                                is = _mm512_add_epi32(is, _mm512_mullo_epi32(_mm512_load_si512((const void *)(cu[j] + 16 * t)), scv[j]));
+                                int32_t pr;
+                                memcpy(&pr, x->bsums + 2 * j, 4);
+                                ms = _mm512_dpwssd_epi32(ms, m16[j], _mm512_set1_epi32(pr));
+                            }
+                            const __m512 dx = _mm512_set1_ps(x->d);
+                            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dw, dx), acc[t]);
+                            acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ms), _mm512_mul_ps(dmin, dx), acc[t]);
+                        }
+                    }
+#undef Q4K_UNIT
+                    for (int t = 0; t < TT; t++) _mm512_mask_storeu_ps(y + (int64_t)(t0 + t) * ys + r0, m, acc[t]);
+                }
+            }
+        }
+        _tile_release();
+    }
+    if (ntt < nt)
+        rf_cpu_kernels_avx512()->packed[RF_TYPE_Q4_K](n, wg, nr, xb + (size_t)ntt * xs, xs, nt - ntt,
+                                                      y + (int64_t)ntt * ys, ys);
+}
+
+/* Q6_K: buf holds per super-block the 64 quads' 6-bit levels as bytes;
+ * sub-block j (16 values) is quads 4j..4j+3, a 4-row B tile. */
+static void amx_q6_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y, int64_t ys)
+{
+    const int ntt = nt / TT * TT;
+    if (ntt) {
+        const size_t gb = rf_cpu_pack_block_bytes(RF_TYPE_Q6_K);
+        const int64_t nsb = n / 256;
+        _Alignas(64) uint8_t buf[CHK * 64 * 64];
+        _Alignas(64) int32_t cb[2][16][TT * 16];
+        const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(0x03), lo16 = _mm512_set1_epi32(0xFFFF);
+        _tile_loadconfig(&amx_k16);
+        for (int r0 = 0; r0 < nr; r0 += G) {
+            const __mmask16 m = row_mask(nr - r0);
+            const uint8_t *g = wg + (size_t)(r0 / G) * (size_t)nsb * gb;
+            for (int64_t c0 = 0; c0 < nsb; c0 += CHK) {
+                const int nc = nsb - c0 < CHK ? (int)(nsb - c0) : CHK;
+                for (int s = 0; s < nc; s++) {
+                    const uint8_t *blk = g + (size_t)(c0 + s) * gb, *ql = blk + 18 * G, *qh = ql + 32 * 64;
+                    uint8_t *o = buf + 4096 * s;
+                    for (int c = 0; c < 32; c++) {
+                        const __m512i v = _mm512_loadu_si512(ql + 64 * c), hb = _mm512_loadu_si512(qh + 64 * (c % 16));
+                        const unsigned sh = 2u * (unsigned)(c / 16);
+                        /* 16-bit shifts: the bits kept never cross a byte */
+                        const __m512i h0 = _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, sh), m3), 4);
+                        const __m512i h1 = _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, sh + 4), m3), 4);
+                        _mm512_store_si512((void *)(o + 64 * c), _mm512_or_si512(_mm512_and_si512(v, m4), h0));
+                        _mm512_store_si512((void *)(o + 64 * (c + 32)),
+                                           _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), h1));
+                    }
+                }
+                for (int t0 = 0; t0 < ntt; t0 += TT) {
+                    __m512 acc[TT];
+                    for (int t = 0; t < TT; t++)
+                        acc[t] = c0 ? _mm512_maskz_loadu_ps(m, y + (int64_t)(t0 + t) * ys + r0) : _mm512_setzero_ps();
+#define Q6K_UNIT(s)                                                                                       \
+    do {                                                                                                  \
+        const int8_t *xq = act256(xb, xs, t0, c0 + (s))->qs;                                              \
+        const uint8_t *o = buf + 4096 * (s);                                                              \
+        for (int j = 0; j < 16; j += 2)                                                                   \
+            AMX_DP2(_tile_dpbsud, xq + 16 * j, o + 256 * j, xq + 16 * (j + 1), o + 256 * (j + 1),          \
+                    cb[(s) & 1][j], cb[(s) & 1][j + 1]);                                                  \
+    } while (0)
+                    Q6K_UNIT(0);
+                    for (int s = 0; s < nc; s++) {
+                        if (s + 1 < nc) Q6K_UNIT(s + 1);
+                        int32_t(*cu)[TT * 16] = cb[s & 1];
+                        const int64_t b = c0 + s;
+                        const uint8_t *blk = g + (size_t)b * gb, *sc = blk + 2 * G;
+                        __m512i scv[16], sc16[8];
+#pragma GCC unroll 16
+                        for (int j = 0; j < 16; j++)
+                            scv[j] = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sc + G * j)));
+#pragma GCC unroll 8
+                        for (int i = 0; i < 8; i++)
+                            sc16[i] = _mm512_or_si512(_mm512_and_si512(scv[2 * i], lo16), _mm512_slli_epi32(scv[2 * i + 1], 16));
+                        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk));
+                        for (int t = 0; t < TT; t++) {
+                            const rf_block_q8_K *x = act256(xb, xs, t0 + t, b);
+                            __m512i c = _mm512_setzero_si512();
+#pragma GCC unroll 8
+                            for (int i = 0; i < 8; i++) {
+                                int32_t pr;
+                                memcpy(&pr, x->bsums + 2 * i, 4);
+                                c = _mm512_dpwssd_epi32(c, sc16[i], _mm512_set1_epi32(pr));
+                            }
+                            __m512i is = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(c, 5));
+#pragma GCC unroll 16
+                            for (int j = 0; j < 16; j++)
+                                is = _mm512_add_epi32(is, _mm512_mullo_epi32(_mm512_load_si512((const void *)(cu[j] + 16 * t)), scv[j]));
+                            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dw, _mm512_set1_ps(x->d)), acc[t]);
+                        }
+                    }
+#undef Q6K_UNIT
+                    for (int t = 0; t < TT; t++) _mm512_mask_storeu_ps(y + (int64_t)(t0 + t) * ys + r0, m, acc[t]);
+                }
+            }
+        }
+        _tile_release();
+    }
+    if (ntt < nt)
+        rf_cpu_kernels_avx512()->packed[RF_TYPE_Q6_K](n, wg, nr, xb + (size_t)ntt * xs, xs, nt - ntt,
+                                                      y + (int64_t)ntt * ys, ys);
+}
+
+static rf_cpu_isa_kernels amx_table;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void table_build(void)
+{
+    amx_table = *rf_cpu_kernels_avx512();
+    amx_table.packed[RF_TYPE_Q4_0] = amx_q4_0;
+    amx_table.packed[RF_TYPE_Q8_0] = amx_q8_0;
+    amx_table.packed[RF_TYPE_IQ4_NL] = amx_iq4_nl;
+    amx_table.packed[RF_TYPE_Q4_K] = amx_q4_K;
+    amx_table.packed[RF_TYPE_Q6_K] = amx_q6_K;
+}
+
+const rf_cpu_isa_kernels *rf_cpu_kernels_amx(void)
+{
+    if (!rf_cpu_kernels_avx512()) return NULL;
+    pthread_once(&table_once, table_build);
+    return &amx_table;
+}
+
+#else
+const rf_cpu_isa_kernels *rf_cpu_kernels_amx(void) { return NULL; }
+bool rf_cpu_amx_usable(void) { return false; }
+#endif
