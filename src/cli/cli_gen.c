@@ -12,13 +12,16 @@ const char cli_device_opts_help[] =
     "      --cpu              run on the CPU even when a GPU is present\n"
     "      -ngl N             layers on the GPU: 0 = none (CPU); any other value puts every\n"
     "                         layer there (partial offload is not supported yet; default: all)\n"
-    "      --device N         which GPU (see `rocmforge devices`; default 0)\n";
+    "      --device N         which GPU (see `rocmforge devices`; default 0)\n"
+    "      --no-deterministic on a GPU, prompt matmuls on the matrix units (F16 operands): much\n"
+    "                         faster prompts, but a token's result then depends on its batch\n";
 
 void cli_device_opts_init(cli_device_opts *d)
 {
     d->kind = RF_DEVICE_AUTO;
     d->index = 0;
     d->n_gpu_layers = -1;
+    d->deterministic = rf_ctx_default_params().deterministic;
 }
 
 int cli_device_opts_parse(cli_device_opts *d, int argc, char **argv, int *i)
@@ -28,6 +31,10 @@ int cli_device_opts_parse(cli_device_opts *d, int argc, char **argv, int *i)
     int *target;
     if (!strcmp(a, "--cpu")) {
         d->kind = RF_DEVICE_CPU;
+        return 1;
+    }
+    if (!strcmp(a, "--no-deterministic") || !strcmp(a, "--deterministic")) {
+        d->deterministic = a[2] == 'd';
         return 1;
     }
     if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers")) target = &d->n_gpu_layers;
@@ -50,6 +57,11 @@ void cli_device_opts_apply(const cli_device_opts *d, rf_model_params *mp)
     mp->device_index = d->index;
     mp->n_gpu_layers = d->n_gpu_layers;
     if (d->kind == RF_DEVICE_AUTO && d->index != 0) mp->device_kind = RF_DEVICE_GPU; /* --device asks for a GPU */
+}
+
+void cli_device_opts_apply_ctx(const cli_device_opts *d, rf_ctx_params *cp)
+{
+    cp->deterministic = d->deterministic;
 }
 
 void gen_opts_init(gen_opts *o)
@@ -201,6 +213,7 @@ int gen_setup(gen_state *g, const gen_opts *o)
         return 1;
     }
     rf_ctx_params cp = rf_ctx_default_params();
+    cli_device_opts_apply_ctx(&o->dev, &cp);
     cp.n_ctx = o->n_ctx;
     cp.n_batch = o->n_batch;
     cp.n_threads = o->n_threads;

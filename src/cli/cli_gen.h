@@ -16,14 +16,17 @@ typedef struct cli_device_opts {
     rf_device_kind kind;      /* --cpu forces RF_DEVICE_CPU */
     int index;                /* --device N */
     int n_gpu_layers;         /* -ngl N; -1 = all */
+    bool deterministic;       /* false: --no-deterministic */
 } cli_device_opts;
 
 void cli_device_opts_init(cli_device_opts *d);
-/* Parses --cpu, -ngl/--n-gpu-layers N, --device N at argv[*i]: returns 1
+/* Parses --cpu, -ngl/--n-gpu-layers N, --device N, --no-deterministic at argv[*i]: returns 1
  * when consumed (advancing *i past a value), 0 when not a device option,
  * -1 on a bad value (message printed). */
 int cli_device_opts_parse(cli_device_opts *d, int argc, char **argv, int *i);
 void cli_device_opts_apply(const cli_device_opts *d, rf_model_params *mp);
+/* The context side of the options (--no-deterministic). */
+void cli_device_opts_apply_ctx(const cli_device_opts *d, rf_ctx_params *cp);
 extern const char cli_device_opts_help[];
 
 typedef struct gen_opts {

@@ -22,6 +22,9 @@
  *        sub-block scales and mins, unpacked); qs[32][16][4] = row's
  *        qs[4c + i] unchanged (low nibble: value 64(c/8) + 4(c%8) + i of
  *        sub-block 2(c/8), high nibble: the same + 32, sub-block 2(c/8)+1).
+ *  Q5_K, 2880 B: as Q4_K, then qh[8][16][4] = row's qh[4k + i] unchanged
+ *        (value 4(c%8) + i of sub-block j has its fifth bit at bit j of
+ *        qh run c % 8, byte i).
  *  Q6_K, 3360 B: d[16] F16; sc[16][16] int8; then the 6-bit levels u
  *        (value + 32) of the 64 quads k: ql[32][16][4] holds quad k's low
  *        4 bits in the low nibble of run k (k < 32) or the high nibble of
@@ -38,6 +41,9 @@
  *  Q4_K: per super-block isum = sum_j sc_j sum_j(q x), msum = sum_j mn_j
  *        bsum_j; acc = fmaf((float)isum, d_w * d_x, acc);
  *        acc = fmaf(-(float)msum, dmin_w * d_x, acc).
+ *  Q5_K: isum, msum as Q4_K with 5-bit levels; acc = acc + ((d_x * d_w) *
+ *        (float)isum - (d_x * dmin_w) * (float)msum) (the row dot's
+ *        formula, ggml's reference order).
  *  Q6_K: isum = sum_j sc_j sum_j((u - 32) x); acc = fmaf((float)isum, d_w * d_x, acc).
  * (Q4_0 is ggml's q4_0_8x8 formula: integer offset, product of the scales,
  * one fma per block.)
@@ -55,6 +61,7 @@ size_t rf_cpu_pack_block_bytes(rf_type t)
     case RF_TYPE_Q4_0: case RF_TYPE_IQ4_NL: return G * sizeof(rf_block_q4_0);
     case RF_TYPE_Q8_0: return G * sizeof(rf_block_q8_0);
     case RF_TYPE_Q4_K: return G * (4 + 8 + 8 + 128);
+    case RF_TYPE_Q5_K: return G * (4 + 8 + 8 + 128 + 32);
     case RF_TYPE_Q6_K: return G * sizeof(rf_block_q6_K);
     default: return 0;
     }
@@ -87,6 +94,15 @@ static void pack_block(rf_type t, const uint8_t *const rows[G], uint8_t *out)
             memcpy(out + 2 * G + 2 * r, &b->dmin, 2);
             for (int j = 0; j < 8; j++) rf_q4k_scale_min(j, b->scales, out + 4 * G + G * j + r, out + 12 * G + G * j + r);
             for (int c = 0; c < 32; c++) memcpy(out + 20 * G + 64 * c + 4 * r, b->qs + 4 * c, 4);
+            break;
+        }
+        case RF_TYPE_Q5_K: {
+            const rf_block_q5_K *b = (const rf_block_q5_K *)rows[r];
+            memcpy(out + 2 * r, &b->d, 2);
+            memcpy(out + 2 * G + 2 * r, &b->dmin, 2);
+            for (int j = 0; j < 8; j++) rf_q4k_scale_min(j, b->scales, out + 4 * G + G * j + r, out + 12 * G + G * j + r);
+            for (int c = 0; c < 32; c++) memcpy(out + 20 * G + 64 * c + 4 * r, b->qs + 4 * c, 4);
+            for (int k = 0; k < 8; k++) memcpy(out + 20 * G + 2048 + 64 * k + 4 * r, b->qh + 4 * k, 4);
             break;
         }
         case RF_TYPE_Q6_K: {

@@ -474,6 +474,36 @@ static void group_q4_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, 
     }
 }
 
+static void group_q5_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+                       int64_t ys)
+{
+    const size_t gb = rf_cpu_pack_block_bytes(RF_TYPE_Q5_K);
+    for (int t = 0; t < nt; t++) {
+        const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)t * xs);
+        for (int r = 0; r < nr; r++) {
+            float acc = 0;
+            for (int64_t b = 0; b < n / 256; b++) {
+                const uint8_t *blk = wg + (size_t)b * gb, *sc = blk + 4 * G, *mn = blk + 12 * G, *q = blk + 20 * G + 4 * r;
+                const uint8_t *qh = blk + 20 * G + 2048 + 4 * r;
+                int isum = 0, msum = 0;
+                for (int j = 0; j < 8; j++) msum += mn[G * j + r] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+                for (int p = 0; p < 4; p++) {
+                    int lo = 0, hi = 0;
+                    for (int i = 0; i < 8; i++)
+                        for (int e = 0; e < 4; e++) {
+                            const uint8_t v = q[64 * (8 * p + i) + e], h = qh[64 * i + e];
+                            lo += ((v & 0xF) | ((h >> (2 * p)) & 1) << 4) * x[b].qs[64 * p + 4 * i + e];
+                            hi += ((v >> 4) | ((h >> (2 * p + 1)) & 1) << 4) * x[b].qs[64 * p + 32 + 4 * i + e];
+                        }
+                    isum += sc[G * (2 * p) + r] * lo + sc[G * (2 * p + 1) + r] * hi;
+                }
+                acc += x[b].d * fp16_at(blk + 2 * r) * (float)isum - x[b].d * fp16_at(blk + 2 * G + 2 * r) * (float)msum;
+            }
+            y[(int64_t)t * ys + r] = acc;
+        }
+    }
+}
+
 static void group_q6_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
                         int64_t ys)
 {
@@ -516,6 +546,7 @@ RF_PACKED(q4_0, Q4_0, 32)
 RF_PACKED(q8_0, Q8_0, 32)
 RF_PACKED(iq4_nl, IQ4_NL, 32)
 RF_PACKED(q4_K, Q4_K, 256)
+RF_PACKED(q5_K, Q5_K, 256)
 RF_PACKED(q6_K, Q6_K, 256)
 
 static const rf_cpu_isa_kernels scalar_kernels = {
@@ -529,7 +560,7 @@ static const rf_cpu_isa_kernels scalar_kernels = {
     },
     .packed = {
         [RF_TYPE_Q4_0] = packed_q4_0, [RF_TYPE_Q8_0] = packed_q8_0, [RF_TYPE_Q4_K] = packed_q4_K,
-        [RF_TYPE_Q6_K] = packed_q6_K, [RF_TYPE_IQ4_NL] = packed_iq4_nl,
+        [RF_TYPE_Q5_K] = packed_q5_K, [RF_TYPE_Q6_K] = packed_q6_K, [RF_TYPE_IQ4_NL] = packed_iq4_nl,
     },
     .f16_row = f16_row,
     .act_q8 = rf_cpu_act_q8_scalar,

@@ -731,6 +731,8 @@ static inline pvf pv_cvt(pvi a) { return _mm512_cvtepi32_ps(a); }
 static inline pvf pv_setf(float v) { return _mm512_set1_ps(v); }
 static inline pvf pv_zerof(void) { return _mm512_setzero_ps(); }
 static inline pvf pv_mulf(pvf a, pvf b) { return _mm512_mul_ps(a, b); }
+static inline pvf pv_addf(pvf a, pvf b) { return _mm512_add_ps(a, b); }
+static inline pvf pv_subf(pvf a, pvf b) { return _mm512_sub_ps(a, b); }
 static inline pvf pv_fma(pvf a, pvf b, pvf c) { return _mm512_fmadd_ps(a, b, c); }
 static inline pvf pv_fnma(pvf a, pvf b, pvf c) { return _mm512_fnmadd_ps(a, b, c); }
 static inline void pv_store(float *y, pvf v, int nr)
@@ -777,6 +779,8 @@ static inline pvf pv_cvt(pvi a) { return _mm256_cvtepi32_ps(a); }
 static inline pvf pv_setf(float v) { return _mm256_set1_ps(v); }
 static inline pvf pv_zerof(void) { return _mm256_setzero_ps(); }
 static inline pvf pv_mulf(pvf a, pvf b) { return _mm256_mul_ps(a, b); }
+static inline pvf pv_addf(pvf a, pvf b) { return _mm256_add_ps(a, b); }
+static inline pvf pv_subf(pvf a, pvf b) { return _mm256_sub_ps(a, b); }
 static inline pvf pv_fma(pvf a, pvf b, pvf c) { return _mm256_fmadd_ps(a, b, c); }
 static inline pvf pv_fnma(pvf a, pvf b, pvf c) { return _mm256_fnmadd_ps(a, b, c); }
 static inline void pv_store(float *y, pvf v, int nr)
@@ -950,17 +954,17 @@ RF_MT pk_q8_0_2(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb,
  * scale in int32. The mins term sum_j mn_j (bsum_2j + bsum_2j+1) is one
  * int16-pair dot per j: lanes hold (mn_j, mn_j), the broadcast holds the
  * activation's two 16-value sums. */
-RF_MT pk_q4_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys, int t0,
-              int T)
+RF_MT pk_k45(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys, int t0,
+             int T, bool q5)
 {
-    const size_t gb = rf_cpu_pack_block_bytes(RF_TYPE_Q4_K);
-    const pvi m4 = pv_bytes(0x0F);
+    const size_t gb = rf_cpu_pack_block_bytes(q5 ? RF_TYPE_Q5_K : RF_TYPE_Q4_K);
+    const pvi m4 = pv_bytes(0x0F), one = pv_bytes(1);
     pvf acc[8];
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++) acc[t] = pv_zerof();
     for (int64_t b = 0; b < n / 256; b++) {
         const uint8_t *blk = wg + (size_t)b * gb, *sc = blk + 4 * PG + PV * h, *mn = blk + 12 * PG + PV * h;
-        const uint8_t *q = blk + 20 * PG + PV_BYTES * h;
+        const uint8_t *q = blk + 20 * PG + PV_BYTES * h, *qh = blk + 20 * PG + 2048 + PV_BYTES * h;
         pvi m16[8];
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
@@ -989,6 +993,12 @@ RF_MT pk_q4_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, si
                     const pvi v = pv_load(q + 64 * (8 * p + 4 * hh + i));
                     lo[i] = pv_and(v, m4);
                     hi[i] = pv_and(pv_srli16(v, 4), m4);
+                    if (q5) {
+                        /* fifth bits: bits 2p and 2p + 1 of qh run 4hh + i */
+                        const pvi hb = pv_load(qh + 64 * (4 * hh + i));
+                        lo[i] = pv_or(lo[i], pv_slli16(pv_and(pv_srli16(hb, 2 * p), one), 4));
+                        hi[i] = pv_or(hi[i], pv_slli16(pv_and(pv_srli16(hb, 2 * p + 1), one), 4));
+                    }
                 }
 #pragma GCC unroll 8
                 for (int t = 0; t < T; t++) {
@@ -1008,12 +1018,27 @@ RF_MT pk_q4_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, si
 #pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
             const pvf dx = pv_setf(((const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b)->d);
-            acc[t] = pv_fma(pv_cvt(isum[t]), pv_mulf(dw, dx), acc[t]);
-            acc[t] = pv_fnma(pv_cvt(msum[t]), pv_mulf(dmin, dx), acc[t]);
+            if (q5) {
+                acc[t] = pv_addf(acc[t], pv_subf(pv_mulf(pv_mulf(dx, dw), pv_cvt(isum[t])),
+                                                 pv_mulf(pv_mulf(dx, dmin), pv_cvt(msum[t]))));
+            } else {
+                acc[t] = pv_fma(pv_cvt(isum[t]), pv_mulf(dw, dx), acc[t]);
+                acc[t] = pv_fnma(pv_cvt(msum[t]), pv_mulf(dmin, dx), acc[t]);
+            }
         }
     }
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + PV * h, acc[t], nr);
+}
+RF_MT pk_q4_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys, int t0,
+              int T)
+{
+    pk_k45(n, wg, h, nr, xb, xs, y, ys, t0, T, false);
+}
+RF_MT pk_q5_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys, int t0,
+              int T)
+{
+    pk_k45(n, wg, h, nr, xb, xs, y, ys, t0, T, true);
 }
 
 /* Q6_K: quad k's 6-bit level from ql run k % 32 (nibble k / 32) and qh run
@@ -1128,6 +1153,7 @@ RF_PACKED_B32(iq4_nl)
         }                                                                                                      \
     }
 RF_PACKED_K(q4_K, Q4_K, 8)
+RF_PACKED_K(q5_K, Q5_K, 8)
 RF_PACKED_K(q6_K, Q6_K, 8)
 
 static const rf_cpu_isa_kernels x86_kernels = {
@@ -1144,7 +1170,7 @@ static const rf_cpu_isa_kernels x86_kernels = {
     },
     .packed = {
         [RF_TYPE_Q4_0] = packed_q4_0, [RF_TYPE_Q8_0] = packed_q8_0, [RF_TYPE_Q4_K] = packed_q4_K,
-        [RF_TYPE_Q6_K] = packed_q6_K, [RF_TYPE_IQ4_NL] = packed_iq4_nl,
+        [RF_TYPE_Q5_K] = packed_q5_K, [RF_TYPE_Q6_K] = packed_q6_K, [RF_TYPE_IQ4_NL] = packed_iq4_nl,
     },
     .f16_row = f16_row,
     .act_q8 = act_q8,
