@@ -457,7 +457,9 @@ CPU_CLONES static void attn_scores(const attn_job *j, int t, int hk, int h0, int
     float buf[CPU_MAX_HEAD_DIM];
     int pos = p0;
 #if CPU_X86_SCORES
-    if (__builtin_cpu_supports("avx512f") && hd % 64 == 0 && hd <= 256 && p->softcap <= 0.0f) {
+    /* with the AVX-512 variants (which the CPU has, since they were chosen) */
+    const rf_cpu_isa isa = rf_cpu_kernels_init();
+    if ((isa == RF_ISA_AVX512 || isa == RF_ISA_AMX) && hd % 64 == 0 && hd <= 256 && p->softcap <= 0.0f) {
         /* 16 keys at a time, as F32 rows side by side */
         float kb[16 * 256], o16[16];
         for (; pos + 15 <= p1; pos += 16) {
