@@ -48,6 +48,7 @@
  * (Q4_0 is ggml's q4_0_8x8 formula: integer offset, product of the scales,
  * one fma per block.)
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
@@ -88,21 +89,18 @@ static void pack_block(rf_type t, const uint8_t *const rows[G], uint8_t *out)
                 for (int i = 0; i < 4; i++) out[2 * G + 64 * k + 4 * r + i] = (uint8_t)(b->qs[4 * k + i] ^ 0x80);
             break;
         }
-        case RF_TYPE_Q4_K: {
+        case RF_TYPE_Q4_K: case RF_TYPE_Q5_K: {
+            /* the same head (d, dmin, scales); Q5_K adds qh before qs */
+            const bool q5 = t == RF_TYPE_Q5_K;
             const rf_block_q4_K *b = (const rf_block_q4_K *)rows[r];
+            const uint8_t *qs = q5 ? ((const rf_block_q5_K *)rows[r])->qs : b->qs;
             memcpy(out + 2 * r, &b->d, 2);
             memcpy(out + 2 * G + 2 * r, &b->dmin, 2);
             for (int j = 0; j < 8; j++) rf_q4k_scale_min(j, b->scales, out + 4 * G + G * j + r, out + 12 * G + G * j + r);
-            for (int c = 0; c < 32; c++) memcpy(out + 20 * G + 64 * c + 4 * r, b->qs + 4 * c, 4);
-            break;
-        }
-        case RF_TYPE_Q5_K: {
-            const rf_block_q5_K *b = (const rf_block_q5_K *)rows[r];
-            memcpy(out + 2 * r, &b->d, 2);
-            memcpy(out + 2 * G + 2 * r, &b->dmin, 2);
-            for (int j = 0; j < 8; j++) rf_q4k_scale_min(j, b->scales, out + 4 * G + G * j + r, out + 12 * G + G * j + r);
-            for (int c = 0; c < 32; c++) memcpy(out + 20 * G + 64 * c + 4 * r, b->qs + 4 * c, 4);
-            for (int k = 0; k < 8; k++) memcpy(out + 20 * G + 2048 + 64 * k + 4 * r, b->qh + 4 * k, 4);
+            for (int c = 0; c < 32; c++) memcpy(out + 20 * G + 64 * c + 4 * r, qs + 4 * c, 4);
+            if (q5)
+                for (int k = 0; k < 8; k++)
+                    memcpy(out + 20 * G + 2048 + 64 * k + 4 * r, ((const rf_block_q5_K *)rows[r])->qh + 4 * k, 4);
             break;
         }
         case RF_TYPE_Q6_K: {

@@ -6,6 +6,7 @@
  * only scale and accumulate block results, in block order.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
@@ -444,40 +445,12 @@ static void group_q8_0(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, 
     }
 }
 
-static void group_q4_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
-                        int64_t ys)
+/* Q4_K and Q5_K: the same layout but Q5_K's fifth bits (qh runs) and its
+ * float formula (the row dots'). */
+static void group_k45(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+                      int64_t ys, bool q5)
 {
-    const size_t gb = rf_cpu_pack_block_bytes(RF_TYPE_Q4_K);
-    for (int t = 0; t < nt; t++) {
-        const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)t * xs);
-        for (int r = 0; r < nr; r++) {
-            float acc = 0;
-            for (int64_t b = 0; b < n / 256; b++) {
-                const uint8_t *blk = wg + (size_t)b * gb, *sc = blk + 4 * G, *mn = blk + 12 * G, *q = blk + 20 * G + 4 * r;
-                int isum = 0, msum = 0;
-                for (int j = 0; j < 8; j++) msum += mn[G * j + r] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
-                for (int p = 0; p < 4; p++) {
-                    int lo = 0, hi = 0;
-                    for (int i = 0; i < 8; i++)
-                        for (int e = 0; e < 4; e++) {
-                            const uint8_t v = q[64 * (8 * p + i) + e];
-                            lo += (v & 0xF) * x[b].qs[64 * p + 4 * i + e];
-                            hi += (v >> 4) * x[b].qs[64 * p + 32 + 4 * i + e];
-                        }
-                    isum += sc[G * (2 * p) + r] * lo + sc[G * (2 * p + 1) + r] * hi;
-                }
-                acc = fmaf((float)isum, fp16_at(blk + 2 * r) * x[b].d, acc);
-                acc = fmaf(-(float)msum, fp16_at(blk + 2 * G + 2 * r) * x[b].d, acc);
-            }
-            y[(int64_t)t * ys + r] = acc;
-        }
-    }
-}
-
-static void group_q5_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
-                       int64_t ys)
-{
-    const size_t gb = rf_cpu_pack_block_bytes(RF_TYPE_Q5_K);
+    const size_t gb = rf_cpu_pack_block_bytes(q5 ? RF_TYPE_Q5_K : RF_TYPE_Q4_K);
     for (int t = 0; t < nt; t++) {
         const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)t * xs);
         for (int r = 0; r < nr; r++) {
@@ -491,17 +464,35 @@ static void group_q5_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, 
                     int lo = 0, hi = 0;
                     for (int i = 0; i < 8; i++)
                         for (int e = 0; e < 4; e++) {
-                            const uint8_t v = q[64 * (8 * p + i) + e], h = qh[64 * i + e];
+                            const uint8_t v = q[64 * (8 * p + i) + e], h = q5 ? qh[64 * i + e] : 0;
                             lo += ((v & 0xF) | ((h >> (2 * p)) & 1) << 4) * x[b].qs[64 * p + 4 * i + e];
                             hi += ((v >> 4) | ((h >> (2 * p + 1)) & 1) << 4) * x[b].qs[64 * p + 32 + 4 * i + e];
                         }
                     isum += sc[G * (2 * p) + r] * lo + sc[G * (2 * p + 1) + r] * hi;
                 }
-                acc += x[b].d * fp16_at(blk + 2 * r) * (float)isum - x[b].d * fp16_at(blk + 2 * G + 2 * r) * (float)msum;
+                const float dw = fp16_at(blk + 2 * r), dmin = fp16_at(blk + 2 * G + 2 * r);
+                if (q5) {
+                    acc += x[b].d * dw * (float)isum - x[b].d * dmin * (float)msum;
+                } else {
+                    acc = fmaf((float)isum, dw * x[b].d, acc);
+                    acc = fmaf(-(float)msum, dmin * x[b].d, acc);
+                }
             }
             y[(int64_t)t * ys + r] = acc;
         }
     }
+}
+
+static void group_q4_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+                       int64_t ys)
+{
+    group_k45(n, wg, nr, xb, xs, nt, y, ys, false);
+}
+
+static void group_q5_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+                       int64_t ys)
+{
+    group_k45(n, wg, nr, xb, xs, nt, y, ys, true);
 }
 
 static void group_q6_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
