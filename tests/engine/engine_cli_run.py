@@ -87,5 +87,15 @@ if j.get("stop") != "context_full" or len(j.get("prompt_tokens", [])) + len(j.ge
         j["tokens"] != cases[0]["gen"][:16]:
     print("generation into a full context: %r %r" % (r.returncode, r.stdout[:300]))
     fails += 1
+# `devices` names the CPU kernel variant in use; RF_CPU_ISA=scalar selects that one
+for env, want in ((None, ("scalar", "avx2", "avx512", "amx", "neon")), ("scalar", ("scalar",))):
+    e = dict(os.environ)
+    if env:
+        e["RF_CPU_ISA"] = env
+    r = subprocess.run([rf, "devices"], capture_output=True, text=True, timeout=60, env=e)
+    line = next((ln for ln in r.stdout.splitlines() if ln.startswith("CPU: ")), "")
+    if r.returncode != 0 or line.rsplit(" ", 1)[-1] not in want:
+        print("devices (RF_CPU_ISA=%s): exit %d, CPU line %r" % (env, r.returncode, line))
+        fails += 1
 print("engine_cli_run: %d failures" % fails)
 sys.exit(1 if fails else 0)
