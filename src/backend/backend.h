@@ -45,6 +45,9 @@ typedef struct rf_bweight {
     void *dev;             /* backend placement (CPU: host, or a repacked copy) */
     bool lookup_only;      /* only read through get_rows (an embedding with its
                             * own output matrix): no need to prepare it for matmul */
+    bool host_in_file;     /* host lies in the read-only file mapping: a backend
+                            * that keeps its own copy may drop those pages (they
+                            * read back from the file if touched again) */
     char name[64];         /* tensor name, for errors */
 } rf_bweight;
 

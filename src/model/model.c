@@ -255,6 +255,9 @@ static rf_status bind_ex(rf_model *m, rf_bweight *w, const char *name, int64_t n
         w->host = f;
     }
     w->row_stride = (size_t)rf_type_row_bytes(w->type, (uint64_t)n_cols);
+    const uint8_t *map = m->gguf->map;
+    w->host_in_file = map && w->host == t->data && (const uint8_t *)t->data >= map &&
+                      (const uint8_t *)t->data < map + m->gguf->map_len;
     uint64_t need;
     if (w->host == t->data && (rf_mul_ovf((uint64_t)n_rows, w->row_stride, &need) || need > t->n_bytes))
         return rf_err(err, RF_ERR_FORMAT, "model: tensor '%s' data is shorter than its shape", name);
@@ -432,6 +435,9 @@ rf_status rf_model_load(const char *path, const rf_model_params *params, rf_mode
     }
     if ((s = hparams_read(m, err))) goto fail;
     if ((s = weights_plan(m, path, err))) goto fail;
+    /* before binding: a backend that keeps its own copy of a weight (CPU
+     * repacking) drops the file's pages of it as it binds, and they stay out */
+    pages_touch(m->gguf, params->progress && isatty(2) && m->gguf->len > (64u << 20));
     if ((s = weights_bind(m, err))) goto fail;
     if (m->hp.n_vocab != rf_vocab_n_tokens(m->vocab) && rf_vocab_n_tokens(m->vocab) > m->hp.n_vocab) {
         s = rf_err(err, RF_ERR_FORMAT, "model '%s': vocabulary has %d tokens but token_embd has %d rows", path,
@@ -447,7 +453,6 @@ rf_status rf_model_load(const char *path, const rf_model_params *params, rf_mode
                 m->arch_name, m->hp.n_layer, m->hp.n_embd, m->hp.n_head, m->hp.n_head_kv, m->hp.head_dim, m->hp.n_ff,
                 m->hp.n_vocab, wbytes / 1048576.0, m->n_owned);
     }
-    pages_touch(m->gguf, params->progress && isatty(2) && m->gguf->len > (64u << 20));
     *out = m;
     return RF_OK;
 fail:

@@ -22,6 +22,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_kernels.h"
@@ -212,6 +214,15 @@ static rf_status cpu_weight_bind(void *ctx, rf_bweight *w, rf_error *err)
     }
     c->packed[c->n_packed++] = p;
     w->dev = p;
+    if (w->host_in_file) {
+        /* The packed copy is what the kernels read: the file's pages of this
+         * tensor leave the process's memory now rather than whenever the
+         * kernel reclaims them (a later read, e.g. an embedding lookup of a
+         * tied matrix, maps them in again from the file). */
+        const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)w->host;
+        const uintptr_t lo = (a + pg - 1) & ~(pg - 1), hi = (a + (uintptr_t)(w->n_rows * (int64_t)w->row_stride)) & ~(pg - 1);
+        if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    }
     return RF_OK;
 }
 
