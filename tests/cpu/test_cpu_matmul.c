@@ -272,7 +272,8 @@ int main(void)
                 run_case((rf_cpu_isa)isa, types[ti], shapes[s][0], shapes[s][1], shapes[s][2], s == 2 ? 48 : 0,
                          (s & 1) ? pool : NULL);
         }
-        const rf_type packed_types[] = {RF_TYPE_Q4_0, RF_TYPE_Q8_0, RF_TYPE_Q4_K, RF_TYPE_Q5_K, RF_TYPE_Q6_K, RF_TYPE_IQ4_NL};
+        const rf_type packed_types[] = {RF_TYPE_Q4_0, RF_TYPE_Q8_0, RF_TYPE_Q4_K, RF_TYPE_Q5_K, RF_TYPE_Q6_K, RF_TYPE_IQ4_NL,
+                                        RF_TYPE_IQ4_XS};
         for (size_t ti = 0; ti < sizeof packed_types / sizeof packed_types[0]; ti++) {
             const rf_type t = packed_types[ti];
             CHECK(rf_cpu_pack_block_bytes(t) > 0);

@@ -5,8 +5,9 @@
  * 40-token prompt (the batched paths: GEMM tiles, AMX tiles from 16 tokens,
  * 16-key attention scores on AVX-512) and the decode steps after it (the
  * GEMV paths) must give the scalar variant's logits exactly. Models: random
- * weights of small llama shapes with 64- and 128-wide heads, in Q4_0 and
- * Q4_K_M (repacked Q4_K and Q6_K), written by `rocmforge synth`. */
+ * weights of small llama shapes with 64- and 128-wide heads, in Q4_0,
+ * Q4_K_M, Q5_K_M and IQ4_XS (every repacked type but Q8_0 and IQ4_NL, which
+ * share Q4_0's kernels), written by `rocmforge synth`. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,8 @@ int main(void)
     static const struct { const char *shape, *type; } models[] = {
         {"n_embd=256,n_layer=2,n_head=4,n_head_kv=2,n_ff=512,n_vocab=512", "Q4_0"},     /* 64-wide heads */
         {"n_embd=256,n_layer=2,n_head=2,n_head_kv=1,n_ff=512,n_vocab=512", "Q4_K_M"},   /* 128-wide heads */
+        {"n_embd=256,n_layer=2,n_head=4,n_head_kv=4,n_ff=512,n_vocab=512", "Q5_K_M"},
+        {"n_embd=256,n_layer=2,n_head=4,n_head_kv=1,n_ff=512,n_vocab=512", "IQ4_XS"},
     };
     int compared = 0;
     for (size_t mi = 0; mi < sizeof models / sizeof models[0]; mi++) {

@@ -3,7 +3,7 @@
  * The "amx" variant is the AVX-512 one with the packed-weight kernels
  * replaced for 16 tokens and more: one TDPBSSD / TDPBSUD forms, for 16 tokens
  * x 16 weight rows at once, the exact integer sum of one block (Q4_0, Q8_0,
- * IQ4_NL: 32 values) or one sub-block (Q4_K, Q5_K: 32, Q6_K: 16), which the AVX-512
+ * IQ4_NL: 32 values) or one sub-block (Q4_K, Q5_K, IQ4_XS: 32, Q6_K: 16), which the AVX-512
  * epilogue then scales into the float accumulators exactly as the vector
  * kernels do (cpu_pack.c lists the formulas). The integer sums are exact
  * whatever unit forms them, so every output keeps the same bits as the
@@ -92,7 +92,7 @@ static inline const rf_block_q8_K *act256(const uint8_t *xb, size_t xs, int t, i
  * (one for the 32-value types, one per sub-block for the K-quants) go to C
  * buffers, and unit b + 1's products are issued before unit b's epilogue, so
  * the tile unit works while the vector units scale. */
-enum { AK_Q4_0, AK_Q8_0, AK_IQ4_NL, AK_Q4_K, AK_Q5_K, AK_Q6_K };
+enum { AK_Q4_0, AK_Q8_0, AK_IQ4_NL, AK_Q4_K, AK_Q5_K, AK_Q6_K, AK_IQ4_XS };
 #define AK_SUPER(kind) ((kind) >= AK_Q4_K)
 #define AK_QK(kind) (AK_SUPER(kind) ? 256 : 32)      /* values per block */
 #define AK_UB(kind) (AK_SUPER(kind) ? 4096 : 512)    /* unpacked bytes per block */
@@ -101,7 +101,8 @@ enum { AK_Q4_0, AK_Q8_0, AK_IQ4_NL, AK_Q4_K, AK_Q5_K, AK_Q6_K };
 
 /* A group block's levels as plain bytes, each (sub-)block a B tile: row k =
  * quad k (values 4k..4k+3) of the 16 rows. Signed for the 32-value types;
- * the K-quants' levels (4, 5, 6 bits) stay unsigned (TDPBSUD). */
+ * the K-quants' levels (4, 5, 6 bits) stay unsigned (TDPBSUD); IQ4_XS's are
+ * its signed codebook values. */
 AMX_INLINE void unpack(int kind, const uint8_t *blk, uint8_t *out)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
@@ -109,6 +110,16 @@ AMX_INLINE void unpack(int kind, const uint8_t *blk, uint8_t *out)
         const __m512i flip = _mm512_set1_epi8((char)0x80);
         for (int k = 0; k < 8; k++)
             _mm512_store_si512((void *)(out + 64 * k), _mm512_xor_si512(_mm512_loadu_si512(blk + 2 * G + 64 * k), flip));
+    } else if (kind == AK_IQ4_XS) {
+        /* sub-block ib laid out as an IQ4_NL block: signed codebook levels */
+        const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)rf_kvalues_iq4nl));
+        for (int ib = 0; ib < 8; ib++)
+            for (int j = 0; j < 4; j++) {
+                const __m512i v = _mm512_loadu_si512(blk + 10 * G + 256 * ib + 64 * j);
+                _mm512_store_si512((void *)(out + 512 * ib + 64 * j), _mm512_shuffle_epi8(lut, _mm512_and_si512(v, m4)));
+                _mm512_store_si512((void *)(out + 512 * ib + 64 * (j + 4)),
+                                   _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4)));
+            }
     } else if (kind == AK_Q4_0 || kind == AK_IQ4_NL) {
         const __m512i eight = _mm512_set1_epi8(8);
         const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)rf_kvalues_iq4nl));
@@ -183,8 +194,13 @@ AMX_INLINE void tiles(int kind, const uint8_t *xb, size_t xs, int t0, int64_t b,
     const int8_t *xq = act256(xb, xs, t0, b)->qs;
     const int nsub = kind == AK_Q6_K ? 16 : 8, kv = kind == AK_Q6_K ? 16 : 32;   /* sub-blocks, values each */
     for (int j = 0; j < nsub; j += 2) {
-        AMX_DP(_tile_dpbsud, 0, 2, 4, xq + kv * j, o + 16 * kv * j, cu[j]);
-        AMX_DP(_tile_dpbsud, 1, 3, 5, xq + kv * (j + 1), o + 16 * kv * (j + 1), cu[j + 1]);
+        if (kind == AK_IQ4_XS) {
+            AMX_DP(_tile_dpbssd, 0, 2, 4, xq + kv * j, o + 16 * kv * j, cu[j]);
+            AMX_DP(_tile_dpbssd, 1, 3, 5, xq + kv * (j + 1), o + 16 * kv * (j + 1), cu[j + 1]);
+        } else {
+            AMX_DP(_tile_dpbsud, 0, 2, 4, xq + kv * j, o + 16 * kv * j, cu[j]);
+            AMX_DP(_tile_dpbsud, 1, 3, 5, xq + kv * (j + 1), o + 16 * kv * (j + 1), cu[j + 1]);
+        }
     }
 }
 
@@ -227,6 +243,19 @@ AMX_INLINE void epilogue(int kind, __m512 acc[TT], int32_t (*cu)[TT * 16], const
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dw, dx), acc[t]);
                 acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ms), _mm512_mul_ps(dmin, dx), acc[t]);
             }
+        }
+    } else if (kind == AK_IQ4_XS) {
+        const uint8_t *sc = blk + 2 * G;
+        __m512i scv[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) scv[j] = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sc + G * j)));
+        for (int t = 0; t < TT; t++) {
+            __m512i is = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++)
+                is = _mm512_add_epi32(is, _mm512_mullo_epi32(_mm512_load_si512((const void *)(cu[j] + 16 * t)), scv[j]));
+            const __m512 dx = _mm512_set1_ps(act256(xb, xs, t0 + t, b)->d);
+            acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_mul_ps(dx, dw), _mm512_cvtepi32_ps(is)));
         }
     } else {
         const uint8_t *sc = blk + 2 * G;
@@ -308,6 +337,7 @@ AMX_ENTRY(iq4_nl, AK_IQ4_NL, RF_TYPE_IQ4_NL)
 AMX_ENTRY(q4_K, AK_Q4_K, RF_TYPE_Q4_K)
 AMX_ENTRY(q5_K, AK_Q5_K, RF_TYPE_Q5_K)
 AMX_ENTRY(q6_K, AK_Q6_K, RF_TYPE_Q6_K)
+AMX_ENTRY(iq4_xs, AK_IQ4_XS, RF_TYPE_IQ4_XS)
 
 static rf_cpu_isa_kernels amx_table;
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
@@ -321,6 +351,7 @@ static void table_build(void)
     amx_table.packed[RF_TYPE_Q4_K] = amx_q4_K;
     amx_table.packed[RF_TYPE_Q5_K] = amx_q5_K;
     amx_table.packed[RF_TYPE_Q6_K] = amx_q6_K;
+    amx_table.packed[RF_TYPE_IQ4_XS] = amx_iq4_xs;
 }
 
 const rf_cpu_isa_kernels *rf_cpu_kernels_amx(void)

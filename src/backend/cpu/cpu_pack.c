@@ -25,6 +25,9 @@
  *  Q5_K, 2880 B: as Q4_K, then qh[8][16][4] = row's qh[4k + i] unchanged
  *        (value 4(c%8) + i of sub-block j has its fifth bit at bit j of
  *        qh run c % 8, byte i).
+ *  IQ4_XS, 2208 B: d[16] F16; sc[8][16] int8 (the sub-block scales less 32);
+ *        per sub-block ib, qs[4][16][4] as IQ4_NL's block (run j: row's
+ *        qs[16 ib + 4j + i]; low nibble value 4j + i, high 16 + 4j + i).
  *  Q6_K, 3360 B: d[16] F16; sc[16][16] int8; then the 6-bit levels u
  *        (value + 32) of the 64 quads k: ql[32][16][4] holds quad k's low
  *        4 bits in the low nibble of run k (k < 32) or the high nibble of
@@ -45,6 +48,8 @@
  *        (float)isum - (d_x * dmin_w) * (float)msum) (the row dot's
  *        formula, ggml's reference order).
  *  Q6_K: isum = sum_j sc_j sum_j((u - 32) x); acc = fmaf((float)isum, d_w * d_x, acc).
+ *  IQ4_XS: isum = sum_ib sc_ib sum_ib(kvalue[q] x); acc = acc + (d_x * d_w) *
+ *        (float)isum (the row dot's formula).
  * (Q4_0 is ggml's q4_0_8x8 formula: integer offset, product of the scales,
  * one fma per block.)
  */
@@ -64,6 +69,7 @@ size_t rf_cpu_pack_block_bytes(rf_type t)
     case RF_TYPE_Q4_K: return G * (4 + 8 + 8 + 128);
     case RF_TYPE_Q5_K: return G * (4 + 8 + 8 + 128 + 32);
     case RF_TYPE_Q6_K: return G * sizeof(rf_block_q6_K);
+    case RF_TYPE_IQ4_XS: return G * (2 + 8 + 128);
     default: return 0;
     }
 }
@@ -101,6 +107,16 @@ static void pack_block(rf_type t, const uint8_t *const rows[G], uint8_t *out)
             if (q5)
                 for (int k = 0; k < 8; k++)
                     memcpy(out + 20 * G + 2048 + 64 * k + 4 * r, ((const rf_block_q5_K *)rows[r])->qh + 4 * k, 4);
+            break;
+        }
+        case RF_TYPE_IQ4_XS: {
+            const rf_block_iq4_xs *b = (const rf_block_iq4_xs *)rows[r];
+            memcpy(out + 2 * r, &b->d, 2);
+            for (int ib = 0; ib < 8; ib++) {
+                const int ls = ((b->scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((b->scales_h >> 2 * ib) & 3) << 4);
+                out[2 * G + G * ib + r] = (uint8_t)(int8_t)(ls - 32);
+                for (int j = 0; j < 4; j++) memcpy(out + 10 * G + 256 * ib + 64 * j + 4 * r, b->qs + 16 * ib + 4 * j, 4);
+            }
             break;
         }
         case RF_TYPE_Q6_K: {

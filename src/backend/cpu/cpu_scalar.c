@@ -524,6 +524,36 @@ static void group_q6_K(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, 
     }
 }
 
+static void group_iq4_xs(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt, float *y,
+                         int64_t ys)
+{
+    const size_t gb = rf_cpu_pack_block_bytes(RF_TYPE_IQ4_XS);
+    for (int t = 0; t < nt; t++) {
+        const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)t * xs);
+        for (int r = 0; r < nr; r++) {
+            float acc = 0;
+            for (int64_t b = 0; b < n / 256; b++) {
+                const uint8_t *blk = wg + (size_t)b * gb;
+                const int8_t *sc = (const int8_t *)(blk + 2 * G);
+                int isum = 0;
+                for (int ib = 0; ib < 8; ib++) {
+                    const uint8_t *q = blk + 10 * G + 256 * ib + 4 * r;
+                    const int8_t *q8 = x[b].qs + 32 * ib;
+                    int sumi = 0;
+                    for (int j = 0; j < 4; j++)
+                        for (int i = 0; i < 4; i++) {
+                            const uint8_t v = q[64 * j + i];
+                            sumi += rf_kvalues_iq4nl[v & 0xF] * q8[4 * j + i] + rf_kvalues_iq4nl[v >> 4] * q8[16 + 4 * j + i];
+                        }
+                    isum += sc[G * ib + r] * sumi;
+                }
+                acc += x[b].d * fp16_at(blk + 2 * r) * (float)isum;
+            }
+            y[(int64_t)t * ys + r] = acc;
+        }
+    }
+}
+
 /* nr rows from group wg on: group by group */
 #define RF_PACKED(type, TYPE, block)                                                                           \
     static void packed_##type(int64_t n, const uint8_t *wg, int nr, const uint8_t *xb, size_t xs, int nt,     \
@@ -539,6 +569,7 @@ RF_PACKED(iq4_nl, IQ4_NL, 32)
 RF_PACKED(q4_K, Q4_K, 256)
 RF_PACKED(q5_K, Q5_K, 256)
 RF_PACKED(q6_K, Q6_K, 256)
+RF_PACKED(iq4_xs, IQ4_XS, 256)
 
 static const rf_cpu_isa_kernels scalar_kernels = {
     .dot = {
@@ -552,6 +583,7 @@ static const rf_cpu_isa_kernels scalar_kernels = {
     .packed = {
         [RF_TYPE_Q4_0] = packed_q4_0, [RF_TYPE_Q8_0] = packed_q8_0, [RF_TYPE_Q4_K] = packed_q4_K,
         [RF_TYPE_Q5_K] = packed_q5_K, [RF_TYPE_Q6_K] = packed_q6_K, [RF_TYPE_IQ4_NL] = packed_iq4_nl,
+        [RF_TYPE_IQ4_XS] = packed_iq4_xs,
     },
     .f16_row = f16_row,
     .act_q8 = rf_cpu_act_q8_scalar,

@@ -1114,6 +1114,69 @@ RF_MT pk_q6_K(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, si
     for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + PV * h, acc[t], nr);
 }
 
+/* IQ4_XS: per sub-block sum(kvalue[q] x) times its signed scale, then the
+ * row dot's float formula. With VNNI the levels go in as kvalue + 128 (u8,
+ * vpdpbusd) and 128 * sum(x) comes off in integers (the activation's two
+ * 16-value sums); without, as signed bytes through the sign trick
+ * (vpmaddubsw would saturate on levels up to 255). */
+RF_MT pk_iq4_xs(int64_t n, const uint8_t *wg, int h, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
+                int t0, int T)
+{
+    const size_t gb = rf_cpu_pack_block_bytes(RF_TYPE_IQ4_XS);
+    const pvi m4 = pv_bytes(0x0F), lut = pv_lut16(rf_kvalues_iq4nl, RF_X86_VNNI ? 0x80 : 0);
+    pvf acc[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) acc[t] = pv_zerof();
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *blk = wg + (size_t)b * gb, *sc = blk + 2 * PG + PV * h, *q = blk + 10 * PG + PV_BYTES * h;
+        pvi isum[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) isum[t] = pv_set1(0);
+        for (int ib = 0; ib < 8; ib++) {
+            pvi u[8];
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const pvi v = pv_load(q + 256 * ib + 64 * j);
+                u[j] = pv_shuffle8(lut, pv_and(v, m4));
+                u[j + 4] = pv_shuffle8(lut, pv_and(pv_srli16(v, 4), m4));
+            }
+            const pvi scv = pv_s8(sc + PG * ib);
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) {
+                const rf_block_q8_K *x = (const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b;
+                const int8_t *xq = x->qs + 32 * ib;
+#if RF_X86_VNNI
+                pvi s0 = pv_set1(-128 * (x->bsums[2 * ib] + x->bsums[2 * ib + 1])), s1 = pv_set1(0);
+#pragma GCC unroll 4
+                for (int k = 0; k < 8; k += 2) {
+                    s0 = pv_dot(s0, u[k], xq + 4 * k);
+                    s1 = pv_dot(s1, u[k + 1], xq + 4 * k + 4);
+                }
+#else
+                pvi s0 = pv_set1(0), s1 = pv_set1(0);
+#pragma GCC unroll 4
+                for (int k = 0; k < 8; k += 2) {
+                    int32_t a, c;
+                    memcpy(&a, xq + 4 * k, 4);
+                    memcpy(&c, xq + 4 * k + 4, 4);
+                    s0 = dot_s8s8(s0, u[k], _mm256_set1_epi32(a));
+                    s1 = dot_s8s8(s1, u[k + 1], _mm256_set1_epi32(c));
+                }
+#endif
+                isum[t] = pv_add(isum[t], pv_mullo(pv_add(s0, s1), scv));
+            }
+        }
+        const pvf dw = pv_f16(blk + 2 * PV * h);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const pvf dx = pv_setf(((const rf_block_q8_K *)(xb + (size_t)(t0 + t) * xs) + b)->d);
+            acc[t] = pv_addf(acc[t], pv_mulf(pv_mulf(dx, dw), pv_cvt(isum[t])));
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + PV * h, acc[t], nr);
+}
+
 /* Entry points: nr rows from group wg on (any number of groups). With VNNI
  * and few tokens (decode) the 32-value types take two groups per pass (one
  * broadcast activation quad, two dot products: fewer loads per weight
@@ -1155,6 +1218,7 @@ RF_PACKED_B32(iq4_nl)
 RF_PACKED_K(q4_K, Q4_K, 8)
 RF_PACKED_K(q5_K, Q5_K, 8)
 RF_PACKED_K(q6_K, Q6_K, 8)
+RF_PACKED_K(iq4_xs, IQ4_XS, 8)
 
 static const rf_cpu_isa_kernels x86_kernels = {
     .dot = {
@@ -1171,6 +1235,7 @@ static const rf_cpu_isa_kernels x86_kernels = {
     .packed = {
         [RF_TYPE_Q4_0] = packed_q4_0, [RF_TYPE_Q8_0] = packed_q8_0, [RF_TYPE_Q4_K] = packed_q4_K,
         [RF_TYPE_Q5_K] = packed_q5_K, [RF_TYPE_Q6_K] = packed_q6_K, [RF_TYPE_IQ4_NL] = packed_iq4_nl,
+        [RF_TYPE_IQ4_XS] = packed_iq4_xs,
     },
     .f16_row = f16_row,
     .act_q8 = act_q8,
