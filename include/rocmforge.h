@@ -142,7 +142,8 @@ typedef struct rf_ctx_params {
     int n_ctx;            /* total KV capacity in tokens over all sequences; 0 = model's train ctx (capped) */
     int n_seq_max;        /* most sequences alive at once */
     int n_batch;          /* most tokens in one rf_decode call */
-    int n_threads;        /* 0 = model's setting */
+    int n_threads;        /* 0 or the model's rf_model_params.n_threads (the CPU
+                             thread pool is the model's; another count is an error) */
     int kv_block_size;    /* tokens per KV block; 0 = default (16) */
     bool embeddings;      /* keep final hidden states for rf_get_embeddings */
     bool deterministic;   /* batch-invariant reductions */

@@ -87,6 +87,12 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
     if (p.n_seq_max > 4096) return rf_err(err, RF_ERR_INVALID_ARG, "n_seq_max %d out of range [1, 4096]", p.n_seq_max);
     if (p.n_batch <= 0) p.n_batch = 512;
     if (p.n_batch > 65536) return rf_err(err, RF_ERR_INVALID_ARG, "n_batch %d out of range [1, 65536]", p.n_batch);
+    /* The CPU thread pool belongs to the model (rf_model_params.n_threads). */
+    if (p.n_threads < 0 || (p.n_threads > 0 && p.n_threads != m->n_threads))
+        return rf_err(err, RF_ERR_UNSUPPORTED,
+                      "rf_ctx_create: n_threads %d differs from the model's %d; threads are set at model load "
+                      "(rf_model_params.n_threads); pass 0 here",
+                      p.n_threads, m->n_threads);
     if (p.kv_block_size <= 0) p.kv_block_size = 16;
     if (p.kv_block_size > 4096)
         return rf_err(err, RF_ERR_INVALID_ARG, "kv_block_size %d out of range [1, 4096]", p.kv_block_size);

@@ -223,6 +223,15 @@ int main(void)
         rf_model_free(m);
         m = m1;
     }
+    /* the context's thread count is the model's (1 here) or 0; another is an
+     * error that names the setting, not silently ignored */
+    cp = rf_ctx_default_params();
+    cp.n_threads = 1;
+    CHECK(rf_ctx_create(m, &cp, &c, &err) == RF_OK);
+    rf_ctx_free(c);
+    cp.n_threads = 3;
+    c = NULL;
+    CHECK(rf_ctx_create(m, &cp, &c, &err) == RF_ERR_UNSUPPORTED && !c && strstr(err.msg, "n_threads 3"));
     rf_model_free(m);
     return rf_test_done("engine_kv");
 }
