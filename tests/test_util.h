@@ -27,6 +27,17 @@ static inline void rf_test_skip(const char *why)
     exit(77);
 }
 
+/* Runs `rocmforge ARGS >LOG 2>&1` with the binary ctest names in RF_BIN
+ * (skips the test without it); returns the shell's status. */
+static inline int rf_test_run_cli(const char *args, const char *log)
+{
+    const char *bin = getenv("RF_BIN");
+    if (!bin) rf_test_skip("RF_BIN (the rocmforge binary) not set; run through ctest");
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "%.500s %.1400s >%.300s 2>&1", bin, args, log);
+    return system(cmd);
+}
+
 /* Directory of the reference models (../shared/models), from the
  * environment set by ctest; NULL-safe default. */
 static inline const char *rf_test_models_dir(void)

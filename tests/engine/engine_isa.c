@@ -22,14 +22,6 @@
 
 static char tmpdir[256];
 
-static int run_cli(const char *args)
-{
-    const char *bin = getenv("RF_BIN");
-    if (!bin) rf_test_skip("RF_BIN (the rocmforge binary) not set; run through ctest");
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%.500s %.1200s >%.200s/cli.log 2>&1", bin, args, tmpdir);
-    return system(cmd);
-}
 
 /* Logits of the prompt's last token, then of N_DECODE greedy steps, into
  * out ((1 + N_DECODE) x n_vocab), with the variant isa; false when the CPU
@@ -93,7 +85,9 @@ int main(void)
         snprintf(path, sizeof path, "%s/m%zu.gguf", tmpdir, mi);
         snprintf(args, sizeof args, "synth --arch llama --shape %s --type %s --seed 7 -q -o %s", models[mi].shape,
                  models[mi].type, path);
-        CHECKF(run_cli(args) == 0, "synth %s %s failed (see %s/cli.log)", models[mi].shape, models[mi].type, tmpdir);
+        char log[300];
+        snprintf(log, sizeof log, "%s/cli.log", tmpdir);
+        CHECKF(rf_test_run_cli(args, log) == 0, "synth %s %s failed (see %s/cli.log)", models[mi].shape, models[mi].type, tmpdir);
         int V = 0;
         static float ref[(1 + N_DECODE) * 512], got[(1 + N_DECODE) * 512];
         CHECK(run(path, RF_ISA_SCALAR, ref, &V));

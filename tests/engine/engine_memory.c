@@ -29,17 +29,16 @@ static long status_kb(const char *key)
 int main(void)
 {
     if (status_kb("RssFile") < 0) rf_test_skip("/proc/self/status has no RssFile (not Linux?)");
-    const char *bin = getenv("RF_BIN");
-    if (!bin) rf_test_skip("RF_BIN (the rocmforge binary) not set; run through ctest");
     char dir[] = "/tmp/rf-engine-memory-XXXXXX";
     if (!mkdtemp(dir)) rf_test_skip("cannot create a temporary directory");
-    char path[256], cmd[1024];
+    char path[256], args[512], log[256], cmd[300];
     snprintf(path, sizeof path, "%s/m.gguf", dir);
-    /* ~34 MiB of Q4_0 matrices */
-    snprintf(cmd, sizeof cmd,
-             "%s synth --arch llama --shape n_embd=1024,n_layer=4,n_head=8,n_head_kv=8,n_ff=4096,n_vocab=512 "
-             "--type Q4_0 --seed 3 -q -o %s >%s/cli.log 2>&1", bin, path, dir);
-    CHECKF(system(cmd) == 0, "synth failed (see %s/cli.log)", dir);
+    snprintf(log, sizeof log, "%s/cli.log", dir);
+    /* ~37 MiB of Q4_0 matrices */
+    snprintf(args, sizeof args,
+             "synth --arch llama --shape n_embd=1024,n_layer=4,n_head=8,n_head_kv=8,n_ff=4096,n_vocab=512 "
+             "--type Q4_0 --seed 3 -q -o %s", path);
+    CHECKF(rf_test_run_cli(args, log) == 0, "synth failed (see %s)", log);
     struct stat st;
     CHECK(stat(path, &st) == 0);
     const long file_kb = (long)(st.st_size / 1024);

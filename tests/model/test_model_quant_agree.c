@@ -164,14 +164,6 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int run_cli(const char *args, const char *log)
-{
-    const char *bin = getenv("RF_BIN");
-    if (!bin) rf_test_skip("RF_BIN (the rocmforge binary) not set; run through ctest");
-    char cmd[2400];
-    snprintf(cmd, sizeof cmd, "%.500s %.1400s >%.300s 2>&1", bin, args, log);
-    return system(cmd);
-}
 
 static void print_file(const char *path)
 {
@@ -333,7 +325,7 @@ int main(void)
     snprintf(f32, sizeof f32, "%s/F32.gguf", tmpdir);
     snprintf(log, sizeof log, "%s/cli.log", tmpdir);
     snprintf(args, sizeof args, "synth --arch llama --shape %s --type F32 --seed %d -q -o %s", SHAPE, SEED, f32);
-    if (run_cli(args, log) != 0) {
+    if (rf_test_run_cli(args, log) != 0) {
         fprintf(stderr, "rocmforge %s failed:\n", args);
         print_file(log);
         CHECK(0);
@@ -367,7 +359,7 @@ int main(void)
         } else {
             snprintf(path, sizeof path, "%s/%s.gguf", tmpdir, type);
             snprintf(args, sizeof args, "quantize -t %d %s %s %s", N_THREADS, f32, path, type);
-            if (run_cli(args, log) != 0) {
+            if (rf_test_run_cli(args, log) != 0) {
                 fprintf(stderr, "%-7s skipped: rocmforge quantize rejected it:\n", type);
                 print_file(log);
                 continue;
@@ -375,7 +367,7 @@ int main(void)
             /* the same weights dequantized: the exact-arithmetic reference */
             snprintf(dpath, sizeof dpath, "%s/%s-deq.gguf", tmpdir, type);
             snprintf(args, sizeof args, "quantize --allow-requantize -t %d %s %s F32", N_THREADS, path, dpath);
-            if (run_cli(args, log) != 0) {
+            if (rf_test_run_cli(args, log) != 0) {
                 fprintf(stderr, "%s: dequantizing to F32 failed:\n", type);
                 print_file(log);
                 CHECK(0);

@@ -918,36 +918,19 @@ RF_MT pk_b32(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, si
         for (int t = 0; t < T; t++) pv_store(y + (int64_t)(t0 + t) * ys + r0 + PV * v, acc[v][t], nr - PV * v < PV ? nr - PV * v : PV);
 }
 
-RF_MT pk_q4_0_1(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
-                int t0, int T)
-{
-    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_Q4_0, 1, t0, T);
-}
-RF_MT pk_q4_0_2(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
-                int t0, int T)
-{
-    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_Q4_0, 2, t0, T);
-}
-RF_MT pk_iq4_nl_1(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
-                  int t0, int T)
-{
-    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_IQ4_NL, 1, t0, T);
-}
-RF_MT pk_iq4_nl_2(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
-                  int t0, int T)
-{
-    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_IQ4_NL, 2, t0, T);
-}
-RF_MT pk_q8_0_1(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
-                int t0, int T)
-{
-    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_Q8_0, 1, t0, T);
-}
-RF_MT pk_q8_0_2(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, int64_t ys,
-                int t0, int T)
-{
-    pk_b32(n, wg, r0, nr, xb, xs, y, ys, PK_Q8_0, 2, t0, T);
-}
+/* pk_<type>_<NV>: pk_b32 with the kind and vector count fixed */
+#define RF_PK_B32(type, KIND, NV)                                                                              \
+    RF_MT pk_##type##_##NV(int64_t n, const uint8_t *wg, int r0, int nr, const uint8_t *xb, size_t xs, float *y, \
+                           int64_t ys, int t0, int T)                                                          \
+    {                                                                                                          \
+        pk_b32(n, wg, r0, nr, xb, xs, y, ys, KIND, NV, t0, T);                                                 \
+    }
+RF_PK_B32(q4_0, PK_Q4_0, 1)
+RF_PK_B32(q4_0, PK_Q4_0, 2)
+RF_PK_B32(iq4_nl, PK_IQ4_NL, 1)
+RF_PK_B32(iq4_nl, PK_IQ4_NL, 2)
+RF_PK_B32(q8_0, PK_Q8_0, 1)
+RF_PK_B32(q8_0, PK_Q8_0, 2)
 
 /* Q4_K: per sub-block pair p, the 8 runs' low nibbles are sub-block 2p and
  * the high nibbles 2p + 1; each sub-block's integer sum is multiplied by its
