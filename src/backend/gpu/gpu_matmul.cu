@@ -8,11 +8,12 @@
  *     (NT tokens per pass), so W is read once per pass. Each output's
  *     reduction order (lane partial sums, then the warp tree) depends only
  *     on n_cols, not on how many tokens share the pass.
- *   - mma (prompt processing): output tiles of MM_BM weight rows x MM_BN
- *     tokens; each k-step decodes a 32-wide slice of MM_BM rows to F16 in
+ *   - mma (prompt processing): output tiles of 128 (or 64) weight rows x
+ *     MM_BN tokens; each k-step decodes a 32-wide slice of the rows to F16 in
  *     shared memory, converts the tokens' activations to F16 beside it, and
  *     each warp runs 16x16x16 matrix-unit products (gpu_mma.cuh) with F32
- *     accumulation. W is read once per MM_BN tokens.
+ *     accumulation, the next step's loads in flight meanwhile. W is read
+ *     once per MM_BN tokens.
  */
 #include "gpu_impl.cuh"
 #include "gpu_mma.cuh"
@@ -412,78 +413,123 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_kq(
 }
 
 /* ----------------------------------------------------------------- mma */
-#define MM_BM 128          /* weight rows per tile */
+/* A tile: BM weight rows x MM_BN tokens, 8 warps as 2 (rows) x 4 (tokens),
+ * each warp BM/2 rows x 32 tokens in 16x16 pieces (its A fragments reused
+ * across 2 token pieces, its B fragments across BM/32 row pieces). Shared
+ * memory holds two k-steps: while the warps multiply one, each thread has
+ * already loaded and decoded its share of the next (2 * BM / 128 slices of
+ * 8 weights, 4 float4 of activations) and stores it into the other half
+ * after its products; one barrier per step. BM = 64 for matrices whose
+ * 128-row grid would leave multiprocessors idle. */
 #define MM_BN 128          /* tokens per tile */
 #define MM_BK 32           /* k per step: one decoded chunk per row */
 #define MM_LD (MM_BK + 8)  /* padded row (halves): 80 bytes, keeps 32-byte fragment alignment */
 #define MM_THREADS 256
-#define MM_TILES ((MM_BM / 16) * (MM_BN / 16))
 
-template <int T>
-static __global__ __launch_bounds__(MM_THREADS) void rf_k_matmul_mma(
+template <int T, int BM>
+static __global__ __launch_bounds__(MM_THREADS, 2) void rf_k_matmul_mma(
     const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
     const float *__restrict__ x, int64_t n_tok, float *__restrict__ y)
 {
     RF_PDL_WAIT();
     typedef rf_q<T> Q;
-    __shared__ __align__(32) __half As[MM_BM * MM_LD];
-    __shared__ __align__(32) __half Bs[MM_BN * MM_LD];
-    __shared__ __align__(32) float Cs[MM_THREADS / 32][256];
-    enum { NW = MM_THREADS / RF_WARP, TPW = MM_TILES / NW };
+    enum { STAGE = (BM + MM_BN) * MM_LD, NS = BM * 4 / MM_THREADS, NX = MM_BN * 8 / MM_THREADS };
+    static_assert(MM_THREADS / RF_WARP * RF_WARP == MM_THREADS, "whole warps");
+    __shared__ __align__(32) __half sm[2 * STAGE];
+    /* warps: 2 x 4 of 32-lane warps; 64-lane wavefronts (CDNA) are 4 warps, 2 x 2 */
+    enum { NW = MM_THREADS / RF_WARP, WN = NW >= 8 ? 4 : 2, WM = NW / WN, WROWS = BM / WM, WTOK = MM_BN / WN,
+           PM = WROWS / 16, PN = WTOK / 16 };
 
     const int tid = threadIdx.x, warp = rf_warp_id();
-    const int64_t r0 = (int64_t)blockIdx.x * MM_BM, t0 = (int64_t)blockIdx.y * MM_BN;
+    const int wm = warp % WM, wn = warp / WM;
+    const int64_t r0 = (int64_t)blockIdx.x * BM, t0 = (int64_t)blockIdx.y * MM_BN;
     const int cpb = Q::QK / 32;
-    rf_mma_acc acc[TPW];
+    rf_mma_acc acc[PM][PN];
 #pragma unroll
-    for (int j = 0; j < TPW; j++) rf_mma_zero(acc[j]);
+    for (int i = 0; i < PM; i++)
+#pragma unroll
+        for (int j = 0; j < PN; j++) rf_mma_zero(acc[i][j]);
 
-    for (int64_t k0 = 0; k0 < n_cols; k0 += MM_BK) {
-        /* decode: MM_BM rows x 4 slices, neighbouring threads on one row */
-        for (int q = tid; q < MM_BM * 4; q += MM_THREADS) {
-            const int rr = q / 4, sl = q % 4;
-            const int64_t r = r0 + rr;
-            float wv[8];
-            if (r < n_rows) {
-                const int64_t c = k0 / 32;
-                rf_slice<T>::get(w + r * row_stride + (c / cpb) * Q::BYTES, (int)(c % cpb), sl, wv);
-            } else {
+    float wv[NS][8];
+    float4 xv[NX];
+    /* this thread's share of step k0: slices q = tid + MM_THREADS * i (row q / 4, slice q % 4), float4s likewise */
+    auto fetch = [&](int64_t k0) {
+        const int64_t c = k0 / 32;
 #pragma unroll
-                for (int j = 0; j < 8; j++) wv[j] = 0.f;
+        for (int i = 0; i < NS; i++) {
+            const int q = tid + MM_THREADS * i;
+            const int64_t r = r0 + q / 4;
+            if (r < n_rows) rf_slice<T>::get(w + r * row_stride + (c / cpb) * Q::BYTES, (int)(c % cpb), q % 4, wv[i]);
+            else {
+#pragma unroll
+                for (int j = 0; j < 8; j++) wv[i][j] = 0.f;
             }
-            __half2 *dst = (__half2 *)(As + rr * MM_LD + sl * 8);
+        }
 #pragma unroll
-            for (int j = 0; j < 4; j++) dst[j] = __floats2half2_rn(wv[2 * j], wv[2 * j + 1]);
+        for (int i = 0; i < NX; i++) {
+            const int q = tid + MM_THREADS * i;
+            xv[i] = t0 + q / 8 < n_tok ? *(const float4 *)(x + (t0 + q / 8) * n_cols + k0 + (q % 8) * 4)
+                                       : make_float4(0.f, 0.f, 0.f, 0.f);
         }
-        /* activations: MM_BN tokens x 32 floats as float4, to F16 */
-        for (int q = tid; q < MM_BN * 8; q += MM_THREADS) {
-            const int tk = q / 8, part = q % 8;
-            float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-            if (t0 + tk < n_tok) v = *(const float4 *)(x + (t0 + tk) * n_cols + k0 + part * 4);
-            __half2 *dst = (__half2 *)(Bs + tk * MM_LD + part * 4);
-            dst[0] = __floats2half2_rn(v.x, v.y);
-            dst[1] = __floats2half2_rn(v.z, v.w);
+    };
+    auto put = [&](__half *st) {
+#pragma unroll
+        for (int i = 0; i < NS; i++) {
+            const int q = tid + MM_THREADS * i;
+            __half2 *dst = (__half2 *)(st + (q / 4) * MM_LD + (q % 4) * 8);
+#pragma unroll
+            for (int j = 0; j < 4; j++) dst[j] = __floats2half2_rn(wv[i][2 * j], wv[i][2 * j + 1]);
         }
+#pragma unroll
+        for (int i = 0; i < NX; i++) {
+            const int q = tid + MM_THREADS * i;
+            __half2 *dst = (__half2 *)(st + BM * MM_LD + (q / 8) * MM_LD + (q % 8) * 4);
+            dst[0] = __floats2half2_rn(xv[i].x, xv[i].y);
+            dst[1] = __floats2half2_rn(xv[i].z, xv[i].w);
+        }
+    };
+
+    fetch(0);
+    put(sm);
+    __syncthreads();
+    int cur = 0;
+    for (int64_t k0 = 0; k0 < n_cols; k0 += MM_BK) {
+        const bool more = k0 + MM_BK < n_cols;
+        if (more) fetch(k0 + MM_BK);   /* global loads in flight during the products */
+        const __half *As = sm + cur * STAGE + (wm * WROWS) * MM_LD;
+        const __half *Bs = sm + cur * STAGE + BM * MM_LD + (wn * WTOK) * MM_LD;
+#pragma unroll
+        for (int kk = 0; kk < MM_BK; kk += 16) {
+            rf_mma_a fa[PM];
+            rf_mma_b fb[PN];
+#pragma unroll
+            for (int i = 0; i < PM; i++) rf_mma_load_a(fa[i], As + i * 16 * MM_LD + kk, MM_LD);
+#pragma unroll
+            for (int j = 0; j < PN; j++) rf_mma_load_b(fb[j], Bs + j * 16 * MM_LD + kk, MM_LD);
+#pragma unroll
+            for (int i = 0; i < PM; i++)
+#pragma unroll
+                for (int j = 0; j < PN; j++) rf_mma_run(acc[i][j], fa[i], fb[j]);
+        }
+        if (more) put(sm + (cur ^ 1) * STAGE);
         __syncthreads();
-#pragma unroll
-        for (int j = 0; j < TPW; j++) {
-            const int id = warp + j * NW, tm = id % (MM_BM / 16), tn = id / (MM_BM / 16);
-            rf_mma_16x16x16(acc[j], As + tm * 16 * MM_LD, MM_LD, Bs + tn * 16 * MM_LD, MM_LD);
-            rf_mma_16x16x16(acc[j], As + tm * 16 * MM_LD + 16, MM_LD, Bs + tn * 16 * MM_LD + 16, MM_LD);
-        }
-        __syncthreads();
+        cur ^= 1;
     }
+    /* out through shared memory, 256 floats per warp, rows fastest so each
+     * half-warp writes 16 consecutive outputs */
+    float *Cs = (float *)sm + warp * 256;
 #pragma unroll
-    for (int j = 0; j < TPW; j++) {
-        const int id = warp + j * NW, tm = id % (MM_BM / 16), tn = id / (MM_BM / 16);
-        rf_mma_store(acc[j], Cs[warp], 16);
-        rf_syncwarp();
-        for (int e = rf_lane(); e < 256; e += RF_WARP) {
-            const int64_t r = r0 + tm * 16 + e / 16, t = t0 + tn * 16 + e % 16;
-            if (r < n_rows && t < n_tok) y[t * n_rows + r] = Cs[warp][e];
+    for (int i = 0; i < PM; i++)
+#pragma unroll
+        for (int j = 0; j < PN; j++) {
+            rf_mma_store(acc[i][j], Cs, 16);
+            rf_syncwarp();
+            for (int e = rf_lane(); e < 256; e += RF_WARP) {
+                const int64_t r = r0 + wm * WROWS + i * 16 + e % 16, t = t0 + wn * WTOK + j * 16 + e / 16;
+                if (r < n_rows && t < n_tok) y[t * n_rows + r] = Cs[(e % 16) * 16 + e / 16];
+            }
+            rf_syncwarp();
         }
-        rf_syncwarp();
-    }
 }
 
 /* ------------------------------------------------------------ get_rows */
@@ -787,10 +833,17 @@ extern "C" rf_status rf_gpu_matmul_mma(rf_gpu *g, rf_type wtype, const void *d_w
         return rf_gpu_matmul_vec(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
     if ((n_tok + MM_BN - 1) / MM_BN > 65535)
         return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: %lld tokens in one call is too many", (long long)n_tok);
-    dim3 grid(rf_gpu_blocks(n_rows, MM_BM), rf_gpu_blocks(n_tok, MM_BN));
+    /* 128-row tiles unless that leaves fewer than two tiles per multiprocessor */
+    const int64_t tiles128 = rf_gpu_blocks(n_rows, 128) * rf_gpu_blocks(n_tok, MM_BN);
+    const bool small = tiles128 < 2 * (int64_t)(g->info.n_sm > 0 ? g->info.n_sm : 1);
+    dim3 grid(rf_gpu_blocks(n_rows, small ? 64 : 128), rf_gpu_blocks(n_tok, MM_BN));
     switch ((int)wtype) {
-#define X(T) case T: rf_launch(g->pdl, rf_k_matmul_mma<T>, dim3(grid), dim3(MM_THREADS), 0, g->stream,  \
-        (const uint8_t *)d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y); break;
+#define X(T) case T:                                                                                          \
+        if (small) rf_launch(g->pdl, rf_k_matmul_mma<T, 64>, dim3(grid), dim3(MM_THREADS), 0, g->stream,     \
+                             (const uint8_t *)d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y);             \
+        else rf_launch(g->pdl, rf_k_matmul_mma<T, 128>, dim3(grid), dim3(MM_THREADS), 0, g->stream,          \
+                       (const uint8_t *)d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y);                   \
+        break;
         RF_GPU_TYPES(X)
 #undef X
     }

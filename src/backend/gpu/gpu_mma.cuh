@@ -5,7 +5,8 @@
  *     C[m][n] += sum_k A[m][k] * B[n][k]      m, n, k < 16
  * A and B are F16 in shared memory, row-major with leading dimensions lda /
  * ldb (B is stored as [n][k], i.e. the weight-row-by-token layout the matmul
- * tiles use). Implementations:
+ * tiles use). Fragments are loaded apart from the product (rf_mma_load_a /
+ * _b, rf_mma_run) so a warp reuses each across several tiles. Implementations:
  *   - NVIDIA (sm_70+): WMMA fragments (HMMA instructions).
  *   - AMD CDNA (gfx908/90a/94x, wave64): v_mfma_f32_16x16x16f16. Lane l holds
  *     A[l%16][4(l/16)+j], B[n=l%16][4(l/16)+j] and C[4(l/16)+j][l%16], j<4.
@@ -24,15 +25,12 @@
 #if defined(RF_MMA_WMMA_NV)
 #include <mma.h>
 struct rf_mma_acc { nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> f; };
+struct rf_mma_a { nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __half, nvcuda::wmma::row_major> f; };
+struct rf_mma_b { nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 16, __half, nvcuda::wmma::col_major> f; };
 RF_DEV void rf_mma_zero(rf_mma_acc &c) { nvcuda::wmma::fill_fragment(c.f, 0.0f); }
-RF_DEV void rf_mma_16x16x16(rf_mma_acc &c, const __half *A, int lda, const __half *B, int ldb)
-{
-    nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __half, nvcuda::wmma::row_major> a;
-    nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 16, __half, nvcuda::wmma::col_major> b;
-    nvcuda::wmma::load_matrix_sync(a, A, lda);
-    nvcuda::wmma::load_matrix_sync(b, B, ldb);
-    nvcuda::wmma::mma_sync(c.f, a, b, c.f);
-}
+RF_DEV void rf_mma_load_a(rf_mma_a &a, const __half *A, int lda) { nvcuda::wmma::load_matrix_sync(a.f, A, lda); }
+RF_DEV void rf_mma_load_b(rf_mma_b &b, const __half *B, int ldb) { nvcuda::wmma::load_matrix_sync(b.f, B, ldb); }
+RF_DEV void rf_mma_run(rf_mma_acc &c, const rf_mma_a &a, const rf_mma_b &b) { nvcuda::wmma::mma_sync(c.f, a.f, b.f, c.f); }
 RF_DEV void rf_mma_store(const rf_mma_acc &c, float *C, int ldc)
 {
     nvcuda::wmma::store_matrix_sync(C, c.f, ldc, nvcuda::wmma::mem_row_major);
@@ -42,14 +40,24 @@ RF_DEV void rf_mma_store(const rf_mma_acc &c, float *C, int ldc)
 typedef float rf_f32x4 __attribute__((ext_vector_type(4)));
 typedef _Float16 rf_f16x4 __attribute__((ext_vector_type(4)));
 struct rf_mma_acc { rf_f32x4 v; };
+struct rf_mma_a { rf_f16x4 v; };
+struct rf_mma_b { rf_f16x4 v; };
 RF_DEV void rf_mma_zero(rf_mma_acc &c) { c.v = (rf_f32x4){0.f, 0.f, 0.f, 0.f}; }
-RF_DEV void rf_mma_16x16x16(rf_mma_acc &c, const __half *A, int lda, const __half *B, int ldb)
+RF_DEV void rf_mma_load_a(rf_mma_a &a, const __half *A, int lda)
 {
-    const int l = rf_lane(), r = l % 16, k0 = 4 * (l / 16);
-    const _Float16 *a = (const _Float16 *)A + r * lda + k0;
-    const _Float16 *b = (const _Float16 *)B + r * ldb + k0;
-    rf_f16x4 av = {a[0], a[1], a[2], a[3]}, bv = {b[0], b[1], b[2], b[3]};
-    c.v = __builtin_amdgcn_mfma_f32_16x16x16f16(av, bv, c.v, 0, 0, 0);
+    const int l = rf_lane();
+    const _Float16 *p = (const _Float16 *)A + (l % 16) * lda + 4 * (l / 16);
+    a.v = (rf_f16x4){p[0], p[1], p[2], p[3]};
+}
+RF_DEV void rf_mma_load_b(rf_mma_b &b, const __half *B, int ldb)
+{
+    const int l = rf_lane();
+    const _Float16 *p = (const _Float16 *)B + (l % 16) * ldb + 4 * (l / 16);
+    b.v = (rf_f16x4){p[0], p[1], p[2], p[3]};
+}
+RF_DEV void rf_mma_run(rf_mma_acc &c, const rf_mma_a &a, const rf_mma_b &b)
+{
+    c.v = __builtin_amdgcn_mfma_f32_16x16x16f16(a.v, b.v, c.v, 0, 0, 0);
 }
 RF_DEV void rf_mma_store(const rf_mma_acc &c, float *C, int ldc)
 {
@@ -67,14 +75,23 @@ RF_DEV void rf_mma_zero(rf_mma_acc &c)
 #pragma unroll
     for (int j = 0; j < 8; j++) c.v[j] = 0.f;
 }
-RF_DEV void rf_mma_16x16x16(rf_mma_acc &c, const __half *A, int lda, const __half *B, int ldb)
+struct rf_mma_a { rf_f16x16 v; };
+struct rf_mma_b { rf_f16x16 v; };
+RF_DEV void rf_mma_load_a(rf_mma_a &a, const __half *A, int lda)
 {
-    const int r = rf_lane() % 16;
-    const _Float16 *a = (const _Float16 *)A + r * lda, *b = (const _Float16 *)B + r * ldb;
-    rf_f16x16 av, bv;
+    const _Float16 *p = (const _Float16 *)A + (rf_lane() % 16) * lda;
 #pragma unroll
-    for (int k = 0; k < 16; k++) { av[k] = a[k]; bv[k] = b[k]; }
-    c.v = __builtin_amdgcn_wmma_f32_16x16x16_f16_w32(av, bv, c.v);
+    for (int k = 0; k < 16; k++) a.v[k] = p[k];
+}
+RF_DEV void rf_mma_load_b(rf_mma_b &b, const __half *B, int ldb)
+{
+    const _Float16 *p = (const _Float16 *)B + (rf_lane() % 16) * ldb;
+#pragma unroll
+    for (int k = 0; k < 16; k++) b.v[k] = p[k];
+}
+RF_DEV void rf_mma_run(rf_mma_acc &c, const rf_mma_a &a, const rf_mma_b &b)
+{
+    c.v = __builtin_amdgcn_wmma_f32_16x16x16_f16_w32(a.v, b.v, c.v);
 }
 RF_DEV void rf_mma_store(const rf_mma_acc &c, float *C, int ldc)
 {
@@ -92,13 +109,18 @@ RF_DEV void rf_mma_zero(rf_mma_acc &c)
 #pragma unroll
     for (int j = 0; j < RF_MMA_PER_LANE; j++) c.v[j] = 0.f;
 }
-RF_DEV void rf_mma_16x16x16(rf_mma_acc &c, const __half *A, int lda, const __half *B, int ldb)
+/* the fragments stay in shared memory: a pointer and its leading dimension */
+struct rf_mma_a { const __half *p; int ld; };
+struct rf_mma_b { const __half *p; int ld; };
+RF_DEV void rf_mma_load_a(rf_mma_a &a, const __half *A, int lda) { a.p = A; a.ld = lda; }
+RF_DEV void rf_mma_load_b(rf_mma_b &b, const __half *B, int ldb) { b.p = B; b.ld = ldb; }
+RF_DEV void rf_mma_run(rf_mma_acc &c, const rf_mma_a &a, const rf_mma_b &b)
 {
 #pragma unroll
     for (int j = 0; j < RF_MMA_PER_LANE; j++) {
         const int e = rf_lane() + j * RF_WARP, m = e / 16, n = e % 16;
         float s = c.v[j];
-        for (int k = 0; k < 16; k++) s += __half2float(A[m * lda + k]) * __half2float(B[n * ldb + k]);
+        for (int k = 0; k < 16; k++) s += __half2float(a.p[m * a.ld + k]) * __half2float(b.p[n * b.ld + k]);
         c.v[j] = s;
     }
 }
@@ -111,5 +133,15 @@ RF_DEV void rf_mma_store(const rf_mma_acc &c, float *C, int ldc)
     }
 }
 #endif
+
+/* One product with fragments loaded for it alone. */
+RF_DEV void rf_mma_16x16x16(rf_mma_acc &c, const __half *A, int lda, const __half *B, int ldb)
+{
+    rf_mma_a a;
+    rf_mma_b b;
+    rf_mma_load_a(a, A, lda);
+    rf_mma_load_b(b, B, ldb);
+    rf_mma_run(c, a, b);
+}
 
 #endif
