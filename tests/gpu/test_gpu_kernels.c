@@ -90,6 +90,7 @@ static double rel_err_f(const float *a, const float *ref, size_t n)
 
 /* -------------------------------------------------------------- matmul */
 
+static int bits_differ(const float *a, const float *b, size_t n);
 static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const int *toks, int n_toks)
 {
     const rf_quant_ops *q = rf_quant_get(t);
@@ -153,6 +154,28 @@ static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const in
         }
     }
 
+    /* 16+ tokens of these types run on the integer tiles, which must give
+     * the one-token decode kernels' bits for every token (batch invariance) */
+    const bool tiles = t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q6_K ||
+                       t == RF_TYPE_IQ4_NL || t == RF_TYPE_IQ4_XS;
+    if (tiles && max_tok >= 16) {
+        float *y1 = malloc(sizeof(float) * max_tok * n_rows);
+        const uint64_t before = rf_gpu_int_tile_launches(G);
+        dev_poison(d_y, (size_t)(max_tok * n_rows));
+        OK(rf_gpu_matmul(G, t, d_w, n_rows, n_cols, stride, d_x, max_tok, d_y, E));
+        dev_get(y, d_y, sizeof(float) * max_tok * n_rows);
+        CHECKF(rf_gpu_int_tile_launches(G) > before, "matmul %s, %d tokens: the integer tiles did not run",
+               rf_type_name(t), max_tok);
+        for (int t2 = 0; t2 < max_tok; t2++)
+            OK(rf_gpu_matmul(G, t, d_w, n_rows, n_cols, stride, d_x + (int64_t)t2 * n_cols, 1,
+                             d_y + (int64_t)t2 * n_rows, E));
+        dev_get(y1, d_y, sizeof(float) * max_tok * n_rows);
+        const int nd = bits_differ(y, y1, (size_t)(max_tok * n_rows));
+        CHECKF(nd == 0, "matmul %s %lld x %lld: integer tiles (%d tokens) differ from one-token products in %d of %lld",
+               rf_type_name(t), (long long)n_rows, (long long)n_cols, max_tok, nd, (long long)(max_tok * n_rows));
+        free(y1);
+    }
+
     /* get_rows: rows dequantized exactly as the reference (x scale) */
     int32_t ids[5] = {0, (int32_t)(n_rows - 1), (int32_t)(n_rows / 2), 1 % (int32_t)n_rows, (int32_t)(n_rows / 3)};
     int32_t *d_ids = dev_from(ids, sizeof ids);
@@ -192,9 +215,16 @@ static void test_matmul(void)
     }
     /* model-sized rows: whole warp steps of superblocks (8 on 32-wide warps,
      * 16 on 64-wide wavefronts) */
-    const int toks4[] = {1, 3, 8};
-    test_matmul_type(RF_TYPE_Q6_K, 45, 4096, toks4, 3);
-    test_matmul_type(RF_TYPE_Q4_K, 21, 4096, toks4, 3);
+    const int toks4[] = {1, 3, 8, 40};
+    test_matmul_type(RF_TYPE_Q6_K, 45, 4096, toks4, 4);
+    test_matmul_type(RF_TYPE_Q4_K, 21, 4096, toks4, 4);
+    /* rows of many superblocks per lane (the tiles' lane walk) and a long batch */
+    const int toks5[] = {1, 16, 129};
+    test_matmul_type(RF_TYPE_Q4_K, 70, 14336, toks5, 3);
+    test_matmul_type(RF_TYPE_Q6_K, 19, 5120, toks5, 3);
+    test_matmul_type(RF_TYPE_Q4_0, 33, 4160, toks5, 3);
+    test_matmul_type(RF_TYPE_Q8_0, 65, 2080, toks5, 3);
+    test_matmul_type(RF_TYPE_IQ4_XS, 17, 3072, toks5, 3);
     /* plain rows whose length is not a multiple of 4 (element tail path) */
     const int toks3[] = {1, 5, 20};
     test_matmul_type(RF_TYPE_F32, 33, 67, toks3, 3);

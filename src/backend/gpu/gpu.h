@@ -97,13 +97,19 @@ void rf_gpu_share_q8(rf_gpu *dst, const rf_gpu *src);
  * default: see rf_gpu_matmul; RF_GPU_MMA=1 turns them on everywhere). */
 void rf_gpu_set_mma(rf_gpu *g, bool on);
 
+/* How many integer prompt tiles have been launched (tests: the path ran). */
+uint64_t rf_gpu_int_tile_launches(const rf_gpu *g);
+
 /* Whether matmul / get_rows accept weights of type t. */
 bool rf_gpu_type_supported(rf_type t);
 
 /* y[t*n_rows + r] = dot(W row r, x[t*n_cols ...]) for t < n_tok.
  * Few tokens: one pass over W per call, activations reused from cache.
- * Many tokens, when allowed (rf_gpu_set_mma): tiles dequantized to F16 and
- * multiplied on the matrix units (F32 accumulation). n_cols must be a multiple of the type's block size
+ * 16+ tokens of Q4_0, Q8_0, Q4_K, Q6_K, IQ4_NL, IQ4_XS: integer tiles on
+ * the matrix units that give exactly the few-token path's bits (batch
+ * invariant). Other types, many tokens, when allowed (rf_gpu_set_mma):
+ * tiles dequantized to F16 and multiplied on the matrix units (F32
+ * accumulation). n_cols must be a multiple of the type's block size
  * (any n_cols for F32/F16/BF16). */
 rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
                         int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,

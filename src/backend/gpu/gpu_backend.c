@@ -335,9 +335,9 @@ static rf_status gb_reserve(void *ctx, const rf_bweight *const *ws, int n_w, int
                           ws[i]->name, rf_type_name(ws[i]->type));
         if (ws[i]->n_cols > max_cols) max_cols = ws[i]->n_cols;
     }
-    /* 8-bit activations for the decode products: up to 16 tokens per call
-     * (larger batches take the matrix-unit path) */
-    const int64_t toks = n_tok < 16 ? (n_tok > 0 ? n_tok : 1) : 16;
+    /* 8-bit activations for the integer products, the whole batch: the
+     * prompt tiles read every token's from one rounding pass */
+    const int64_t toks = n_tok > 0 ? n_tok : 1;
     rf_status st = rf_gpu_reserve_q8(c->g, (size_t)(toks * max_cols), err);
     /* the greedy pick: a row as wide as the widest output (the LM head), and
      * room for the sampler's adjustments (penalty window + biases) */

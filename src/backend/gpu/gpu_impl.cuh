@@ -40,6 +40,7 @@ struct rf_gpu {
     int32_t *d_adj, *h_adj;       /* (adj_cap * 2) packed adjustments, device and host staging */
     int adj_cap;
     int32_t *d_pick;              /* the chosen id */
+    uint64_t n_int_tiles;         /* integer prompt tiles launched (tests) */
 };
 
 /* Evaluates a runtime call; on failure fills err and returns RF_ERR_BACKEND

@@ -201,6 +201,36 @@ RF_DEV void rf_ld16_a2(const uint8_t *p, uint32_t w[4])
     for (int i = 0; i < 4; i++) w[i] = (uint32_t)((((uint64_t)v[i + 1] << 32) | v[i]) >> sh);
 }
 
+/* The float formula of one lane's item, shared by the decode lanes and the
+ * integer tiles (rf_k_matmul_int) so both compile to the same roundings. */
+RF_DEV float rf_f_q4k(float acc, float dx0, float dx1, float dl0, float ml0, float dl1, float ml1, int p0, int s0,
+                      int p1, int s1)
+{
+    return acc + (dx0 * (dl0 * (float)p0 - ml0 * (float)s0) + dx1 * (dl1 * (float)p1 - ml1 * (float)s1));
+}
+/* Q6_K: one 16-weight run, p already minus 32 x its activation sum */
+RF_DEV float rf_f_q6k(float s, float dx, float dk, int p) { return s + dx * (dk * (float)p); }
+/* a 32-weight block with one scale (Q4_0, IQ4_NL, Q8_0: ggml's order) */
+RF_DEV float rf_f_blk(float acc, int p, float d, float dx) { return acc + (float)p * (d * dx); }
+RF_DEV float rf_f_xs(float acc, float dx, float dl, int p) { return acc + dx * (dl * (float)p); }
+RF_DEV void rf_q4k_scales(const uint8_t *b, int g, float *dl0, float *ml0, float *dl1, float *ml1)
+{
+    const uint32_t dm = *(const uint32_t *)b;
+    int sc0, mn0, sc1, mn1;
+    rf_scale_min_k4(2 * g, b + 4, &sc0, &mn0);
+    rf_scale_min_k4(2 * g + 1, b + 4, &sc1, &mn1);
+    const float d = rf_h2f((uint16_t)(dm & 0xffff)), dmin = rf_h2f((uint16_t)(dm >> 16));
+    *dl0 = d * sc0; *ml0 = dmin * mn0; *dl1 = d * sc1; *ml1 = dmin * mn1;
+}
+RF_DEV float rf_iq4xs_scale(const uint8_t *b, int j)
+{
+    const uint2 hd = *(const uint2 *)b; /* d | scales_h | scales_l[4] */
+    const float d = rf_h2f((uint16_t)(hd.x & 0xffff));
+    const int sh = (int)(hd.x >> 16);
+    const int ls = (int)((hd.y >> (8 * (j / 2) + 4 * (j % 2))) & 15) | (((sh >> (2 * j)) & 3) << 4);
+    return d * (float)(ls - 32);
+}
+
 template <int T> struct rf_kq;
 
 template <> struct rf_kq<RF_TYPE_Q4_K> {
@@ -213,12 +243,8 @@ template <> struct rf_kq<RF_TYPE_Q4_K> {
     {
         const int g = j >> 1, h = j & 1;
         const uint4 u = *(const uint4 *)(b + 16 + 32 * g + 16 * h);
-        const uint32_t dm = *(const uint32_t *)b;
-        int sc0, mn0, sc1, mn1;
-        rf_scale_min_k4(2 * g, b + 4, &sc0, &mn0);
-        rf_scale_min_k4(2 * g + 1, b + 4, &sc1, &mn1);
-        const float d = rf_h2f((uint16_t)(dm & 0xffff)), dmin = rf_h2f((uint16_t)(dm >> 16));
-        const float dl0 = d * sc0, ml0 = dmin * mn0, dl1 = d * sc1, ml1 = dmin * mn1;
+        float dl0, ml0, dl1, ml1;
+        rf_q4k_scales(b, g, &dl0, &ml0, &dl1, &ml1);
         const int lo0 = (int)(u.x & RF_M4), lo1 = (int)(u.y & RF_M4), lo2 = (int)(u.z & RF_M4), lo3 = (int)(u.w & RF_M4);
         const int hi0 = (int)((u.x >> 4) & RF_M4), hi1 = (int)((u.y >> 4) & RF_M4), hi2 = (int)((u.z >> 4) & RF_M4),
                   hi3 = (int)((u.w >> 4) & RF_M4);
@@ -231,7 +257,7 @@ template <> struct rf_kq<RF_TYPE_Q4_K> {
             const int p1 = rf_dp4a(hi3, c.w, rf_dp4a(hi2, c.z, rf_dp4a(hi1, c.y, rf_dp4a(hi0, c.x, 0))));
             const int s1 = rf_dp4a(RF_ONES, c.w, rf_dp4a(RF_ONES, c.z, rf_dp4a(RF_ONES, c.y, rf_dp4a(RF_ONES, c.x, 0))));
             const float2 dx = *(const float2 *)(xd + t * (n_cols / 32) + sb * 8 + 2 * g);
-            acc[t] += dx.x * (dl0 * (float)p0 - ml0 * (float)s0) + dx.y * (dl1 * (float)p1 - ml1 * (float)s1);
+            acc[t] = rf_f_q4k(acc[t], dx.x, dx.y, dl0, ml0, dl1, ml1, p0, s0, p1, s1);
         }
     }
 };
@@ -272,7 +298,7 @@ template <> struct rf_kq<RF_TYPE_Q6_K> {
                 const int4 a = *(const int4 *)(xt + 32 * k);
                 const int p = rf_dp4a(q[k][3], a.w, rf_dp4a(q[k][2], a.z, rf_dp4a(q[k][1], a.y, rf_dp4a(q[k][0], a.x, 0))));
                 const int sx = rf_dp4a(RF_ONES, a.w, rf_dp4a(RF_ONES, a.z, rf_dp4a(RF_ONES, a.y, rf_dp4a(RF_ONES, a.x, 0))));
-                s += dxk[k] * (dk[k] * (float)(p - 32 * sx));
+                s = rf_f_q6k(s, dxk[k], dk[k], p - 32 * sx);
             }
             acc[t] += s;
         }
@@ -310,7 +336,7 @@ template <bool NL> struct rf_kq_nib32 {
                 sx = rf_dp4a(RF_ONES, c.x, rf_dp4a(RF_ONES, c.y, rf_dp4a(RF_ONES, c.z, rf_dp4a(RF_ONES, c.w, sx))));
                 p -= 8 * sx;
             }
-            acc[t] += (float)p * (d * xd[t * (n_cols / 32) + blk]);
+            acc[t] = rf_f_blk(acc[t], p, d, xd[t * (n_cols / 32) + blk]);
         }
     }
 };
@@ -333,7 +359,7 @@ template <> struct rf_kq<RF_TYPE_Q8_0> {
             const int4 a = *(const int4 *)xt, c = *(const int4 *)(xt + 16);
             int p = rf_dp4a((int)q[0], a.x, rf_dp4a((int)q[1], a.y, rf_dp4a((int)q[2], a.z, rf_dp4a((int)q[3], a.w, 0))));
             p = rf_dp4a((int)q[4], c.x, rf_dp4a((int)q[5], c.y, rf_dp4a((int)q[6], c.z, rf_dp4a((int)q[7], c.w, p))));
-            acc[t] += (float)p * (d * xd[t * (n_cols / 32) + blk]);
+            acc[t] = rf_f_blk(acc[t], p, d, xd[t * (n_cols / 32) + blk]);
         }
     }
 };
@@ -364,11 +390,7 @@ template <> struct rf_kq<RF_TYPE_IQ4_XS> {
     {
         const uint2 u0 = *(const uint2 *)(b + 8 + 16 * j), u1 = *(const uint2 *)(b + 16 + 16 * j);
         const uint32_t q[4] = {u0.x, u0.y, u1.x, u1.y};
-        const uint2 hd = *(const uint2 *)b; /* d | scales_h | scales_l[4] */
-        const float d = rf_h2f((uint16_t)(hd.x & 0xffff));
-        const int sh = (int)(hd.x >> 16);
-        const int ls = (int)((hd.y >> (8 * (j / 2) + 4 * (j % 2))) & 15) | (((sh >> (2 * j)) & 3) << 4);
-        const float dl = d * (float)(ls - 32);
+        const float dl = rf_iq4xs_scale(b, j);
         int lo[4], hi[4];
 #pragma unroll
         for (int i = 0; i < 4; i++) {
@@ -381,7 +403,7 @@ template <> struct rf_kq<RF_TYPE_IQ4_XS> {
             const int4 a = *(const int4 *)xt, c = *(const int4 *)(xt + 16);
             int p = rf_dp4a(lo[0], a.x, rf_dp4a(lo[1], a.y, rf_dp4a(lo[2], a.z, rf_dp4a(lo[3], a.w, 0))));
             p = rf_dp4a(hi[0], c.x, rf_dp4a(hi[1], c.y, rf_dp4a(hi[2], c.z, rf_dp4a(hi[3], c.w, p))));
-            acc[t] += xd[t * (n_cols / 32) + sb * 8 + j] * (dl * (float)p);
+            acc[t] = rf_f_xs(acc[t], xd[t * (n_cols / 32) + sb * 8 + j], dl, p);
         }
     }
 };
@@ -409,6 +431,257 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_kq(
     for (int t = 0; t < NT; t++) {
         const float s = rf_warp_sum(acc[t]);
         if (lane == 0) y[t * y_stride + r] = s;
+    }
+}
+
+/* ------------------------------------------------ integer tiles (prompts) */
+/* Prompt products on the integer matrix units with the decode lanes' bits.
+ *
+ * A decode warp (rf_k_matvec_kq) gives output (row, token) as: lane L sums
+ * its items -- blocks L / LPB, L / LPB + RF_WARP / LPB, ... at sub-block
+ * j = L % LPB -- each through its type's float formula over exact integer
+ * dots of 16-weight runs, then rf_warp_sum adds the lanes' sums in a fixed
+ * tree (lanes L and L ^ RF_WARP/2 first, ... L ^ 1 last). The tile below
+ * forms the same integer dots with rf_imma_run (16 rows x 16 tokens per
+ * product), applies the same formula (the rf_f_* helpers) to each item in
+ * the same order, and walks the lanes in bit-reversed order so that the
+ * tree becomes a binary counter: the partial sum of lanes 0..s waits in
+ * rf_stk at the level of its lowest clear bit. So a token's outputs are the
+ * same bits whether its batch ran here or through the decode kernels, and
+ * batch invariance costs nothing. Offsets (Q4_0's -8, Q6_K's -32) are folded
+ * into the 8-bit weights; Q4_K's activation sums come from a product with a
+ * matrix of ones. A warp covers RF_IT_UM x 16 rows by 16 tokens. */
+#define RF_IT_THREADS 256
+#define RF_IT_UM 2
+#define RF_LOG2W (RF_WARP == 64 ? 6 : 5)
+
+RF_DEV uint32_t rf_ld32_a2(const uint8_t *p)
+{
+    return (uint32_t)*(const uint16_t *)p | ((uint32_t)*(const uint16_t *)(p + 2) << 16);
+}
+/* bytes 0..15 -> signed v - 8; bytes 0..63 -> v - 32 (sign-extend after flipping the top bit) */
+RF_DEV uint32_t rf_sx4m8(uint32_t v)
+{
+    const uint32_t t = v ^ 0x08080808u;
+    return t | ((t & 0x08080808u) * 0x1Eu);
+}
+RF_DEV uint32_t rf_sx6m32(uint32_t v)
+{
+    const uint32_t t = v ^ 0x20202020u;
+    return t | ((t & 0x20202020u) * 0x6u);
+}
+
+/* Tile traits: NR runs of 16 weights per item (run r at element xoff(j, r)
+ * of the block), summed into NP integer dots; words() gives the 8-bit
+ * weights k = 4kq..4kq+3 of every run; SX: the formula needs each run's
+ * activation sum. */
+template <int T> struct rf_kt;
+template <> struct rf_kt<RF_TYPE_Q4_K> {
+    enum { LPB = 8, QK = 256, BYTES = 144, NR = 2, NP = 2, SX = 1 };
+    struct S { float dl0, ml0, dl1, ml1; };
+    RF_DEV int xoff(int j, int r) { return 64 * (j >> 1) + 16 * (j & 1) + 32 * r; }
+    RF_DEV int pidx(int r) { return r; }
+    RF_DEV void words(const uint8_t *b, int j, int kq, uint32_t a[NR])
+    {
+        const uint32_t w = *(const uint32_t *)(b + 16 + 32 * (j >> 1) + 16 * (j & 1) + 4 * kq);
+        a[0] = w & RF_M4;
+        a[1] = (w >> 4) & RF_M4;
+    }
+    RF_DEV S scales(const uint8_t *b, int j)
+    {
+        S s;
+        rf_q4k_scales(b, j >> 1, &s.dl0, &s.ml0, &s.dl1, &s.ml1);
+        return s;
+    }
+    RF_DEV float item(float acc, const S &s, const float *xd, int64_t blk, int j, const int *p, const int *sx)
+    {
+        const float2 dx = *(const float2 *)(xd + blk * 8 + 2 * (j >> 1));
+        return rf_f_q4k(acc, dx.x, dx.y, s.dl0, s.ml0, s.dl1, s.ml1, p[0], sx[0], p[1], sx[1]);
+    }
+};
+template <> struct rf_kt<RF_TYPE_Q6_K> {
+    enum { LPB = 4, QK = 256, BYTES = 210, NR = 4, NP = 4, SX = 0 };
+    struct S { float dk[4]; };
+    RF_DEV int xoff(int j, int r) { return 128 * (j >> 1) + 16 * (j & 1) + 32 * r; }
+    RF_DEV int pidx(int r) { return r; }
+    RF_DEV void words(const uint8_t *b, int j, int kq, uint32_t a[NR])
+    {
+        const int n = j >> 1, l = 16 * (j & 1);
+        const uint32_t qa = rf_ld32_a2(b + 64 * n + l + 4 * kq), qb = rf_ld32_a2(b + 64 * n + l + 32 + 4 * kq);
+        const uint32_t qh = rf_ld32_a2(b + 128 + 32 * n + l + 4 * kq);
+        a[0] = rf_sx6m32((qa & RF_M4) | ((qh & 0x03030303u) << 4));
+        a[1] = rf_sx6m32((qb & RF_M4) | (((qh >> 2) & 0x03030303u) << 4));
+        a[2] = rf_sx6m32(((qa >> 4) & RF_M4) | (((qh >> 4) & 0x03030303u) << 4));
+        a[3] = rf_sx6m32(((qb >> 4) & RF_M4) | (((qh >> 6) & 0x03030303u) << 4));
+    }
+    RF_DEV S scales(const uint8_t *b, int j)
+    {
+        const int8_t *sc = (const int8_t *)(b + 192) + 8 * (j >> 1) + (j & 1);
+        const float d = rf_h2f(rf_ld16(b + 208));
+        S s;
+        s.dk[0] = d * sc[0]; s.dk[1] = d * sc[2]; s.dk[2] = d * sc[4]; s.dk[3] = d * sc[6];
+        return s;
+    }
+    RF_DEV float item(float acc, const S &s, const float *xd, int64_t blk, int j, const int *p, const int *)
+    {
+        const float4 dx = *(const float4 *)(xd + blk * 8 + 4 * (j >> 1));
+        float t = 0.f;
+        t = rf_f_q6k(t, dx.x, s.dk[0], p[0]);
+        t = rf_f_q6k(t, dx.y, s.dk[1], p[1]);
+        t = rf_f_q6k(t, dx.z, s.dk[2], p[2]);
+        t = rf_f_q6k(t, dx.w, s.dk[3], p[3]);
+        return acc + t;
+    }
+};
+/* Q4_0, IQ4_NL, Q8_0: an item is a 32-weight block, runs = its two halves */
+template <int T> struct rf_kt_b32 {
+    enum { LPB = 1, QK = 32, BYTES = T == RF_TYPE_Q8_0 ? 34 : 18, NR = 2, NP = 1, SX = 0 };
+    struct S { float d; };
+    RF_DEV int xoff(int, int r) { return 16 * r; }
+    RF_DEV int pidx(int) { return 0; }
+    RF_DEV void words(const uint8_t *b, int, int kq, uint32_t a[NR])
+    {
+        if (T == RF_TYPE_Q8_0) {
+            a[0] = rf_ld32_a2(b + 2 + 4 * kq);
+            a[1] = rf_ld32_a2(b + 18 + 4 * kq);
+        } else {
+            const uint32_t w = rf_ld32_a2(b + 2 + 4 * kq);
+            a[0] = T == RF_TYPE_IQ4_NL ? (uint32_t)rf_lut_iq4(w & RF_M4) : rf_sx4m8(w & RF_M4);
+            a[1] = T == RF_TYPE_IQ4_NL ? (uint32_t)rf_lut_iq4((w >> 4) & RF_M4) : rf_sx4m8((w >> 4) & RF_M4);
+        }
+    }
+    RF_DEV S scales(const uint8_t *b, int)
+    {
+        S s;
+        s.d = rf_h2f(rf_ld16(b));
+        return s;
+    }
+    RF_DEV float item(float acc, const S &s, const float *xd, int64_t blk, int, const int *p, const int *)
+    {
+        return rf_f_blk(acc, p[0], s.d, xd[blk]);
+    }
+};
+template <> struct rf_kt<RF_TYPE_Q4_0> : rf_kt_b32<RF_TYPE_Q4_0> {};
+template <> struct rf_kt<RF_TYPE_IQ4_NL> : rf_kt_b32<RF_TYPE_IQ4_NL> {};
+template <> struct rf_kt<RF_TYPE_Q8_0> : rf_kt_b32<RF_TYPE_Q8_0> {};
+template <> struct rf_kt<RF_TYPE_IQ4_XS> {
+    enum { LPB = 8, QK = 256, BYTES = 136, NR = 2, NP = 1, SX = 0 };
+    struct S { float dl; };
+    RF_DEV int xoff(int j, int r) { return 32 * j + 16 * r; }
+    RF_DEV int pidx(int) { return 0; }
+    RF_DEV void words(const uint8_t *b, int j, int kq, uint32_t a[NR])
+    {
+        const uint32_t w = *(const uint32_t *)(b + 8 + 16 * j + 4 * kq);
+        a[0] = (uint32_t)rf_lut_iq4(w & RF_M4);
+        a[1] = (uint32_t)rf_lut_iq4((w >> 4) & RF_M4);
+    }
+    RF_DEV S scales(const uint8_t *b, int j)
+    {
+        S s;
+        s.dl = rf_iq4xs_scale(b, j);
+        return s;
+    }
+    RF_DEV float item(float acc, const S &s, const float *xd, int64_t blk, int j, const int *p, const int *)
+    {
+        return rf_f_xs(acc, xd[blk * 8 + j], s.dl, p[0]);
+    }
+};
+
+template <int T>
+static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
+    const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
+    const int8_t *__restrict__ xq, const float *__restrict__ xd, int64_t n_tok, float *__restrict__ y)
+{
+    RF_PDL_WAIT();
+    typedef rf_kt<T> K;
+    enum { NW = RF_IT_THREADS / RF_WARP, WN = NW >= 8 ? 4 : 2, WM = NW / WN, NC = RF_IMMA_NC, NA = RF_IMMA_NA,
+           NE = RF_IT_UM * NC };
+    const int warp = rf_warp_id(), wm = warp % WM, wn = warp / WM;
+    const int64_t r0 = (int64_t)blockIdx.y * (WM * 16 * RF_IT_UM) + wm * 16 * RF_IT_UM;
+    const int64_t t0 = (int64_t)blockIdx.x * (WN * 16) + wn * 16;
+    if (r0 >= n_rows || t0 >= n_tok) return; /* whole warps */
+    const int64_t n_blk = n_cols / K::QK;
+    /* rows and tokens past the ends read the last one; their outputs are not stored */
+    auto row_at = [&](int64_t r) { return w + (r < n_rows ? r : n_rows - 1) * (int64_t)row_stride; };
+    auto tok_at = [&](int64_t t) { return t < n_tok ? t : n_tok - 1; };
+    const float *xdt[RF_IMMA_NTS];
+#pragma unroll
+    for (int q = 0; q < RF_IMMA_NTS; q++) xdt[q] = xd + tok_at(t0 + rf_imma_ts_col(q)) * (n_cols / 32);
+    uint32_t ones[NA];
+#pragma unroll
+    for (int i = 0; i < NA; i++) ones[i] = 0x01010101u;
+    float stk[RF_LOG2W][NE]; /* rarely touched: may live in local memory */
+
+    for (int s = 0; s < RF_WARP; s++) {
+        int L = 0;
+#pragma unroll
+        for (int b = 0; b < RF_LOG2W; b++) L |= ((s >> b) & 1) << (RF_LOG2W - 1 - b);
+        const int j = L % K::LPB;
+        float acc[NE];
+#pragma unroll
+        for (int e = 0; e < NE; e++) acc[e] = 0.f;
+        for (int64_t blk = L / K::LPB; blk < n_blk; blk += RF_WARP / K::LPB) {
+            uint32_t bw[K::NR][NA];
+#pragma unroll
+            for (int i = 0; i < NA; i++) {
+                const int8_t *xp = xq + tok_at(t0 + rf_imma_b_col(i)) * n_cols + blk * K::QK + 4 * rf_imma_kq(i);
+#pragma unroll
+                for (int r = 0; r < K::NR; r++) bw[r][i] = *(const uint32_t *)(xp + K::xoff(j, r));
+            }
+            int sx[K::NR][NC];
+            if (K::SX) {
+#pragma unroll
+                for (int r = 0; r < K::NR; r++) {
+#pragma unroll
+                    for (int e = 0; e < NC; e++) sx[r][e] = 0;
+                    rf_imma_run(sx[r], ones, bw[r]);
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < RF_IT_UM; u++) {
+                uint32_t aw[K::NR][NA];
+#pragma unroll
+                for (int i = 0; i < NA; i++) {
+                    uint32_t a4[K::NR];
+                    K::words(row_at(r0 + 16 * u + rf_imma_a_row(i)) + blk * K::BYTES, j, rf_imma_kq(i), a4);
+#pragma unroll
+                    for (int r = 0; r < K::NR; r++) aw[r][i] = a4[r];
+                }
+                int cp[K::NP][NC];
+#pragma unroll
+                for (int q = 0; q < K::NP; q++)
+#pragma unroll
+                    for (int e = 0; e < NC; e++) cp[q][e] = 0;
+#pragma unroll
+                for (int r = 0; r < K::NR; r++) rf_imma_run(cp[K::pidx(r)], aw[r], bw[r]);
+                typename K::S sc[RF_IMMA_NRS];
+#pragma unroll
+                for (int q = 0; q < RF_IMMA_NRS; q++)
+                    sc[q] = K::scales(row_at(r0 + 16 * u + rf_imma_rs_row(q)) + blk * K::BYTES, j);
+#pragma unroll
+                for (int e = 0; e < NC; e++) {
+                    int p[K::NP], x[K::NR];
+#pragma unroll
+                    for (int q = 0; q < K::NP; q++) p[q] = cp[q][e];
+#pragma unroll
+                    for (int r = 0; r < K::NR; r++) x[r] = K::SX ? sx[r][e] : 0;
+                    acc[u * NC + e] = K::item(acc[u * NC + e], sc[rf_imma_rs(e)], xdt[rf_imma_ts(e)], blk, j, p, x);
+                }
+            }
+        }
+        /* lane L's sums join the tree */
+#pragma unroll
+        for (int e = 0; e < NE; e++) {
+            float c = acc[e];
+            int lv = 0;
+            for (; lv < RF_LOG2W && ((s >> lv) & 1); lv++) c = stk[lv][e] + c;
+            if (lv < RF_LOG2W) {
+                stk[lv][e] = c;
+            } else {
+                const int64_t r = r0 + 16 * (e / NC) + rf_imma_c_row(e % NC), t = t0 + rf_imma_c_col(e % NC);
+                if (r < n_rows && t < n_tok) y[t * n_rows + r] = c;
+            }
+        }
     }
 }
 
@@ -706,6 +979,21 @@ static bool rf_gpu_int_type(rf_type t)
            t == RF_TYPE_IQ4_NL || t == RF_TYPE_IQ4_XS;
 }
 
+/* Whether n_tok tokens of a wtype product go to the integer tiles
+ * (bit-identical to the decode kernels, so any threshold keeps batch
+ * invariance): from RF_GPU_IMMA tokens (default 16; 0 turns them off). */
+static bool rf_gpu_int_tiles(rf_type t, int64_t n_tok)
+{
+    static int64_t min_tok = -1;
+    if (min_tok < 0) {
+        const char *e = getenv("RF_GPU_IMMA");
+        min_tok = e && *e ? atoll(e) : 16;
+        if (min_tok <= 0) min_tok = INT64_MAX;
+    }
+    return n_tok >= min_tok && (t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q6_K ||
+                                t == RF_TYPE_IQ4_NL || t == RF_TYPE_IQ4_XS);
+}
+
 /* The integer products of a set sharing x (n_tok rows of n_cols): rounds x
  * to 8 bits unless the scratch already holds it, then one launch per group
  * of up to 8 tokens. */
@@ -717,7 +1005,22 @@ static rf_status rf_gpu_matvec_set(rf_gpu *g, rf_type wtype, const rf_mv_set &se
         rf_launch(g->pdl, rf_k_quant_q8, dim3(rf_gpu_blocks(n, 256)), dim3(256), 0, g->stream, d_x, n, g->d_xq, g->d_xd);
         GPU_LAUNCHED("quant_q8");
     }
-    switch ((int)wtype) {
+    if (rf_gpu_int_tiles(wtype, n_tok)) {
+        /* the tile's geometry (rf_k_matmul_int) from the device's warp width */
+        const int nw = RF_IT_THREADS / g->info.warp, wn = nw >= 8 ? 4 : 2, wm = nw / wn;
+        for (int m = 0; m < set.n; m++) {
+            const int64_t rows = set.end[m] - (m ? set.end[m - 1] : 0);
+            const dim3 grid(rf_gpu_blocks(n_tok, 16 * wn), rf_gpu_blocks(rows, 16 * RF_IT_UM * wm));
+            switch ((int)wtype) {
+#define X(T) case T: rf_launch(g->pdl, rf_k_matmul_int<T>, grid, dim3(RF_IT_THREADS), 0, g->stream, set.w[m], rows, \
+                               n_cols, set.stride[m], (const int8_t *)g->d_xq, (const float *)g->d_xd, n_tok, set.y[m]); break;
+            X(RF_TYPE_Q4_0) X(RF_TYPE_Q8_0) X(RF_TYPE_Q4_K) X(RF_TYPE_Q6_K) X(RF_TYPE_IQ4_NL) X(RF_TYPE_IQ4_XS)
+#undef X
+            }
+            g->n_int_tiles++;
+        }
+        GPU_LAUNCHED("matmul_int");
+    } else switch ((int)wtype) {
     case RF_TYPE_Q4_0: rf_matvec_q8_t<RF_TYPE_Q4_0>(g, set, n_cols, n_tok); break;
     case RF_TYPE_Q8_0: rf_matvec_q8_t<RF_TYPE_Q8_0>(g, set, n_cols, n_tok); break;
     case RF_TYPE_Q4_K: rf_matvec_q8_t<RF_TYPE_Q4_K>(g, set, n_cols, n_tok); break;
@@ -856,10 +1159,13 @@ extern "C" rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, in
                                    int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
                                    float *d_y, rf_error *err)
 {
-    if (rf_gpu_mma_for(g, n_tok))
+    /* the F16 tiles only where no integer tile gives the decode path's bits */
+    if (rf_gpu_mma_for(g, n_tok) && !(rf_gpu_int_on() && rf_gpu_int_tiles(wtype, n_tok)))
         return rf_gpu_matmul_mma(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
     return rf_gpu_matmul_vec(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
 }
+
+extern "C" uint64_t rf_gpu_int_tile_launches(const rf_gpu *g) { return g->n_int_tiles; }
 
 extern "C" rf_status rf_gpu_get_rows(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
                                      int64_t n_cols, size_t row_stride, const int32_t *d_ids, int64_t n,

@@ -144,4 +144,94 @@ RF_DEV void rf_mma_16x16x16(rf_mma_acc &c, const __half *A, int lda, const __hal
     rf_mma_run(c, a, b);
 }
 
+/* ------------------------------------------------------ integer products */
+/* A warp accumulates a 16x16 int32 tile from 8-bit operands:
+ *     C[m][n] += sum_k A[m][k] * B[n][k]      m, n, k < 16
+ * A lane supplies the 4-byte words (4 consecutive k) of A and B that the
+ * layout asks of it -- word i is row rf_imma_a_row(i) (token
+ * rf_imma_b_col(i)), k = 4 * rf_imma_kq(i) .. +3 -- and owns the C elements
+ * e < RF_IMMA_NC at (rf_imma_c_row(e), rf_imma_c_col(e)). The rows a lane's
+ * C elements touch are RF_IMMA_NRS "row slots" (rf_imma_rs(e) ->
+ * rf_imma_rs_row(s)), the tokens RF_IMMA_NTS "token slots", so per-row and
+ * per-token data are loaded once per slot. Implementations:
+ *   - NVIDIA (sm_80+): two mma.sync m16n8k16 s8 (IMMA). Lane l = 4g + t
+ *     holds A rows g and g + 8 and B columns g and g + 8 at k = 4t..4t+3;
+ *     C rows g, g + 8 by columns 2t, 2t + 1 of each 8-wide half.
+ *   - AMD CDNA1/2 (gfx908, gfx90a): v_mfma_i32_16x16x16i8, laid out as the
+ *     F16 form above (compiled in CI, not run).
+ *   - anything else: four DP4A per element, lane l owning elements
+ *     l, l + RF_WARP, ... of C (row-major).
+ */
+#if defined(RF_GPU_VENDOR_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define RF_IMMA_NV 1
+#define RF_IMMA_NA 2
+#define RF_IMMA_NC 8
+#define RF_IMMA_NRS 2
+#define RF_IMMA_NTS 4
+RF_DEV int rf_imma_a_row(int i) { return rf_lane() / 4 + 8 * i; }
+RF_DEV int rf_imma_b_col(int i) { return rf_lane() / 4 + 8 * i; }
+RF_DEV int rf_imma_kq(int) { return rf_lane() % 4; }
+RF_DEV int rf_imma_c_row(int e) { return rf_lane() / 4 + 8 * ((e >> 1) & 1); }
+RF_DEV int rf_imma_c_col(int e) { return 8 * (e >> 2) + 2 * (rf_lane() % 4) + (e & 1); }
+RF_DEV int rf_imma_rs(int e) { return (e >> 1) & 1; }
+RF_DEV int rf_imma_rs_row(int s) { return rf_lane() / 4 + 8 * s; }
+RF_DEV int rf_imma_ts(int e) { return (e & 1) + 2 * (e >> 2); }
+RF_DEV int rf_imma_ts_col(int s) { return 8 * (s >> 1) + 2 * (rf_lane() % 4) + (s & 1); }
+RF_DEV void rf_imma_run(int c[RF_IMMA_NC], const uint32_t a[RF_IMMA_NA], const uint32_t b[RF_IMMA_NA])
+{
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5}, {%6}, "
+                     "{%0, %1, %2, %3};"
+                     : "+r"(c[4 * h]), "+r"(c[4 * h + 1]), "+r"(c[4 * h + 2]), "+r"(c[4 * h + 3])
+                     : "r"(a[0]), "r"(a[1]), "r"(b[h]));
+}
+
+#elif defined(RF_GPU_VENDOR_HIP) && defined(__HIP_DEVICE_COMPILE__) && (defined(__gfx908__) || defined(__gfx90a__))
+#define RF_IMMA_MFMA 1
+#define RF_IMMA_NA 1
+#define RF_IMMA_NC 4
+#define RF_IMMA_NRS 4
+#define RF_IMMA_NTS 1
+typedef int rf_i32x4 __attribute__((ext_vector_type(4)));
+RF_DEV int rf_imma_a_row(int) { return rf_lane() % 16; }
+RF_DEV int rf_imma_b_col(int) { return rf_lane() % 16; }
+RF_DEV int rf_imma_kq(int) { return rf_lane() / 16; }
+RF_DEV int rf_imma_c_row(int e) { return 4 * (rf_lane() / 16) + e; }
+RF_DEV int rf_imma_c_col(int) { return rf_lane() % 16; }
+RF_DEV int rf_imma_rs(int e) { return e; }
+RF_DEV int rf_imma_rs_row(int s) { return 4 * (rf_lane() / 16) + s; }
+RF_DEV int rf_imma_ts(int) { return 0; }
+RF_DEV int rf_imma_ts_col(int) { return rf_lane() % 16; }
+RF_DEV void rf_imma_run(int c[RF_IMMA_NC], const uint32_t a[RF_IMMA_NA], const uint32_t b[RF_IMMA_NA])
+{
+    rf_i32x4 v = {c[0], c[1], c[2], c[3]};
+    v = __builtin_amdgcn_mfma_i32_16x16x16i8((int)a[0], (int)b[0], v, 0, 0, 0);
+#pragma unroll
+    for (int e = 0; e < 4; e++) c[e] = v[e];
+}
+
+#else
+#define RF_IMMA_NC (256 / RF_WARP)
+#define RF_IMMA_NA (4 * RF_IMMA_NC)
+#define RF_IMMA_NRS RF_IMMA_NC
+#define RF_IMMA_NTS RF_IMMA_NC
+RF_DEV int rf_imma_c_row(int e) { return (rf_lane() + RF_WARP * e) / 16; }
+RF_DEV int rf_imma_c_col(int e) { return (rf_lane() + RF_WARP * e) % 16; }
+RF_DEV int rf_imma_a_row(int i) { return rf_imma_c_row(i / 4); }
+RF_DEV int rf_imma_b_col(int i) { return rf_imma_c_col(i / 4); }
+RF_DEV int rf_imma_kq(int i) { return i % 4; }
+RF_DEV int rf_imma_rs(int e) { return e; }
+RF_DEV int rf_imma_rs_row(int s) { return rf_imma_c_row(s); }
+RF_DEV int rf_imma_ts(int e) { return e; }
+RF_DEV int rf_imma_ts_col(int s) { return rf_imma_c_col(s); }
+RF_DEV void rf_imma_run(int c[RF_IMMA_NC], const uint32_t a[RF_IMMA_NA], const uint32_t b[RF_IMMA_NA])
+{
+#pragma unroll
+    for (int e = 0; e < RF_IMMA_NC; e++)
+#pragma unroll
+        for (int q = 0; q < 4; q++) c[e] = rf_dp4a((int)a[4 * e + q], (int)b[4 * e + q], c[e]);
+}
+#endif
+
 #endif

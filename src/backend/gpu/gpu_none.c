@@ -50,6 +50,7 @@ rf_status rf_gpu_matmul_vec_f32(rf_gpu *g, rf_type wtype, const void *d_w, int64
                                 size_t row_stride, const float *d_x, int64_t n_tok, float *d_y, rf_error *err) NONE()
 void rf_gpu_set_mma(rf_gpu *g, bool on) { (void)g; (void)on; }
 bool rf_gpu_type_supported(rf_type t) { (void)t; return false; }
+uint64_t rf_gpu_int_tile_launches(const rf_gpu *g) { (void)g; return 0; }
 rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows, int64_t n_cols,
                         size_t row_stride, const float *d_x, int64_t n_tok, float *d_y, rf_error *err) NONE()
 rf_status rf_gpu_matmul_vec(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows, int64_t n_cols,
