@@ -493,10 +493,11 @@ template <> struct rf_kt<RF_TYPE_Q4_K> {
         rf_q4k_scales(b, j >> 1, &s.dl0, &s.ml0, &s.dl1, &s.ml1);
         return s;
     }
-    RF_DEV float item(float acc, const S &s, const float *xd, int64_t blk, int j, const int *p, const int *sx)
+    enum { NDX = 2 };
+    RF_DEV int64_t dxoff(int64_t blk, int j) { return blk * 8 + 2 * (j >> 1); }
+    RF_DEV float item(float acc, const S &s, const float *dx, const int *p, const int *sx)
     {
-        const float2 dx = *(const float2 *)(xd + blk * 8 + 2 * (j >> 1));
-        return rf_f_q4k(acc, dx.x, dx.y, s.dl0, s.ml0, s.dl1, s.ml1, p[0], sx[0], p[1], sx[1]);
+        return rf_f_q4k(acc, dx[0], dx[1], s.dl0, s.ml0, s.dl1, s.ml1, p[0], sx[0], p[1], sx[1]);
     }
 };
 template <> struct rf_kt<RF_TYPE_Q6_K> {
@@ -522,14 +523,15 @@ template <> struct rf_kt<RF_TYPE_Q6_K> {
         s.dk[0] = d * sc[0]; s.dk[1] = d * sc[2]; s.dk[2] = d * sc[4]; s.dk[3] = d * sc[6];
         return s;
     }
-    RF_DEV float item(float acc, const S &s, const float *xd, int64_t blk, int j, const int *p, const int *)
+    enum { NDX = 4 };
+    RF_DEV int64_t dxoff(int64_t blk, int j) { return blk * 8 + 4 * (j >> 1); }
+    RF_DEV float item(float acc, const S &s, const float *dx, const int *p, const int *)
     {
-        const float4 dx = *(const float4 *)(xd + blk * 8 + 4 * (j >> 1));
         float t = 0.f;
-        t = rf_f_q6k(t, dx.x, s.dk[0], p[0]);
-        t = rf_f_q6k(t, dx.y, s.dk[1], p[1]);
-        t = rf_f_q6k(t, dx.z, s.dk[2], p[2]);
-        t = rf_f_q6k(t, dx.w, s.dk[3], p[3]);
+        t = rf_f_q6k(t, dx[0], s.dk[0], p[0]);
+        t = rf_f_q6k(t, dx[1], s.dk[1], p[1]);
+        t = rf_f_q6k(t, dx[2], s.dk[2], p[2]);
+        t = rf_f_q6k(t, dx[3], s.dk[3], p[3]);
         return acc + t;
     }
 };
@@ -556,9 +558,11 @@ template <int T> struct rf_kt_b32 {
         s.d = rf_h2f(rf_ld16(b));
         return s;
     }
-    RF_DEV float item(float acc, const S &s, const float *xd, int64_t blk, int, const int *p, const int *)
+    enum { NDX = 1 };
+    RF_DEV int64_t dxoff(int64_t blk, int) { return blk; }
+    RF_DEV float item(float acc, const S &s, const float *dx, const int *p, const int *)
     {
-        return rf_f_blk(acc, p[0], s.d, xd[blk]);
+        return rf_f_blk(acc, p[0], s.d, dx[0]);
     }
 };
 template <> struct rf_kt<RF_TYPE_Q4_0> : rf_kt_b32<RF_TYPE_Q4_0> {};
@@ -581,9 +585,11 @@ template <> struct rf_kt<RF_TYPE_IQ4_XS> {
         s.dl = rf_iq4xs_scale(b, j);
         return s;
     }
-    RF_DEV float item(float acc, const S &s, const float *xd, int64_t blk, int j, const int *p, const int *)
+    enum { NDX = 1 };
+    RF_DEV int64_t dxoff(int64_t blk, int j) { return blk * 8 + j; }
+    RF_DEV float item(float acc, const S &s, const float *dx, const int *p, const int *)
     {
-        return rf_f_xs(acc, xd[blk * 8 + j], s.dl, p[0]);
+        return rf_f_xs(acc, dx[0], s.dl, p[0]);
     }
 };
 
@@ -594,82 +600,117 @@ static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
 {
     RF_PDL_WAIT();
     typedef rf_kt<T> K;
+    typedef typename K::S S;
     enum { NW = RF_IT_THREADS / RF_WARP, WN = NW >= 8 ? 4 : 2, WM = NW / WN, NC = RF_IMMA_NC, NA = RF_IMMA_NA,
-           NE = RF_IT_UM * NC };
-    const int warp = rf_warp_id(), wm = warp % WM, wn = warp / WM;
-    const int64_t r0 = (int64_t)blockIdx.y * (WM * 16 * RF_IT_UM) + wm * 16 * RF_IT_UM;
-    const int64_t t0 = (int64_t)blockIdx.x * (WN * 16) + wn * 16;
-    if (r0 >= n_rows || t0 >= n_tok) return; /* whole warps */
-    const int64_t n_blk = n_cols / K::QK;
-    /* rows and tokens past the ends read the last one; their outputs are not stored */
-    auto row_at = [&](int64_t r) { return w + (r < n_rows ? r : n_rows - 1) * (int64_t)row_stride; };
-    auto tok_at = [&](int64_t t) { return t < n_tok ? t : n_tok - 1; };
-    const float *xdt[RF_IMMA_NTS];
-#pragma unroll
-    for (int q = 0; q < RF_IMMA_NTS; q++) xdt[q] = xd + tok_at(t0 + rf_imma_ts_col(q)) * (n_cols / 32);
-    uint32_t ones[NA];
-#pragma unroll
-    for (int i = 0; i < NA; i++) ones[i] = 0x01010101u;
-    float stk[RF_LOG2W][NE]; /* rarely touched: may live in local memory */
+           NE = RF_IT_UM * NC, BM = WM * 16 * RF_IT_UM, BN = WN * 16, LDW = K::NR * 4 + 4,
+           NI = K::NR == 4 ? 2 : 4 /* items per stage (static shared memory stays under 48 KiB) */ };
+    static_assert(BM + BN <= RF_IT_THREADS, "one loader thread per row and per token");
+    /* NI items of one lane: the rows' 8-bit weights (runs x 4 words, padded
+     * against bank conflicts) and scales, the tokens' 8-bit activations,
+     * scales and (Q4_K) run sums */
+    __shared__ __align__(16) uint32_t sA[NI][BM * LDW], sB[NI][BN * LDW];
+    __shared__ S sS[NI][BM];
+    __shared__ float sD[NI][BN * K::NDX];
+    __shared__ int sX[NI][BN * K::NR];
 
+    const int tid = threadIdx.x, warp = rf_warp_id(), wm = warp % WM, wn = warp / WM;
+    const int64_t R0 = (int64_t)blockIdx.y * BM, T0 = (int64_t)blockIdx.x * BN;
+    const int64_t n_blk = n_cols / K::QK, step = RF_WARP / K::LPB;
+    /* thread tid < BM stages row R0 + tid, BM <= tid < BM + BN token T0 + tid - BM
+     * (past the ends: the last row / token, whose outputs are not stored) */
+    const bool ld_row = tid < BM, ld_tok = tid >= BM && tid < BM + BN;
+    const int64_t lr = R0 + tid < n_rows ? R0 + tid : n_rows - 1;
+    const int64_t lt = T0 + (tid - BM) < n_tok ? T0 + (tid - BM) : n_tok - 1;
+
+    float stk[RF_LOG2W][NE]; /* rarely touched: may live in local memory */
+    float acc[NE];
     for (int s = 0; s < RF_WARP; s++) {
         int L = 0;
 #pragma unroll
         for (int b = 0; b < RF_LOG2W; b++) L |= ((s >> b) & 1) << (RF_LOG2W - 1 - b);
         const int j = L % K::LPB;
-        float acc[NE];
 #pragma unroll
         for (int e = 0; e < NE; e++) acc[e] = 0.f;
-        for (int64_t blk = L / K::LPB; blk < n_blk; blk += RF_WARP / K::LPB) {
-            uint32_t bw[K::NR][NA];
+        for (int64_t blk0 = L / K::LPB; blk0 < n_blk; blk0 += NI * step) {
+            const int ni = (int)((n_blk - blk0 + step - 1) / step < NI ? (n_blk - blk0 + step - 1) / step : NI);
+            __syncthreads(); /* the last stage's readers are done */
+            for (int it = 0; it < ni; it++) {
+                const int64_t blk = blk0 + it * step;
+                if (ld_row) {
+                    const uint8_t *b = w + lr * (int64_t)row_stride + blk * K::BYTES;
 #pragma unroll
-            for (int i = 0; i < NA; i++) {
-                const int8_t *xp = xq + tok_at(t0 + rf_imma_b_col(i)) * n_cols + blk * K::QK + 4 * rf_imma_kq(i);
+                    for (int kq = 0; kq < 4; kq++) {
+                        uint32_t a4[K::NR];
+                        K::words(b, j, kq, a4);
 #pragma unroll
-                for (int r = 0; r < K::NR; r++) bw[r][i] = *(const uint32_t *)(xp + K::xoff(j, r));
-            }
-            int sx[K::NR][NC];
-            if (K::SX) {
+                        for (int r = 0; r < K::NR; r++) sA[it][tid * LDW + r * 4 + kq] = a4[r];
+                    }
+                    sS[it][tid] = K::scales(b, j);
+                } else if (ld_tok) {
+                    const int t = tid - BM;
+                    const int8_t *xp = xq + lt * n_cols + blk * K::QK;
 #pragma unroll
-                for (int r = 0; r < K::NR; r++) {
+                    for (int r = 0; r < K::NR; r++) {
+                        const uint4 v = *(const uint4 *)(xp + K::xoff(j, r));
+                        *(uint4 *)&sB[it][t * LDW + r * 4] = v;
+                        if (K::SX)
+                            sX[it][t * K::NR + r] = rf_dp4a(0x01010101, (int)v.w, rf_dp4a(0x01010101, (int)v.z,
+                                                    rf_dp4a(0x01010101, (int)v.y, rf_dp4a(0x01010101, (int)v.x, 0))));
+                    }
+                    const float *dp = xd + lt * (n_cols / 32) + K::dxoff(blk, j);
 #pragma unroll
-                    for (int e = 0; e < NC; e++) sx[r][e] = 0;
-                    rf_imma_run(sx[r], ones, bw[r]);
+                    for (int q = 0; q < K::NDX; q++) sD[it][t * K::NDX + q] = dp[q];
                 }
             }
+            __syncthreads();
+            for (int it = 0; it < ni; it++) {
+                const uint32_t *Ab = sA[it] + (wm * 16 * RF_IT_UM) * LDW, *Bb = sB[it] + (wn * 16) * LDW;
+                uint32_t bw[K::NR][NA];
 #pragma unroll
-            for (int u = 0; u < RF_IT_UM; u++) {
-                uint32_t aw[K::NR][NA];
+                for (int i = 0; i < NA; i++)
 #pragma unroll
-                for (int i = 0; i < NA; i++) {
-                    uint32_t a4[K::NR];
-                    K::words(row_at(r0 + 16 * u + rf_imma_a_row(i)) + blk * K::BYTES, j, rf_imma_kq(i), a4);
+                    for (int r = 0; r < K::NR; r++) bw[r][i] = Bb[rf_imma_b_col(i) * LDW + r * 4 + rf_imma_kq(i)];
+                float dx[RF_IMMA_NTS][K::NDX];
+                int sx[RF_IMMA_NTS][K::NR];
 #pragma unroll
-                    for (int r = 0; r < K::NR; r++) aw[r][i] = a4[r];
+                for (int q = 0; q < RF_IMMA_NTS; q++) {
+                    const int t = wn * 16 + rf_imma_ts_col(q);
+#pragma unroll
+                    for (int d = 0; d < K::NDX; d++) dx[q][d] = sD[it][t * K::NDX + d];
+#pragma unroll
+                    for (int r = 0; r < K::NR; r++) sx[q][r] = K::SX ? sX[it][t * K::NR + r] : 0;
                 }
-                int cp[K::NP][NC];
 #pragma unroll
-                for (int q = 0; q < K::NP; q++)
+                for (int u = 0; u < RF_IT_UM; u++) {
+                    uint32_t aw[K::NR][NA];
 #pragma unroll
-                    for (int e = 0; e < NC; e++) cp[q][e] = 0;
+                    for (int i = 0; i < NA; i++)
 #pragma unroll
-                for (int r = 0; r < K::NR; r++) rf_imma_run(cp[K::pidx(r)], aw[r], bw[r]);
-                typename K::S sc[RF_IMMA_NRS];
+                        for (int r = 0; r < K::NR; r++)
+                            aw[r][i] = Ab[(16 * u + rf_imma_a_row(i)) * LDW + r * 4 + rf_imma_kq(i)];
+                    int cp[K::NP][NC];
 #pragma unroll
-                for (int q = 0; q < RF_IMMA_NRS; q++)
-                    sc[q] = K::scales(row_at(r0 + 16 * u + rf_imma_rs_row(q)) + blk * K::BYTES, j);
+                    for (int q = 0; q < K::NP; q++)
 #pragma unroll
-                for (int e = 0; e < NC; e++) {
-                    int p[K::NP], x[K::NR];
+                        for (int e = 0; e < NC; e++) cp[q][e] = 0;
 #pragma unroll
-                    for (int q = 0; q < K::NP; q++) p[q] = cp[q][e];
+                    for (int r = 0; r < K::NR; r++) rf_imma_run(cp[K::pidx(r)], aw[r], bw[r]);
+                    S sc[RF_IMMA_NRS];
 #pragma unroll
-                    for (int r = 0; r < K::NR; r++) x[r] = K::SX ? sx[r][e] : 0;
-                    acc[u * NC + e] = K::item(acc[u * NC + e], sc[rf_imma_rs(e)], xdt[rf_imma_ts(e)], blk, j, p, x);
+                    for (int q = 0; q < RF_IMMA_NRS; q++) sc[q] = sS[it][wm * 16 * RF_IT_UM + 16 * u + rf_imma_rs_row(q)];
+#pragma unroll
+                    for (int e = 0; e < NC; e++) {
+                        int p[K::NP];
+#pragma unroll
+                        for (int q = 0; q < K::NP; q++) p[q] = cp[q][e];
+                        acc[u * NC + e] = K::item(acc[u * NC + e], sc[rf_imma_rs(e)], dx[rf_imma_ts(e)], p,
+                                                  sx[rf_imma_ts(e)]);
+                    }
                 }
             }
         }
-        /* lane L's sums join the tree */
+        /* lane L's sums join the tree: the partial sum of lanes bitrev(0..s)
+         * waits at the level of the lowest clear bit of s */
 #pragma unroll
         for (int e = 0; e < NE; e++) {
             float c = acc[e];
@@ -678,7 +719,8 @@ static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
             if (lv < RF_LOG2W) {
                 stk[lv][e] = c;
             } else {
-                const int64_t r = r0 + 16 * (e / NC) + rf_imma_c_row(e % NC), t = t0 + rf_imma_c_col(e % NC);
+                const int64_t r = R0 + wm * 16 * RF_IT_UM + 16 * (e / NC) + rf_imma_c_row(e % NC);
+                const int64_t t = T0 + wn * 16 + rf_imma_c_col(e % NC);
                 if (r < n_rows && t < n_tok) y[t * n_rows + r] = c;
             }
         }
@@ -1159,8 +1201,9 @@ extern "C" rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, in
                                    int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
                                    float *d_y, rf_error *err)
 {
-    /* the F16 tiles only where no integer tile gives the decode path's bits */
-    if (rf_gpu_mma_for(g, n_tok) && !(rf_gpu_int_on() && rf_gpu_int_tiles(wtype, n_tok)))
+    /* not batch invariant, but 2.4x the integer tiles' speed (H200, 8B
+     * Q4_K_M pp512): for contexts that allow it */
+    if (rf_gpu_mma_for(g, n_tok))
         return rf_gpu_matmul_mma(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
     return rf_gpu_matmul_vec(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
 }
