@@ -1047,7 +1047,8 @@ static rf_status rf_gpu_matvec_set(rf_gpu *g, rf_type wtype, const rf_mv_set &se
         rf_launch(g->pdl, rf_k_quant_q8, dim3(rf_gpu_blocks(n, 256)), dim3(256), 0, g->stream, d_x, n, g->d_xq, g->d_xd);
         GPU_LAUNCHED("quant_q8");
     }
-    if (rf_gpu_int_tiles(wtype, n_tok)) {
+    /* (a grid row per 32-64 weight rows: past 65535 of them, the decode kernels) */
+    if (rf_gpu_int_tiles(wtype, n_tok) && set.end[set.n - 1] < 65535 * 32) {
         /* the tile's geometry (rf_k_matmul_int) from the device's warp width */
         const int nw = RF_IT_THREADS / g->info.warp, wn = nw >= 8 ? 4 : 2, wm = nw / wn;
         for (int m = 0; m < set.n; m++) {
