@@ -313,6 +313,45 @@ static void test_fused(void)
         free(q); free(k); free(a); free(b);
         rf_gpu_free(G, dq1); rf_gpu_free(G, dk1); rf_gpu_free(G, dq2); rf_gpu_free(G, dk2); rf_gpu_free(G, dpos);
     }
+    /* rope2 + kv_write == rope2_kv (both cache types, full and partial rotation) */
+    for (int kt = 0; kt < 2; kt++)
+        for (int nr = 0; nr < 2; nr++) {
+            const rf_type kvt = kt ? RF_TYPE_F32 : RF_TYPE_F16;
+            const int n_tok = 5, hq = 4, hk = 2, hd = 64, kvd = hk * hd, n_slots = 16;
+            const size_t es = kt ? 4 : 2, pool = (size_t)n_slots * kvd * es;
+            rf_rope_params p;
+            memset(&p, 0, sizeof p);
+            p.style = nr ? RF_ROPE_NORM : RF_ROPE_NEOX; p.n_rot = nr ? 32 : hd; p.freq_base = 10000.0f;
+            p.freq_scale = 1.0f; p.attn_factor = 1.0f;
+            int32_t pos[5] = {0, 1, 17, 300, 4000}, slots[5] = {3, 9, 0, 15, 7};
+            const size_t nq = (size_t)n_tok * hq * hd, nk = (size_t)n_tok * kvd;
+            float *q = malloc(sizeof(float) * nq), *k = malloc(sizeof(float) * nk), *v = malloc(sizeof(float) * nk);
+            fill_rand(q, nq, 2.0f); fill_rand(k, nk, 2.0f); fill_rand(v, nk, 2.0f);
+            float *dq1 = dev_from(q, sizeof(float) * nq), *dk1 = dev_from(k, sizeof(float) * nk);
+            float *dq2 = dev_from(q, sizeof(float) * nq), *dk2 = dev_from(k, sizeof(float) * nk);
+            float *dv = dev_from(v, sizeof(float) * nk);
+            int32_t *dpos = dev_from(pos, sizeof pos), *dsl = dev_from(slots, sizeof slots);
+            uint8_t *zero = calloc(pool, 1), *c1 = malloc(pool), *c2 = malloc(pool);
+            void *kp1 = dev_from(zero, pool), *vp1 = dev_from(zero, pool), *kp2 = dev_from(zero, pool), *vp2 = dev_from(zero, pool);
+            OK(rf_gpu_rope2(G, dq1, hq, dk1, hk, n_tok, hd, dpos, &p, E));
+            OK(rf_gpu_kv_write_typed(G, kp1, vp1, dk1, dv, dsl, n_tok, kvd, kvt, E));
+            OK(rf_gpu_rope2_kv(G, dq2, hq, dk2, hk, n_tok, hd, dpos, &p, kp2, vp2, dv, dsl, kvt, E));
+            float *a = malloc(sizeof(float) * nq), *b = malloc(sizeof(float) * nq);
+            dev_get(a, dq1, sizeof(float) * nq); dev_get(b, dq2, sizeof(float) * nq);
+            int d = bits_differ(a, b, nq);
+            dev_get(a, dk1, sizeof(float) * nk); dev_get(b, dk2, sizeof(float) * nk);
+            d += bits_differ(a, b, nk);
+            dev_get(c1, kp1, pool); dev_get(c2, kp2, pool);
+            int dc = memcmp(c1, c2, pool) != 0;
+            dev_get(c1, vp1, pool); dev_get(c2, vp2, pool);
+            dc += memcmp(c1, c2, pool) != 0;
+            CHECKF(d == 0 && dc == 0, "rope2_kv (%s cache, n_rot %d) differs from rope2 + kv_write: %d q/k values, %d caches",
+                   rf_type_name(kvt), p.n_rot, d, dc);
+            free(q); free(k); free(v); free(zero); free(c1); free(c2); free(a); free(b);
+            rf_gpu_free(G, dq1); rf_gpu_free(G, dk1); rf_gpu_free(G, dq2); rf_gpu_free(G, dk2); rf_gpu_free(G, dv);
+            rf_gpu_free(G, dpos); rf_gpu_free(G, dsl); rf_gpu_free(G, kp1); rf_gpu_free(G, vp1); rf_gpu_free(G, kp2);
+            rf_gpu_free(G, vp2);
+        }
     /* matmul_multi == one matmul per weight; the 8-bit form left by rmsnorm
      * and glu == the product's own rounding */
     static const rf_type types[] = {RF_TYPE_Q4_0, RF_TYPE_Q8_0, RF_TYPE_Q4_K, RF_TYPE_Q5_K, RF_TYPE_Q6_K, RF_TYPE_F16};
@@ -586,6 +625,27 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
     double err = rel_err_f(out, ref, qn);
     CHECKF(err < 1e-4, "attention %d/%d heads, head_dim %d, block %d, softcap %g, window %d, KV %s: rel err %.3g",
            n_head, n_head_kv, hd, bs, softcap, window, rf_type_name(kvt), err);
+    /* the 8-bit form the attention leaves for the output projection == the
+     * product's own rounding of the output */
+    {
+        const int64_t cols = (int64_t)n_head * hd, rows = 48;
+        void *dw = quantized_rand(RF_TYPE_Q8_0, rows, cols);
+        const size_t rb = rf_type_row_bytes(RF_TYPE_Q8_0, (uint64_t)cols);
+        float *dy1 = dev_alloc(sizeof(float) * n_all * rows), *dy2 = dev_alloc(sizeof(float) * n_all * rows);
+        float *dz = dev_alloc(sizeof(float));
+        OK(rf_gpu_fill_f32(G, dz, 1, 0.0f, E));
+        OK(rf_gpu_attention(G, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, n_all, &ap, d_out, E));
+        OK(rf_gpu_matmul(G, RF_TYPE_Q8_0, dw, rows, cols, rb, d_out, n_all, dy2, E));
+        OK(rf_gpu_add(G, dz, dz, dz, 1, E));
+        OK(rf_gpu_matmul(G, RF_TYPE_Q8_0, dw, rows, cols, rb, d_out, n_all, dy1, E));
+        float *a = malloc(sizeof(float) * n_all * rows), *b = malloc(sizeof(float) * n_all * rows);
+        dev_get(a, dy1, sizeof(float) * n_all * rows);
+        dev_get(b, dy2, sizeof(float) * n_all * rows);
+        CHECKF(bits_differ(a, b, (size_t)n_all * rows) == 0,
+               "attention's 8-bit output (head_dim %d, %d tokens) differs from the product's own rounding", hd, n_all);
+        free(a); free(b);
+        rf_gpu_free(G, dw); rf_gpu_free(G, dy1); rf_gpu_free(G, dy2); rf_gpu_free(G, dz);
+    }
 
     free(kp); free(vp); free(slots); free(pos); free(seq); free(kk); free(vv); free(chk); free(q); free(ref); free(out);
     rf_gpu_free(G, d_kp); rf_gpu_free(G, d_vp); rf_gpu_free(G, d_kk); rf_gpu_free(G, d_vv); rf_gpu_free(G, d_slots);

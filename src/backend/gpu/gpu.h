@@ -162,6 +162,12 @@ rf_status rf_gpu_add_rmsnorm(rf_gpu *g, float *d_x, const float *d_y, const floa
  * rf_gpu_rope calls. */
 rf_status rf_gpu_rope2(rf_gpu *g, float *d_q, int n_head_q, float *d_k, int n_head_k, int64_t n_tok, int head_dim,
                        const int32_t *d_pos, const rf_rope_params *p, rf_error *err);
+/* rope2, and k's rotated rows written to their slots of a KV cache with v
+ * (kv_write of the same step) in the same launch: equal, bit for bit, to
+ * rope2 then rf_gpu_kv_write_typed. */
+rf_status rf_gpu_rope2_kv(rf_gpu *g, float *d_q, int n_head_q, float *d_k, int n_head_k, int64_t n_tok, int head_dim,
+                          const int32_t *d_pos, const rf_rope_params *p, void *d_k_pool, void *d_v_pool,
+                          const float *d_v, const int32_t *d_slots, rf_type kv_type, rf_error *err);
 
 /* In place on x: (n_tok, n_head, head_dim) contiguous; position of token t
  * is d_pos[t]. Parameters as ggml's (YaRN, freq factors). */

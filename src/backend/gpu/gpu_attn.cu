@@ -25,7 +25,7 @@ template <typename KV>
 static __global__ __launch_bounds__(ATT_THREADS) void rf_k_attention(
     const float *__restrict__ q, const KV *__restrict__ kp, const KV *__restrict__ vp,
     const int32_t *__restrict__ btab, const int32_t *__restrict__ seq_row, const int32_t *__restrict__ pos,
-    rf_attn_params p, float *__restrict__ out)
+    rf_attn_params p, float *__restrict__ out, int8_t *xq, float *xd)
 {
     RF_PDL_WAIT();
     enum { DPL_MAX = ATT_MAX_HD / RF_WARP };
@@ -76,12 +76,16 @@ static __global__ __launch_bounds__(ATT_THREADS) void rf_k_attention(
     for (int w = 0; w < nw; w++) M = fmaxf(M, sm_m[w]);
     float L = 0.f;
     for (int w = 0; w < nw; w++) L += sm_m[w] == -INFINITY ? 0.f : sm_l[w] * __expf(sm_m[w] - M);
-    float *o = out + ((int64_t)t * p.n_head + h) * hd;
+    const int64_t o0 = ((int64_t)t * p.n_head + h) * hd;
     for (int d = threadIdx.x; d < hd; d += blockDim.x) {
         float s = 0.f;
         for (int w = 0; w < nw; w++)
             if (sm_m[w] != -INFINITY) s += sm_acc[w][d] * __expf(sm_m[w] - M);
-        o[d] = L > 0.f ? s / L : 0.f;
+        const float v = L > 0.f ? s / L : 0.f;
+        out[o0 + d] = v;
+        /* the output projection's 8-bit input (hd a multiple of 32: whole
+         * groups of 32 threads) */
+        if (xq) rf_q8_put(v, o0 + d, xq, xd);
     }
 }
 
@@ -98,17 +102,22 @@ extern "C" rf_status rf_gpu_attention(rf_gpu *g, const float *d_q, const void *d
     if (n_tok > 0x7fffffff || p->n_head > 65535)
         return rf_err(err, RF_ERR_INVALID_ARG, "GPU attention: too many tokens/heads");
     dim3 grid((unsigned)n_tok, (unsigned)p->n_head);
+    const int64_t n_out = n_tok * (int64_t)p->n_head * p->head_dim;
+    const bool q8 = p->head_dim % 32 == 0 && rf_gpu_q8_fusable(g, n_out, (int64_t)p->n_head * p->head_dim);
+    int8_t *xq = q8 ? g->d_xq : NULL;
+    float *xd = q8 ? g->d_xd : NULL;
     if (p->kv_type == RF_TYPE_F32)
         rf_launch(g->pdl, rf_k_attention<float>, dim3(grid), dim3(ATT_THREADS), 0, g->stream, d_q, (const float *)d_k_pool,
                                                                    (const float *)d_v_pool, d_btab, d_seq_row, d_pos,
-                                                                   *p, d_out);
+                                                                   *p, d_out, xq, xd);
     else if (p->kv_type == RF_TYPE_F16)
         rf_launch(g->pdl, rf_k_attention<__half>, dim3(grid), dim3(ATT_THREADS), 0, g->stream, d_q, (const __half *)d_k_pool,
                                                                     (const __half *)d_v_pool, d_btab, d_seq_row,
-                                                                    d_pos, *p, d_out);
+                                                                    d_pos, *p, d_out, xq, xd);
     else
         return rf_err(err, RF_ERR_UNSUPPORTED, "GPU attention: KV cache type %s (F16 or F32 only)",
                       rf_type_name(p->kv_type));
-    GPU_LAUNCHED("attention");
+    if (q8) GPU_LAUNCHED_Q8("attention", d_out, n_out);
+    else GPU_LAUNCHED("attention");
     return RF_OK;
 }

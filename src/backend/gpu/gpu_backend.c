@@ -151,7 +151,10 @@ static rf_status gb_exec(gb_ctx *c, rf_gpu *g, const gb_rec *r, rf_error *err)
  * (gpu.h's fused entry points promise that; gpu_kernels checks it):
  *   - up to 3 products of one input (q, k, v; gate, up) -> matmul_multi;
  *   - add(x, y) then rmsnorm(x -> out) -> add_rmsnorm;
- *   - rope(q) then rope(k) with the same positions and parameters -> rope2.
+ *   - rope(q) then rope(k) with the same positions and parameters -> rope2,
+ *     and with the KV write of that k (and v) after them -> rope2_kv;
+ *   - (in the kernels) the attention output and the GLU leave their 8-bit
+ *     form for the next product.
  * Returns how many records it ran (0: none matched). RF_GPU_FUSE=0: off. */
 static int gb_exec_fused(gb_ctx *c, rf_gpu *g, const gb_rec *q, int n_left, rf_status *st, rf_error *err)
 {
@@ -177,8 +180,17 @@ static int gb_exec_fused(gb_ctx *c, rf_gpu *g, const gb_rec *q, int n_left, rf_s
                                  err);
         return 2;
     }
-    if (a->op == GB_ROPE && b->op == GB_ROPE && a->p[0] != b->p[0] && a->p[1] == b->p[1] && a->i[0] == b->i[0] &&
-        a->i[2] == b->i[2] && memcmp(&a->rope, &b->rope, sizeof a->rope) == 0) {
+    const bool rope2 = a->op == GB_ROPE && b->op == GB_ROPE && a->p[0] != b->p[0] && a->p[1] == b->p[1] &&
+                       a->i[0] == b->i[0] && a->i[2] == b->i[2] && memcmp(&a->rope, &b->rope, sizeof a->rope) == 0;
+    const gb_rec *kv = n_left > 2 ? &q[2] : NULL;
+    if (rope2 && kv && kv->op == GB_KV_WRITE && kv->p[2] == b->p[0] && kv->i[0] == b->i[0] &&
+        kv->i[1] == b->i[1] * b->i[2] && kv->p[3] != b->p[0] && kv->p[3] != a->p[0]) {
+        *st = rf_gpu_rope2_kv(g, (float *)a->p[0], (int)a->i[1], (float *)b->p[0], (int)b->i[1], a->i[0], (int)a->i[2],
+                              a->p[1], &a->rope, (void *)kv->p[0], (void *)kv->p[1], kv->p[3], kv->p[4],
+                              (rf_type)kv->i[2], err);
+        return 3;
+    }
+    if (rope2) {
         *st = rf_gpu_rope2(g, (float *)a->p[0], (int)a->i[1], (float *)b->p[0], (int)b->i[1], a->i[0], (int)a->i[2],
                            a->p[1], &a->rope, err);
         return 2;

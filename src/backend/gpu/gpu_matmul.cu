@@ -203,16 +203,20 @@ RF_DEV void rf_ld16_a2(const uint8_t *p, uint32_t w[4])
 
 /* The float formula of one lane's item, shared by the decode lanes and the
  * integer tiles (rf_k_matmul_int) so both compile to the same roundings. */
+/* int -> float, exact for |p| < 2^22 (every block dot here: at most 32 x
+ * 127 x 127), on the full-rate float pipe: the conversion instruction runs
+ * at 1/8 of the FP32 rate (sm_90) and bounded the prompt tiles. */
+RF_DEV float rf_i2f(int p) { return __int_as_float(0x4B400000 + p) - 12582912.0f; }
 RF_DEV float rf_f_q4k(float acc, float dx0, float dx1, float dl0, float ml0, float dl1, float ml1, int p0, int s0,
                       int p1, int s1)
 {
-    return acc + (dx0 * (dl0 * (float)p0 - ml0 * (float)s0) + dx1 * (dl1 * (float)p1 - ml1 * (float)s1));
+    return acc + (dx0 * (dl0 * rf_i2f(p0) - ml0 * rf_i2f(s0)) + dx1 * (dl1 * rf_i2f(p1) - ml1 * rf_i2f(s1)));
 }
 /* Q6_K: one 16-weight run, p already minus 32 x its activation sum */
-RF_DEV float rf_f_q6k(float s, float dx, float dk, int p) { return s + dx * (dk * (float)p); }
+RF_DEV float rf_f_q6k(float s, float dx, float dk, int p) { return s + dx * (dk * rf_i2f(p)); }
 /* a 32-weight block with one scale (Q4_0, IQ4_NL, Q8_0: ggml's order) */
-RF_DEV float rf_f_blk(float acc, int p, float d, float dx) { return acc + (float)p * (d * dx); }
-RF_DEV float rf_f_xs(float acc, float dx, float dl, int p) { return acc + dx * (dl * (float)p); }
+RF_DEV float rf_f_blk(float acc, int p, float d, float dx) { return acc + rf_i2f(p) * (d * dx); }
+RF_DEV float rf_f_xs(float acc, float dx, float dl, int p) { return acc + dx * (dl * rf_i2f(p)); }
 RF_DEV void rf_q4k_scales(const uint8_t *b, int g, float *dl0, float *ml0, float *dl1, float *ml1)
 {
     const uint32_t dm = *(const uint32_t *)b;

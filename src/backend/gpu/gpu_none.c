@@ -70,6 +70,9 @@ rf_status rf_gpu_add_rmsnorm(rf_gpu *g, float *d_x, const float *d_y, const floa
                              int64_t n_rows, int64_t n, float eps, rf_error *err) NONE()
 rf_status rf_gpu_rope2(rf_gpu *g, float *d_q, int n_head_q, float *d_k, int n_head_k, int64_t n_tok, int head_dim,
                        const int32_t *d_pos, const rf_rope_params *p, rf_error *err) NONE()
+rf_status rf_gpu_rope2_kv(rf_gpu *g, float *d_q, int n_head_q, float *d_k, int n_head_k, int64_t n_tok, int head_dim,
+                          const int32_t *d_pos, const rf_rope_params *p, void *d_k_pool, void *d_v_pool,
+                          const float *d_v, const int32_t *d_slots, rf_type kv_type, rf_error *err) NONE()
 rf_status rf_gpu_greedy(rf_gpu *g, const float *d_logits, int64_t n_vocab, const rf_greedy_adj *adj, int32_t *h_id,
                         rf_error *err) NONE()
 rf_status rf_gpu_reserve_sample(rf_gpu *g, int64_t n_vocab, int n_adj, rf_error *err) NONE()

@@ -129,13 +129,28 @@ struct rf_rope_dev {
 };
 
 /* One thread per (token, head, rotated pair); heads [0, n_head) are x's,
- * [n_head, n_head + n_head2) x2's (q and k in one launch). */
+ * [n_head, n_head + n_head2) x2's (q and k in one launch). With a cache
+ * (kc), x2's rotated values also go to their token's slot in it, and n_copy
+ * more threads copy v and x2's unrotated dims there: the KV write of the
+ * same step, with the same values as a separate kv_write. */
+RF_DEV void rf_kv_put(__half *p, int64_t i, float v) { p[i] = __float2half_rn(v); }
+RF_DEV void rf_kv_put(float *p, int64_t i, float v) { p[i] = v; }
+template <typename KV>
 static __global__ void rf_k_rope(float *x, int n_head, float *x2, int n_head2, const int32_t *__restrict__ pos,
-                                 int64_t n_pairs_total, int head_dim, rf_rope_dev p)
+                                 int64_t n_pairs_total, int head_dim, rf_rope_dev p, KV *kc, KV *vc,
+                                 const float *__restrict__ v, const int32_t *__restrict__ slots, int64_t n_copy)
 {
     RF_PDL_WAIT();
     const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (gid >= n_pairs_total) return;
+    const int kv_dim = n_head2 * head_dim;
+    if (gid >= n_pairs_total) {
+        const int64_t c = gid - n_pairs_total;
+        if (c >= n_copy) return;
+        const int64_t t = c / kv_dim, i = c % kv_dim, dst = (int64_t)slots[t] * kv_dim + i;
+        rf_kv_put(vc, dst, v[c]);
+        if (i % head_dim >= p.n_rot) rf_kv_put(kc, dst, x2[c]);
+        return;
+    }
     const int n_pairs = p.n_rot / 2;
     const int i = (int)(gid % n_pairs);
     const int64_t th = gid / n_pairs; /* token * (n_head + n_head2) + head */
@@ -159,27 +174,72 @@ static __global__ void rf_k_rope(float *x, int n_head, float *x2, int n_head2, c
         mscale *= 1.0f + 0.1f * logf(1.0f / p.freq_scale);
     }
     const float c = cosf(ang) * mscale, s = sinf(ang) * mscale;
-    float *v = h < n_head ? x + (t * n_head + h) * head_dim : x2 + (t * n_head2 + (h - n_head)) * head_dim;
+    float *vr = h < n_head ? x + (t * n_head + h) * head_dim : x2 + (t * n_head2 + (h - n_head)) * head_dim;
     const int a = p.style == RF_ROPE_NORM ? 2 * i : i;
     const int b = p.style == RF_ROPE_NORM ? 2 * i + 1 : i + n_pairs;
-    const float x0 = v[a], x1 = v[b];
-    v[a] = x0 * c - x1 * s;
-    v[b] = x0 * s + x1 * c;
+    const float x0 = vr[a], x1 = vr[b];
+    const float ya = x0 * c - x1 * s, yb = x0 * s + x1 * c;
+    vr[a] = ya;
+    vr[b] = yb;
+    if (kc && h >= n_head) {
+        const int64_t base = (int64_t)slots[t] * kv_dim + (int64_t)(h - n_head) * head_dim;
+        rf_kv_put(kc, base + a, ya);
+        rf_kv_put(kc, base + b, yb);
+    }
 }
 
-extern "C" rf_status rf_gpu_rope2(rf_gpu *g, float *d_q, int n_head_q, float *d_k, int n_head_k, int64_t n_tok,
-                                  int head_dim, const int32_t *d_pos, const rf_rope_params *p, rf_error *err)
+static rf_status rf_rope_check(const rf_rope_params *p, int head_dim, int n_head_q, int n_head_k, const float *d_k,
+                               rf_error *err)
 {
     if (p->n_rot <= 0 || p->n_rot % 2 || p->n_rot > head_dim)
         return rf_err(err, RF_ERR_INVALID_ARG, "GPU rope: n_rot %d must be even and <= head_dim %d", p->n_rot, head_dim);
     if (n_head_q < 0 || n_head_k < 0 || (n_head_k > 0 && !d_k))
         return rf_err(err, RF_ERR_INVALID_ARG, "GPU rope: bad head counts %d, %d", n_head_q, n_head_k);
-    const int64_t total = n_tok * (int64_t)(n_head_q + n_head_k) * (int64_t)(p->n_rot / 2);
-    if (total <= 0) return RF_OK;
+    return RF_OK;
+}
+
+static rf_rope_dev rf_rope_dev_of(const rf_rope_params *p)
+{
     rf_rope_dev d = {(int)p->style, p->n_rot, powf(p->freq_base, -2.0f / (float)p->n_rot), p->freq_base, p->freq_scale, p->ext_factor, p->attn_factor,
                      p->corr_dims[0], p->corr_dims[1], p->freq_factors};
-    rf_launch(g->pdl, rf_k_rope, dim3(rf_gpu_blocks(total, OPS_THREADS)), dim3(OPS_THREADS), 0, g->stream, d_q, n_head_q, d_k, n_head_k, d_pos,
-                                                                               total, head_dim, d);
+    return d;
+}
+
+extern "C" rf_status rf_gpu_rope2_kv(rf_gpu *g, float *d_q, int n_head_q, float *d_k, int n_head_k, int64_t n_tok,
+                                     int head_dim, const int32_t *d_pos, const rf_rope_params *p, void *d_k_pool,
+                                     void *d_v_pool, const float *d_v, const int32_t *d_slots, rf_type kv_type,
+                                     rf_error *err)
+{
+    rf_status st = rf_rope_check(p, head_dim, n_head_q, n_head_k, d_k, err);
+    if (st != RF_OK) return st;
+    if (kv_type != RF_TYPE_F16 && kv_type != RF_TYPE_F32)
+        return rf_err(err, RF_ERR_UNSUPPORTED, "GPU kv_write: KV cache type %s (F16 or F32 only)", rf_type_name(kv_type));
+    const int64_t pairs = n_tok * (int64_t)(n_head_q + n_head_k) * (int64_t)(p->n_rot / 2);
+    const int64_t copy = n_tok * (int64_t)n_head_k * head_dim;
+    if (pairs + copy <= 0) return RF_OK;
+    const rf_rope_dev d = rf_rope_dev_of(p);
+    const dim3 grid(rf_gpu_blocks(pairs + copy, OPS_THREADS));
+    if (kv_type == RF_TYPE_F16)
+        rf_launch(g->pdl, rf_k_rope<__half>, grid, dim3(OPS_THREADS), 0, g->stream, d_q, n_head_q, d_k, n_head_k, d_pos,
+                  pairs, head_dim, d, (__half *)d_k_pool, (__half *)d_v_pool, d_v, d_slots, copy);
+    else
+        rf_launch(g->pdl, rf_k_rope<float>, grid, dim3(OPS_THREADS), 0, g->stream, d_q, n_head_q, d_k, n_head_k, d_pos,
+                  pairs, head_dim, d, (float *)d_k_pool, (float *)d_v_pool, d_v, d_slots, copy);
+    GPU_LAUNCHED("rope_kv");
+    return RF_OK;
+}
+
+extern "C" rf_status rf_gpu_rope2(rf_gpu *g, float *d_q, int n_head_q, float *d_k, int n_head_k, int64_t n_tok,
+                                  int head_dim, const int32_t *d_pos, const rf_rope_params *p, rf_error *err)
+{
+    rf_status st = rf_rope_check(p, head_dim, n_head_q, n_head_k, d_k, err);
+    if (st != RF_OK) return st;
+    const int64_t total = n_tok * (int64_t)(n_head_q + n_head_k) * (int64_t)(p->n_rot / 2);
+    if (total <= 0) return RF_OK;
+    const rf_rope_dev d = rf_rope_dev_of(p);
+    rf_launch(g->pdl, rf_k_rope<float>, dim3(rf_gpu_blocks(total, OPS_THREADS)), dim3(OPS_THREADS), 0, g->stream, d_q,
+              n_head_q, d_k, n_head_k, d_pos, total, head_dim, d, (float *)NULL, (float *)NULL, (const float *)NULL,
+              (const int32_t *)NULL, (int64_t)0);
     GPU_LAUNCHED("rope");
     return RF_OK;
 }
