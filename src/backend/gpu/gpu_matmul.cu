@@ -203,20 +203,16 @@ RF_DEV void rf_ld16_a2(const uint8_t *p, uint32_t w[4])
 
 /* The float formula of one lane's item, shared by the decode lanes and the
  * integer tiles (rf_k_matmul_int) so both compile to the same roundings. */
-/* int -> float, exact for |p| < 2^22 (every block dot here: at most 32 x
- * 127 x 127), on the full-rate float pipe: the conversion instruction runs
- * at 1/8 of the FP32 rate (sm_90) and bounded the prompt tiles. */
-RF_DEV float rf_i2f(int p) { return __int_as_float(0x4B400000 + p) - 12582912.0f; }
 RF_DEV float rf_f_q4k(float acc, float dx0, float dx1, float dl0, float ml0, float dl1, float ml1, int p0, int s0,
                       int p1, int s1)
 {
-    return acc + (dx0 * (dl0 * rf_i2f(p0) - ml0 * rf_i2f(s0)) + dx1 * (dl1 * rf_i2f(p1) - ml1 * rf_i2f(s1)));
+    return acc + (dx0 * (dl0 * (float)p0 - ml0 * (float)s0) + dx1 * (dl1 * (float)p1 - ml1 * (float)s1));
 }
 /* Q6_K: one 16-weight run, p already minus 32 x its activation sum */
-RF_DEV float rf_f_q6k(float s, float dx, float dk, int p) { return s + dx * (dk * rf_i2f(p)); }
+RF_DEV float rf_f_q6k(float s, float dx, float dk, int p) { return s + dx * (dk * (float)p); }
 /* a 32-weight block with one scale (Q4_0, IQ4_NL, Q8_0: ggml's order) */
-RF_DEV float rf_f_blk(float acc, int p, float d, float dx) { return acc + rf_i2f(p) * (d * dx); }
-RF_DEV float rf_f_xs(float acc, float dx, float dl, int p) { return acc + dx * (dl * rf_i2f(p)); }
+RF_DEV float rf_f_blk(float acc, int p, float d, float dx) { return acc + (float)p * (d * dx); }
+RF_DEV float rf_f_xs(float acc, float dx, float dl, int p) { return acc + dx * (dl * (float)p); }
 RF_DEV void rf_q4k_scales(const uint8_t *b, int g, float *dl0, float *ml0, float *dl1, float *ml1)
 {
     const uint32_t dm = *(const uint32_t *)b;
@@ -454,9 +450,12 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_kq(
  * same bits whether its batch ran here or through the decode kernels, and
  * batch invariance costs nothing. Offsets (Q4_0's -8, Q6_K's -32) are folded
  * into the 8-bit weights; Q4_K's activation sums come from a product with a
- * matrix of ones. A warp covers RF_IT_UM x 16 rows by 16 tokens. */
+ * matrix of ones. A warp covers UM x 16 rows by 16 tokens. */
 #define RF_IT_THREADS 256
-#define RF_IT_UM 2
+/* 16-row units per warp: 1 for Q4_K / Q6_K, 2 for the others (H200 pp512,
+ * UM 1 vs 2: 8B Q4_K_M 2133 vs 2052, 1B Q4_K_M 11057 vs 9787, 8B Q8_0
+ * 1821 vs 2004) */
+#define RF_IT_UM(T) ((T) == RF_TYPE_Q4_K || (T) == RF_TYPE_Q6_K ? 1 : 2)
 #define RF_LOG2W (RF_WARP == 64 ? 6 : 5)
 
 RF_DEV uint32_t rf_ld32_a2(const uint8_t *p)
@@ -597,7 +596,7 @@ template <> struct rf_kt<RF_TYPE_IQ4_XS> {
     }
 };
 
-template <int T>
+template <int T, int UM>
 static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
     const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
     const int8_t *__restrict__ xq, const float *__restrict__ xd, int64_t n_tok, float *__restrict__ y)
@@ -606,7 +605,7 @@ static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
     typedef rf_kt<T> K;
     typedef typename K::S S;
     enum { NW = RF_IT_THREADS / RF_WARP, WN = NW >= 8 ? 4 : 2, WM = NW / WN, NC = RF_IMMA_NC, NA = RF_IMMA_NA,
-           NE = RF_IT_UM * NC, BM = WM * 16 * RF_IT_UM, BN = WN * 16, LDW = K::NR * 4 + 4,
+           NE = UM * NC, BM = WM * 16 * UM, BN = WN * 16, LDW = K::NR * 4 + 4,
            NI = K::NR == 4 ? 2 : 4 /* items per stage (static shared memory stays under 48 KiB) */ };
     static_assert(BM + BN <= RF_IT_THREADS, "one loader thread per row and per token");
     /* NI items of one lane: the rows' 8-bit weights (runs x 4 words, padded
@@ -668,7 +667,7 @@ static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
             }
             __syncthreads();
             for (int it = 0; it < ni; it++) {
-                const uint32_t *Ab = sA[it] + (wm * 16 * RF_IT_UM) * LDW, *Bb = sB[it] + (wn * 16) * LDW;
+                const uint32_t *Ab = sA[it] + (wm * 16 * UM) * LDW, *Bb = sB[it] + (wn * 16) * LDW;
                 uint32_t bw[K::NR][NA];
 #pragma unroll
                 for (int i = 0; i < NA; i++)
@@ -685,7 +684,7 @@ static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
                     for (int r = 0; r < K::NR; r++) sx[q][r] = K::SX ? sX[it][t * K::NR + r] : 0;
                 }
 #pragma unroll
-                for (int u = 0; u < RF_IT_UM; u++) {
+                for (int u = 0; u < UM; u++) {
                     uint32_t aw[K::NR][NA];
 #pragma unroll
                     for (int i = 0; i < NA; i++)
@@ -701,7 +700,7 @@ static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
                     for (int r = 0; r < K::NR; r++) rf_imma_run(cp[K::pidx(r)], aw[r], bw[r]);
                     S sc[RF_IMMA_NRS];
 #pragma unroll
-                    for (int q = 0; q < RF_IMMA_NRS; q++) sc[q] = sS[it][wm * 16 * RF_IT_UM + 16 * u + rf_imma_rs_row(q)];
+                    for (int q = 0; q < RF_IMMA_NRS; q++) sc[q] = sS[it][wm * 16 * UM + 16 * u + rf_imma_rs_row(q)];
 #pragma unroll
                     for (int e = 0; e < NC; e++) {
                         int p[K::NP];
@@ -723,7 +722,7 @@ static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
             if (lv < RF_LOG2W) {
                 stk[lv][e] = c;
             } else {
-                const int64_t r = R0 + wm * 16 * RF_IT_UM + 16 * (e / NC) + rf_imma_c_row(e % NC);
+                const int64_t r = R0 + wm * 16 * UM + 16 * (e / NC) + rf_imma_c_row(e % NC);
                 const int64_t t = T0 + wn * 16 + rf_imma_c_col(e % NC);
                 if (r < n_rows && t < n_tok) y[t * n_rows + r] = c;
             }
@@ -740,7 +739,7 @@ static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
  * 8 weights, 4 float4 of activations) and stores it into the other half
  * after its products; one barrier per step. BM = 64 for matrices whose
  * 128-row grid would leave multiprocessors idle. */
-#define MM_BN 128          /* tokens per tile */
+#define MM_BN 128          /* tokens per tile (64 measured slower: 8B Q4_K_M pp512 3630 vs 4785, H200) */
 #define MM_BK 32           /* k per step: one decoded chunk per row */
 #define MM_LD (MM_BK + 8)  /* padded row (halves): 80 bytes, keeps 32-byte fragment alignment */
 #define MM_THREADS 256
@@ -1054,13 +1053,14 @@ static rf_status rf_gpu_matvec_set(rf_gpu *g, rf_type wtype, const rf_mv_set &se
     /* (a grid row per 32-64 weight rows: past 65535 of them, the decode kernels) */
     if (rf_gpu_int_tiles(wtype, n_tok) && set.end[set.n - 1] < 65535 * 32) {
         /* the tile's geometry (rf_k_matmul_int) from the device's warp width */
-        const int nw = RF_IT_THREADS / g->info.warp, wn = nw >= 8 ? 4 : 2, wm = nw / wn;
+        const int um = RF_IT_UM(wtype), nw = RF_IT_THREADS / g->info.warp, wn = nw >= 8 ? 4 : 2, wm = nw / wn;
         for (int m = 0; m < set.n; m++) {
             const int64_t rows = set.end[m] - (m ? set.end[m - 1] : 0);
-            const dim3 grid(rf_gpu_blocks(n_tok, 16 * wn), rf_gpu_blocks(rows, 16 * RF_IT_UM * wm));
+            const dim3 grid(rf_gpu_blocks(n_tok, 16 * wn), rf_gpu_blocks(rows, 16 * um * wm));
             switch ((int)wtype) {
-#define X(T) case T: rf_launch(g->pdl, rf_k_matmul_int<T>, grid, dim3(RF_IT_THREADS), 0, g->stream, set.w[m], rows, \
-                               n_cols, set.stride[m], (const int8_t *)g->d_xq, (const float *)g->d_xd, n_tok, set.y[m]); break;
+#define X(T) case T: rf_launch(g->pdl, rf_k_matmul_int<T, RF_IT_UM(T)>, grid, dim3(RF_IT_THREADS), 0, g->stream, \
+                               set.w[m], rows, n_cols, set.stride[m], (const int8_t *)g->d_xq, (const float *)g->d_xd, \
+                               n_tok, set.y[m]); break;
             X(RF_TYPE_Q4_0) X(RF_TYPE_Q8_0) X(RF_TYPE_Q4_K) X(RF_TYPE_Q6_K) X(RF_TYPE_IQ4_NL) X(RF_TYPE_IQ4_XS)
 #undef X
             }
