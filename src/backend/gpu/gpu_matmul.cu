@@ -445,12 +445,15 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_kq(
  * forms the same integer dots with rf_imma_run (16 rows x 16 tokens per
  * product), applies the same formula (the rf_f_* helpers) to each item in
  * the same order, and walks the lanes in bit-reversed order so that the
- * tree becomes a binary counter: the partial sum of lanes 0..s waits in
- * rf_stk at the level of its lowest clear bit. So a token's outputs are the
- * same bits whether its batch ran here or through the decode kernels, and
- * batch invariance costs nothing. Offsets (Q4_0's -8, Q6_K's -32) are folded
- * into the 8-bit weights; Q4_K's activation sums come from a product with a
- * matrix of ones. A warp covers UM x 16 rows by 16 tokens. */
+ * tree becomes a binary counter: the partial sum of the lanes walked so
+ * far waits in stk at the level of the lowest clear bit of s. So a token's
+ * outputs are the same bits whether its batch ran here or through the
+ * decode kernels, and batch invariance costs nothing. Offsets (Q4_0's -8,
+ * Q6_K's -32) are folded into the 8-bit weights; Q4_K's activation run sums
+ * are formed once per token when its activations are staged. A block
+ * stages a few items of one lane (64 rows' weights and scales, 64 tokens'
+ * activations) in shared memory per barrier; a warp covers UM x 16 rows by
+ * 16 tokens. */
 #define RF_IT_THREADS 256
 /* 16-row units per warp: 1 for Q4_K / Q6_K, 2 for the others (H200 pp512,
  * UM 1 vs 2: 8B Q4_K_M 2133 vs 2052, 1B Q4_K_M 11057 vs 9787, 8B Q8_0
