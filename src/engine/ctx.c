@@ -140,12 +140,12 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
 
     /* the whole plan against the device's free memory before the first
      * allocation: KV cache, activations and logits, per-step inputs, and the
-     * backend's 8-bit activation scratch (a byte and 1/8 float per input
-     * element of the widest product) */
+     * backend's activation scratch (8-bit: a byte and 1/8 float per input
+     * element of the widest product; F16: two bytes) */
     if (c->be.ops->mem_info) {
         const uint64_t widest = F > E ? F : E;
         const uint64_t small = B * 4 * 7 + (uint64_t)p.n_seq_max * (uint64_t)c->max_blocks * 4;
-        const uint64_t need = kv_total + act + small + B * widest + B * widest / 8;
+        const uint64_t need = kv_total + act + small + B * widest * 3 + B * widest / 8;
         size_t fr = 0, tot = 0;
         st = c->be.ops->mem_info(c->be.ctx, &fr, &tot, err);
         if (st == RF_OK && need > (uint64_t)fr)
@@ -154,7 +154,7 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
                         "memory (KV cache %.1f MiB, activations and logits %.1f MiB, scratch %.1f MiB), but %s has "
                         "%.1f MiB free of %.1f MiB: use a smaller context (-c) or batch, or run on the CPU (--cpu)",
                         p.n_ctx, p.n_seq_max, p.n_batch, need / 1048576.0, kv_total / 1048576.0, act / 1048576.0,
-                        (small + B * widest + B * widest / 8) / 1048576.0,
+                        (small + B * widest * 3 + B * widest / 8) / 1048576.0,
                         c->be.ops->device_name ? c->be.ops->device_name(c->be.ctx) : c->be.ops->name,
                         fr / 1048576.0, tot / 1048576.0);
         if (st) {

@@ -28,6 +28,9 @@ struct rf_gpu {
     float *d_xd;                  /* (q8_cap / 32) their per-32 scales */
     size_t q8_cap;                /* elements; 0: integer products off */
     bool q8_owned;
+    __half *d_xh;                 /* (q8_cap) activations in F16 for the F16 prompt tiles, owned with d_xq */
+    const float *xh_src;          /* what d_xh holds (xh_n floats of), until any other launch */
+    int64_t xh_n;
     /* The scratch holds the 8-bit form of q8_src (q8_n floats) until any
      * other launch, copy or sync: q, k, v (and gate, up) of one input then
      * share one rounding pass. */
@@ -51,7 +54,7 @@ struct rf_gpu {
 
 /* After a launch: configuration errors (bad grid, too much shared memory)
  * are reported at once; faults inside the kernel surface at rf_gpu_sync. */
-#define GPU_LAUNCHED(name) do { g->q8_src = NULL; gpuError_t e_ = gpuGetLastError(); if (e_ != gpuSuccess) \
+#define GPU_LAUNCHED(name) do { g->q8_src = NULL; g->xh_src = NULL; gpuError_t e_ = gpuGetLastError(); if (e_ != gpuSuccess) \
     return rf_err(err, RF_ERR_BACKEND, "kernel %s: launch failed: %s", (name), gpuGetErrorString(e_)); \
     } while (0)
 

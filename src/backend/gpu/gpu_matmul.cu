@@ -130,6 +130,18 @@ static __global__ void rf_k_quant_q8(const float *__restrict__ x, int64_t n, int
     rf_q8_put(x[i], i, xq, xd);
 }
 
+/* x -> F16 (round to nearest even, as the tiles' own conversion), 4 per thread */
+static __global__ void rf_k_to_f16(const float *__restrict__ x, int64_t n4, __half *__restrict__ xh)
+{
+    RF_PDL_WAIT();
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n4) return;
+    const float4 v = ((const float4 *)x)[i];
+    __half2 *o = (__half2 *)(xh + 4 * i);
+    o[0] = __floats2half2_rn(v.x, v.y);
+    o[1] = __floats2half2_rn(v.z, v.w);
+}
+
 /* K-quants unrolled by 2, not 4: at 4 they took 48 registers and the
  * occupancy fell to 53% (measured, Q4_K latency-bound); capping registers
  * instead spilled. Q4_0 / Q8_0 fit 32 registers at 4. */
@@ -747,14 +759,20 @@ static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
 #define MM_LD (MM_BK + 8)  /* padded row (halves): 80 bytes, keeps 32-byte fragment alignment */
 #define MM_THREADS 256
 
-template <int T, int BM>
+/* XH: the activations come already rounded to F16 (rf_k_to_f16, once per
+ * input for every product that reads it), 16 bytes per load, instead of
+ * F32 converted in every tile. */
+template <int T, int BM, bool XH>
 static __global__ __launch_bounds__(MM_THREADS, 2) void rf_k_matmul_mma(
     const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
-    const float *__restrict__ x, int64_t n_tok, float *__restrict__ y)
+    const void *__restrict__ xp, int64_t n_tok, float *__restrict__ y)
 {
     RF_PDL_WAIT();
     typedef rf_q<T> Q;
-    enum { STAGE = (BM + MM_BN) * MM_LD, NS = BM * 4 / MM_THREADS, NX = MM_BN * 8 / MM_THREADS };
+    enum { STAGE = (BM + MM_BN) * MM_LD, NS = BM * 4 / MM_THREADS, NX = XH ? 1 : MM_BN * 8 / MM_THREADS,
+           NH = XH ? MM_BN * 4 / MM_THREADS : 1 };
+    const float *x = (const float *)xp;
+    const __half *xh = (const __half *)xp;
     static_assert(MM_THREADS / RF_WARP * RF_WARP == MM_THREADS, "whole warps");
     __shared__ __align__(32) __half sm[2 * STAGE];
     /* warps: 2 x 4 of 32-lane warps; 64-lane wavefronts (CDNA) are 4 warps, 2 x 2 */
@@ -773,6 +791,7 @@ static __global__ __launch_bounds__(MM_THREADS, 2) void rf_k_matmul_mma(
 
     float wv[NS][8];
     float4 xv[NX];
+    uint4 hv[NH];
     /* this thread's share of step k0: slices q = tid + MM_THREADS * i (row q / 4, slice q % 4), float4s likewise */
     auto fetch = [&](int64_t k0) {
         const int64_t c = k0 / 32;
@@ -786,11 +805,20 @@ static __global__ __launch_bounds__(MM_THREADS, 2) void rf_k_matmul_mma(
                 for (int j = 0; j < 8; j++) wv[i][j] = 0.f;
             }
         }
+        if (XH) {
 #pragma unroll
-        for (int i = 0; i < NX; i++) {
-            const int q = tid + MM_THREADS * i;
-            xv[i] = t0 + q / 8 < n_tok ? *(const float4 *)(x + (t0 + q / 8) * n_cols + k0 + (q % 8) * 4)
-                                       : make_float4(0.f, 0.f, 0.f, 0.f);
+            for (int i = 0; i < NH; i++) {
+                const int q = tid + MM_THREADS * i; /* token q / 4, 8 halves (q % 4) */
+                hv[i] = t0 + q / 4 < n_tok ? *(const uint4 *)(xh + (t0 + q / 4) * n_cols + k0 + (q % 4) * 8)
+                                           : make_uint4(0u, 0u, 0u, 0u);
+            }
+        } else {
+#pragma unroll
+            for (int i = 0; i < NX; i++) {
+                const int q = tid + MM_THREADS * i;
+                xv[i] = t0 + q / 8 < n_tok ? *(const float4 *)(x + (t0 + q / 8) * n_cols + k0 + (q % 8) * 4)
+                                           : make_float4(0.f, 0.f, 0.f, 0.f);
+            }
         }
     };
     auto put = [&](__half *st) {
@@ -801,12 +829,20 @@ static __global__ __launch_bounds__(MM_THREADS, 2) void rf_k_matmul_mma(
 #pragma unroll
             for (int j = 0; j < 4; j++) dst[j] = __floats2half2_rn(wv[i][2 * j], wv[i][2 * j + 1]);
         }
+        if (XH) {
 #pragma unroll
-        for (int i = 0; i < NX; i++) {
-            const int q = tid + MM_THREADS * i;
-            __half2 *dst = (__half2 *)(st + BM * MM_LD + (q / 8) * MM_LD + (q % 8) * 4);
-            dst[0] = __floats2half2_rn(xv[i].x, xv[i].y);
-            dst[1] = __floats2half2_rn(xv[i].z, xv[i].w);
+            for (int i = 0; i < NH; i++) {
+                const int q = tid + MM_THREADS * i;
+                *(uint4 *)(st + BM * MM_LD + (q / 4) * MM_LD + (q % 4) * 8) = hv[i];
+            }
+        } else {
+#pragma unroll
+            for (int i = 0; i < NX; i++) {
+                const int q = tid + MM_THREADS * i;
+                __half2 *dst = (__half2 *)(st + BM * MM_LD + (q / 8) * MM_LD + (q % 8) * 4);
+                dst[0] = __floats2half2_rn(xv[i].x, xv[i].y);
+                dst[1] = __floats2half2_rn(xv[i].z, xv[i].w);
+            }
         }
     };
 
@@ -1190,17 +1226,30 @@ extern "C" rf_status rf_gpu_matmul_mma(rf_gpu *g, rf_type wtype, const void *d_w
     const int64_t tiles128 = rf_gpu_blocks(n_rows, 128) * rf_gpu_blocks(n_tok, MM_BN);
     const bool small = tiles128 < 2 * (int64_t)(g->info.n_sm > 0 ? g->info.n_sm : 1);
     dim3 grid(rf_gpu_blocks(n_rows, small ? 64 : 128), rf_gpu_blocks(n_tok, MM_BN));
+    /* the activations in F16 once per input, where the scratch holds them */
+    const int64_t n = n_tok * n_cols;
+    const bool xh = g->d_xh && (uint64_t)n <= g->q8_cap && n_cols % 8 == 0;
+    if (xh && (g->xh_src != d_x || g->xh_n != n)) {
+        rf_launch(g->pdl, rf_k_to_f16, dim3(rf_gpu_blocks(n / 4, 256)), dim3(256), 0, g->stream, d_x, n / 4, g->d_xh);
+        GPU_LAUNCHED("to_f16");
+    }
+    const void *xa = xh ? (const void *)g->d_xh : (const void *)d_x;
+#define RF_MMA_GO(T, BM, XH) rf_launch(g->pdl, rf_k_matmul_mma<T, BM, XH>, dim3(grid), dim3(MM_THREADS), 0, g->stream, \
+                                       (const uint8_t *)d_w, n_rows, n_cols, row_stride, xa, n_tok, d_y)
     switch ((int)wtype) {
-#define X(T) case T:                                                                                          \
-        if (small) rf_launch(g->pdl, rf_k_matmul_mma<T, 64>, dim3(grid), dim3(MM_THREADS), 0, g->stream,     \
-                             (const uint8_t *)d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y);             \
-        else rf_launch(g->pdl, rf_k_matmul_mma<T, 128>, dim3(grid), dim3(MM_THREADS), 0, g->stream,          \
-                       (const uint8_t *)d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y);                   \
+#define X(T) case T:                                                            \
+        if (xh) { if (small) RF_MMA_GO(T, 64, true); else RF_MMA_GO(T, 128, true); } \
+        else { if (small) RF_MMA_GO(T, 64, false); else RF_MMA_GO(T, 128, false); } \
         break;
         RF_GPU_TYPES(X)
 #undef X
+#undef RF_MMA_GO
     }
     GPU_LAUNCHED("matmul_mma");
+    if (xh) { /* still valid for the next product of the same input (y never overlaps x here) */
+        g->xh_src = d_x;
+        g->xh_n = n;
+    }
     return RF_OK;
 }
 

@@ -95,6 +95,7 @@ extern "C" void rf_gpu_close(rf_gpu *g)
     if (g->q8_owned) {
         (void)gpuFree(g->d_xq);
         (void)gpuFree(g->d_xd);
+        (void)gpuFree(g->d_xh);
     }
     free(g);
 }
@@ -262,18 +263,24 @@ extern "C" rf_status rf_gpu_reserve_q8(rf_gpu *g, size_t n_elems, rf_error *err)
     if (n_elems <= g->q8_cap) return RF_OK;
     int8_t *xq = NULL;
     float *xd = NULL;
+    __half *xh = NULL;
     rf_status st = rf_gpu_alloc(g, n_elems, (void **)&xq, "8-bit activation scratch", err);
     if (st == RF_OK) st = rf_gpu_alloc(g, n_elems / 32 * sizeof(float), (void **)&xd, "8-bit activation scales", err);
+    if (st == RF_OK) st = rf_gpu_alloc(g, n_elems * sizeof(__half), (void **)&xh, "F16 activation scratch", err);
     if (st != RF_OK) {
         if (xq) (void)gpuFree(xq);
+        if (xd) (void)gpuFree(xd);
         return st;
     }
     if (g->q8_owned) {
         (void)gpuFree(g->d_xq);
         (void)gpuFree(g->d_xd);
+        (void)gpuFree(g->d_xh);
     }
     g->d_xq = xq;
     g->d_xd = xd;
+    g->d_xh = xh;
+    g->xh_src = NULL;
     g->q8_cap = n_elems;
     g->q8_owned = true;
     g->q8_src = NULL;
@@ -285,9 +292,12 @@ extern "C" void rf_gpu_share_q8(rf_gpu *dst, const rf_gpu *src)
     if (dst->q8_owned) {
         (void)gpuFree(dst->d_xq);
         (void)gpuFree(dst->d_xd);
+        (void)gpuFree(dst->d_xh);
     }
     dst->d_xq = src->d_xq;
     dst->d_xd = src->d_xd;
+    dst->d_xh = src->d_xh;
+    dst->xh_src = NULL;
     dst->q8_cap = src->q8_cap;
     dst->q8_owned = false;
     dst->q8_src = NULL;
