@@ -237,6 +237,55 @@ static void check_activation_quantizers(rf_cpu_isa isa)
            rf_cpu_isa_name(isa), bad_k, bad_8);
 }
 
+/* Q8_0 in ggml's lane order (rf_cpu_matmul_q8_0_ggml, for weights whose row
+ * count is not a multiple of 32): within the float bound of the double
+ * reference, and each token alone gives the batch's bits. Its bits against
+ * llama.cpp itself are checked end to end by engine_greedy (the 172-row FFN
+ * matrices of stories260K Q8_0). */
+static void check_q8_0_ggml(rf_threadpool *pool)
+{
+    const int64_t n_rows = 172, n_cols = 512, n_tok = 5;
+    const size_t rb = (size_t)rf_type_row_bytes(RF_TYPE_Q8_0, (uint64_t)n_cols);
+    float *wf = malloc(sizeof(float) * n_rows * n_cols), *wd = malloc(sizeof(float) * n_rows * n_cols);
+    float *x = malloc(sizeof(float) * n_tok * n_cols), *y = malloc(sizeof(float) * n_tok * n_rows);
+    uint8_t *w = malloc(rb * n_rows);
+    for (int64_t i = 0; i < n_rows * n_cols; i++) wf[i] = rng_gauss();
+    for (int64_t i = 0; i < n_tok * n_cols; i++) x[i] = rng_gauss();
+    rf_error err = {0};
+    CHECK(rf_quantize_rows(RF_TYPE_Q8_0, wf, w, n_rows, n_cols, &err) == RF_OK);
+    for (int64_t r = 0; r < n_rows; r++) rf_quant_get(RF_TYPE_Q8_0)->dequantize_row(w + r * rb, wd + r * n_cols, n_cols);
+    const size_t ss = rf_cpu_matmul_scratch_size(RF_TYPE_Q8_0, n_cols, n_tok);
+    void *scratch = aligned_alloc(64, (ss + 63) / 64 * 64);
+    CHECK(rf_cpu_q8_0_ggml_order(RF_TYPE_Q8_0, n_rows) && !rf_cpu_q8_0_ggml_order(RF_TYPE_Q8_0, 256) &&
+          !rf_cpu_q8_0_ggml_order(RF_TYPE_Q4_0, n_rows));
+    CHECK(rf_cpu_matmul_q8_0_ggml(pool, w, n_rows, n_cols, rb, x, n_tok, y, scratch, &err) == RF_OK);
+    int bad = 0, differ = 0;
+    for (int64_t t = 0; t < n_tok; t++) {
+        float y1[172];
+        CHECK(rf_cpu_matmul_q8_0_ggml(NULL, w, n_rows, n_cols, rb, x + t * n_cols, 1, y1, scratch, &err) == RF_OK);
+        for (int64_t r = 0; r < n_rows; r++) {
+            double ref = 0, qerr = 0, mag = 0;
+            for (int64_t b0 = 0; b0 < n_cols; b0 += 32) {
+                double amax = 0;
+                for (int64_t i = b0; i < b0 + 32; i++) amax = fmax(amax, fabs(x[t * n_cols + i]));
+                const double half_step = amax / 127.0 * (0.5 * 1.001 + 127.0 * 0x1p-11);
+                for (int64_t i = b0; i < b0 + 32; i++) {
+                    const double wi = wd[r * n_cols + i], xi = x[t * n_cols + i];
+                    ref += wi * xi;
+                    qerr += fabs(wi) * half_step;
+                    mag += fabs(wi) * (fabs(xi) + half_step);
+                }
+            }
+            const double tol = qerr + (double)(n_cols / 32 + 8) * 0x1p-24 * mag;
+            bad += !(fabs(y[t * n_rows + r] - ref) <= tol);
+            differ += memcmp(&y1[r], &y[t * n_rows + r], sizeof(float)) != 0;
+        }
+    }
+    CHECKF(bad == 0, "Q8_0 in ggml's lane order: %d outputs outside the bound", bad);
+    CHECKF(differ == 0, "Q8_0 in ggml's lane order: %d outputs depend on the batch", differ);
+    free(wf); free(wd); free(x); free(y); free(w); free(scratch);
+}
+
 int main(void)
 {
     const rf_type types[] = {RF_TYPE_F32, RF_TYPE_F16, RF_TYPE_BF16, RF_TYPE_Q4_0, RF_TYPE_Q4_1, RF_TYPE_Q5_0,
@@ -305,6 +354,7 @@ int main(void)
     float row[32];
     CHECK(rf_cpu_dequantize_row(RF_TYPE_Q4_0, wq, row, 33, &err) == RF_ERR_INVALID_ARG);
     CHECK(rf_cpu_dequantize_row(RF_TYPE_IQ1_S, wq, row, 256, &err) == RF_ERR_UNSUPPORTED);
+    check_q8_0_ggml(pool);
     rf_threadpool_free(pool);
     return rf_test_done("cpu_matmul");
 }

@@ -12,21 +12,15 @@
  *     The Q8_0 file is the sensitive case: both sides quantize every matmul
  *     input to Q8_0 blocks, and a 1-ulp difference in an activation that
  *     sits on a rounding boundary flips one 8-bit value, which moves the
- *     logits by ~1e-3 from there on and flips close steps. The CPU ops
- *     (RMSNorm, RoPE, scores, softmax, weighted values, SwiGLU, the F32
- *     ffn_down product; cpu_backend.c) and the quantizer compute what
- *     llama.cpp's AVX-512 CPU library computes to the last bit (the fixture
- *     is pinned to that library, gen_greedy.sh says why), but the Q8_0
- *     products run on the packed kernels (16 rows interleaved, one fma per
- *     32-value block), whose float order differs from ggml's
- *     vec_dot_q8_0_q8_0 (8 lane sums per block, then a tree). Measured: 3 of
- *     the 5 prompts give llama.cpp's 200 tokens with logits equal to ~5e-8;
- *     prompts 1 and 4 each flip one near-tie (step 93: top two 0.005 apart;
- *     step 114), the very steps where llama.cpp's own AVX-512 and AMX
- *     libraries disagree with each other. So the Q8_0 bound: at most one
- *     differing token per prompt, each where our top two logits are within
- *     Q8_NEAR_TIE, and logits within 2e-2 (on a GPU backend, whose
- *     products and ops sum in the device's order: at most 2, as gpu_model).
+ *     logits by ~1e-3 from there on. Its fixture comes from the library
+ *     llama.cpp picks on AMX machines (gen_greedy.sh says why), whose Q8_0
+ *     products sum block by block where its AMX tiles take the weight and
+ *     in ggml's lane order elsewhere; the engine follows that rule
+ *     (rf_cpu_q8_0_ggml_order), so on the CPU this file too must give the
+ *     200 tokens exactly, logits within 1e-5 (they are equal bit for bit).
+ *     On a GPU backend, whose products and ops sum in the device's order:
+ *     at most 2 differing tokens per prompt and logits within 2e-2, as
+ *     gpu_model.
  *  3. all prompts decoded together as one multi-sequence batch, then in
  *     lockstep: the same tokens, and logits bit-identical to the
  *     one-sequence run (a row's result must not depend on its neighbours);
@@ -43,7 +37,6 @@
 #include "test_util.h"
 
 #define N_STEPS_MAX 256
-#define Q8_NEAR_TIE 0.02f
 
 static int argmax(const float *x, int n)
 {
@@ -117,7 +110,7 @@ static void run_model(const char *models, const char *src, const char *file, con
         /* on a GPU the Q8_0 products and the ops around them sum in the
          * device's order: gpu_model's bounds (2 flips, 2e-2) apply */
         const bool on_gpu = strcmp(info.backend, "cpu") != 0;
-        const double tol = q8 ? 2e-2 : 1e-5;
+        const double tol = q8 && on_gpu ? 2e-2 : 1e-5;
         for (int s = 0; s < fc->n_gen; s++) {
             st = rf_decode(c, &b, &err);
             CHECKF(st == RF_OK, "decode: %s", err.msg);
@@ -132,10 +125,6 @@ static void run_model(const char *models, const char *src, const char *file, con
                         fc->gen_tok[s], lg[fc->gen_tok[s]]);
                 n_bad++;
                 if (first_bad < 0) first_bad = s;
-                if (q8 && !on_gpu)
-                    CHECKF(lg[t] - lg[fc->gen_tok[s]] < Q8_NEAR_TIE,
-                           "%s case %d step %d: a flip that is not a near-tie (top two %.3g apart)", file, ci, s,
-                           lg[t] - lg[fc->gen_tok[s]]);
             }
             for (int k = 0; k < fc->n_logits; k++) {
                 if (fc->logit_step[k] != s) continue;
@@ -146,7 +135,7 @@ static void run_model(const char *models, const char *src, const char *file, con
             toks[0] = fc->gen_tok[s]; /* follow llama.cpp's path so later steps stay comparable */
             b.n_tokens = 1;
         }
-        CHECKF(n_bad <= (q8 ? (on_gpu ? 2 : 1) : 0), "%s case %d: %d greedy tokens differ from llama.cpp (first at step %d)",
+        CHECKF(n_bad <= (q8 && on_gpu ? 2 : 0), "%s case %d: %d greedy tokens differ from llama.cpp (first at step %d)",
                file, ci, n_bad, first_bad);
         CHECK(rf_seq_len(c, seq) == fc->n_prompt + fc->n_gen - 1);
         rf_ctx_free(c);

@@ -195,7 +195,8 @@ static rf_status cpu_weight_bind(void *ctx, rf_bweight *w, rf_error *err)
         return rf_err(err, RF_ERR_UNSUPPORTED, "tensor '%s': type %s is not supported by the CPU kernels",
                       w->name, rf_type_name(w->type));
     w->dev = (void *)w->host;
-    const size_t bytes = w->lookup_only || w->n_rows <= 1 ? 0 : rf_cpu_pack_size(w->type, w->n_rows, w->n_cols);
+    const size_t bytes = w->lookup_only || w->n_rows <= 1 || rf_cpu_q8_0_ggml_order(w->type, w->n_rows)
+                             ? 0 : rf_cpu_pack_size(w->type, w->n_rows, w->n_cols);
     if (!bytes) return RF_OK;
     if (c->n_packed == c->cap_packed) {
         int cap = c->cap_packed ? 2 * c->cap_packed : 64;
@@ -265,6 +266,9 @@ static rf_status cpu_matmul(void *ctx, const rf_bweight *w, const float *x, int 
     cpu_ctx *c = ctx;
     if (w->dev != w->host)
         return rf_cpu_matmul_packed(c->pool, w->type, w->dev, w->n_rows, w->n_cols, x, n_tok, y, c->scratch, err);
+    if (rf_cpu_q8_0_ggml_order(w->type, w->n_rows))
+        return rf_cpu_matmul_q8_0_ggml(c->pool, w->dev, w->n_rows, w->n_cols, w->row_stride, x, n_tok, y, c->scratch,
+                                       err);
     return rf_cpu_matmul(c->pool, w->type, w->dev, w->n_rows, w->n_cols, w->row_stride, x, n_tok, y, c->scratch, err);
 }
 

@@ -316,6 +316,25 @@ rf_status rf_cpu_matmul(rf_threadpool *pool, rf_type wtype, const void *w, int64
     return RF_OK;
 }
 
+bool rf_cpu_q8_0_ggml_order(rf_type t, int64_t n_rows) { return t == RF_TYPE_Q8_0 && n_rows % 32 != 0; }
+
+rf_status rf_cpu_matmul_q8_0_ggml(rf_threadpool *pool, const void *w, int64_t n_rows, int64_t n_cols,
+                                  size_t row_stride, const float *x, int64_t n_tok, float *y, void *scratch,
+                                  rf_error *err)
+{
+    rf_cpu_kernels_init();
+    const uint64_t rb = rf_type_row_bytes(RF_TYPE_Q8_0, (uint64_t)n_cols);
+    if (!w || !x || !y || !scratch || n_rows <= 0 || n_cols <= 0 || n_tok <= 0 || rb == 0 || row_stride < rb)
+        return rf_err(err, RF_ERR_INVALID_ARG, "cpu matmul (Q8_0, ggml order): bad operands (rows %lld, cols %lld, "
+                      "tokens %lld)", (long long)n_rows, (long long)n_cols, (long long)n_tok);
+    matmul_job j = {
+        .dot = rf_cpu_dot_q8_0_ggml, .w = w, .w_stride = row_stride,
+        .n_rows = n_rows, .n_cols = n_cols, .n_tok = n_tok, .x = x, .y = y,
+    };
+    matmul_run(pool, &j, RF_ACT_Q8, scratch);
+    return RF_OK;
+}
+
 void rf_cpu_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n)
 {
     rf_cpu_kernels_init();

@@ -52,6 +52,20 @@ rf_status rf_cpu_matmul(rf_threadpool *pool, rf_type wtype, const void *w,
                         const float *x, int64_t n_tok, float *y,
                         void *scratch, rf_error *err);
 
+/* Q8_0 weights whose row count is not a multiple of 32. llama.cpp's AMX
+ * backend (the CPU library it picks on AMX machines) takes Q8_0 products
+ * only for row counts that fill its 32-row tiles and sums those per block,
+ * as our packed kernels do; the others it leaves to ggml_vec_dot_q8_0_q8_0,
+ * whose x86 float order (8 lane sums of 4 products per block, each fused
+ * into its own running sum, then hsum_float_8) rf_cpu_matmul_q8_0_ggml
+ * follows, with the same scalar code on every variant (such shapes are
+ * rare: small models' odd FFN widths). Found by dumping both engines'
+ * tensors where stories260K Q8_0 left llama.cpp's tokens. */
+bool rf_cpu_q8_0_ggml_order(rf_type t, int64_t n_rows);
+rf_status rf_cpu_matmul_q8_0_ggml(rf_threadpool *pool, const void *w, int64_t n_rows, int64_t n_cols,
+                                  size_t row_stride, const float *x, int64_t n_tok, float *y, void *scratch,
+                                  rf_error *err);
+
 /* Load-time repacking (layouts in cpu_pack.c): rows interleaved in groups
  * of 16 so that SIMD lanes hold rows. rf_cpu_pack_size: bytes of the packed
  * copy of an (n_rows, n_cols) weight of type t, or 0 when the variant in use

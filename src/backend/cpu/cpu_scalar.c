@@ -190,6 +190,16 @@ static float dot_q8_0(int64_t n, const void *vw, const void *vx)
     }
     return s;
 }
+/* Q8_0 in ggml_vec_dot_q8_0_q8_0's x86 order (8 lane sums, hsum_float_8):
+ * the weights llama.cpp's AMX backend leaves to it (rf_cpu_matmul_q8_0_ggml) */
+float rf_cpu_dot_q8_0_ggml(int64_t n, const void *vw, const void *vx)
+{
+    const rf_block_q8_0 *w = vw;
+    const rf_act_q8 *x = vx;
+    float acc[8] = {0};
+    for (int64_t b = 0; b < n / 32; b++) lanes8_fma(acc, w[b].qs, x[b].qs, rf_fp16_to_f32(w[b].d) * x[b].d);
+    return hsum8_ggml(acc);
+}
 static float dot_iq4_nl(int64_t n, const void *vw, const void *vx)
 {
     const rf_block_iq4_nl *w = vw;
