@@ -129,6 +129,7 @@ extern "C" void rf_gpu_free(rf_gpu *g, void *d)
 extern "C" rf_status rf_gpu_upload(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err)
 {
     g->q8_src = NULL;
+    g->xh_src = NULL;
     GPU_TRY(gpuMemcpyAsync(d_dst, src, n, gpuMemcpyHostToDevice, g->stream));
     GPU_TRY(gpuStreamSynchronize(g->stream));
     return RF_OK;
@@ -137,6 +138,7 @@ extern "C" rf_status rf_gpu_upload(rf_gpu *g, void *d_dst, const void *src, size
 extern "C" rf_status rf_gpu_download(rf_gpu *g, void *dst, const void *d_src, size_t n, rf_error *err)
 {
     g->q8_src = NULL;
+    g->xh_src = NULL;
     GPU_TRY(gpuMemcpyAsync(dst, d_src, n, gpuMemcpyDeviceToHost, g->stream));
     GPU_TRY(gpuStreamSynchronize(g->stream));
     return RF_OK;
@@ -145,6 +147,7 @@ extern "C" rf_status rf_gpu_download(rf_gpu *g, void *dst, const void *d_src, si
 extern "C" rf_status rf_gpu_upload_async(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err)
 {
     g->q8_src = NULL;
+    g->xh_src = NULL;
     GPU_TRY(gpuMemcpyAsync(d_dst, src, n, gpuMemcpyHostToDevice, g->stream));
     return RF_OK;
 }
@@ -152,6 +155,7 @@ extern "C" rf_status rf_gpu_upload_async(rf_gpu *g, void *d_dst, const void *src
 extern "C" rf_status rf_gpu_download_async(rf_gpu *g, void *dst, const void *d_src, size_t n, rf_error *err)
 {
     g->q8_src = NULL;
+    g->xh_src = NULL;
     GPU_TRY(gpuMemcpyAsync(dst, d_src, n, gpuMemcpyDeviceToHost, g->stream));
     return RF_OK;
 }
@@ -159,6 +163,7 @@ extern "C" rf_status rf_gpu_download_async(rf_gpu *g, void *dst, const void *d_s
 extern "C" rf_status rf_gpu_copy_async(rf_gpu *g, void *d_dst, const void *d_src, size_t n, rf_error *err)
 {
     g->q8_src = NULL;
+    g->xh_src = NULL;
     GPU_TRY(gpuMemcpyAsync(d_dst, d_src, n, gpuMemcpyDeviceToDevice, g->stream));
     return RF_OK;
 }
@@ -197,6 +202,7 @@ extern "C" void rf_gpu_host_free(rf_gpu *g, void *p)
 extern "C" rf_status rf_gpu_sync(rf_gpu *g, rf_error *err)
 {
     g->q8_src = NULL;
+    g->xh_src = NULL;
     GPU_TRY(gpuStreamSynchronize(g->stream));
     GPU_TRY(gpuGetLastError());
     return RF_OK;
@@ -215,6 +221,7 @@ extern "C" void rf_gpu_graph_reset(rf_gpu *g)
 extern "C" rf_status rf_gpu_graph_begin(rf_gpu *g, rf_error *err)
 {
     g->q8_src = NULL;
+    g->xh_src = NULL;
     if (g->capturing) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: capture already running");
     rf_gpu_graph_reset(g);
     GPU_TRY(gpuStreamBeginCapture(g->stream));
@@ -225,6 +232,7 @@ extern "C" rf_status rf_gpu_graph_begin(rf_gpu *g, rf_error *err)
 extern "C" rf_status rf_gpu_graph_end(rf_gpu *g, rf_error *err)
 {
     g->q8_src = NULL;
+    g->xh_src = NULL;
     if (!g->capturing) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: no capture running");
     g->capturing = false;
     GPU_TRY(gpuStreamEndCapture(g->stream, &g->graph));
@@ -240,6 +248,7 @@ extern "C" rf_status rf_gpu_graph_end(rf_gpu *g, rf_error *err)
 extern "C" rf_status rf_gpu_graph_replay(rf_gpu *g, rf_error *err)
 {
     g->q8_src = NULL;
+    g->xh_src = NULL;
     if (!g->graph_exec) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: nothing captured");
     GPU_TRY(gpuGraphLaunch(g->graph_exec, g->stream));
     return RF_OK;
@@ -284,6 +293,7 @@ extern "C" rf_status rf_gpu_reserve_q8(rf_gpu *g, size_t n_elems, rf_error *err)
     g->q8_cap = n_elems;
     g->q8_owned = true;
     g->q8_src = NULL;
+    g->xh_src = NULL;
     return RF_OK;
 }
 
