@@ -87,7 +87,9 @@ const rf_cpu_isa_kernels *rf_cpu_kernels_neon(void);
 
 /* Scalar activation quantizers (also the reference of the SIMD ones). */
 void rf_cpu_act_q8_scalar(const float *x, void *out, int64_t n);
-float rf_cpu_dot_q8_0_ggml(int64_t n, const void *w, const void *x);
 void rf_cpu_act_q8k_scalar(const float *x, void *out, int64_t n);
+
+/* Q8_0 row dot in ggml_vec_dot_q8_0_q8_0's lane order (rf_cpu_matmul_q8_0_ggml). */
+float rf_cpu_dot_q8_0_ggml(int64_t n, const void *w, const void *x);
 
 #endif

@@ -117,7 +117,7 @@ rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_row
                         float *d_y, rf_error *err);
 /* The paths by name, for tests and benchmarks. _vec uses the integer
  * (DP4A) products for Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS when the scratch is
- * reserved: activations rounded to 8 bits per 32 elements as llama.cpp's
+ * reserved (from 16 tokens the integer tiles, same bits): activations rounded to 8 bits per 32 elements as llama.cpp's
  * decode kernels do (~4e-3 relative error on random data); _vec_f32 never. */
 rf_status rf_gpu_matmul_vec_f32(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
                                 int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,

@@ -46,6 +46,14 @@ struct rf_gpu {
     uint64_t n_int_tiles;         /* integer prompt tiles launched (tests) */
 };
 
+/* After any launch, copy or sync: the activation scratches (8-bit, F16) no
+ * longer stand for what they were made from. */
+static inline void rf_gpu_forget_scratch(rf_gpu *g)
+{
+    g->q8_src = NULL;
+    g->xh_src = NULL;
+}
+
 /* Evaluates a runtime call; on failure fills err and returns RF_ERR_BACKEND
  * from the enclosing function. */
 #define GPU_TRY(call) do { gpuError_t e_ = (call); if (e_ != gpuSuccess) \
@@ -54,7 +62,7 @@ struct rf_gpu {
 
 /* After a launch: configuration errors (bad grid, too much shared memory)
  * are reported at once; faults inside the kernel surface at rf_gpu_sync. */
-#define GPU_LAUNCHED(name) do { g->q8_src = NULL; g->xh_src = NULL; gpuError_t e_ = gpuGetLastError(); if (e_ != gpuSuccess) \
+#define GPU_LAUNCHED(name) do { rf_gpu_forget_scratch(g); gpuError_t e_ = gpuGetLastError(); if (e_ != gpuSuccess) \
     return rf_err(err, RF_ERR_BACKEND, "kernel %s: launch failed: %s", (name), gpuGetErrorString(e_)); \
     } while (0)
 

@@ -44,6 +44,15 @@ extern "C" rf_status rf_gpu_device_get(int index, rf_gpu_device_info *out, rf_er
     return RF_OK;
 }
 
+/* The activation scratches (8-bit, scales, F16), when this context owns them. */
+static void rf_scratch_release(rf_gpu *g)
+{
+    if (!g->q8_owned) return;
+    (void)gpuFree(g->d_xq);
+    (void)gpuFree(g->d_xd);
+    (void)gpuFree(g->d_xh);
+}
+
 extern "C" rf_status rf_gpu_open(int device, rf_gpu **out, rf_error *err)
 {
     *out = NULL;
@@ -92,11 +101,7 @@ extern "C" void rf_gpu_close(rf_gpu *g)
     if (g->d_adj) (void)gpuFree(g->d_adj);
     if (g->d_pick) (void)gpuFree(g->d_pick);
     free(g->h_adj);
-    if (g->q8_owned) {
-        (void)gpuFree(g->d_xq);
-        (void)gpuFree(g->d_xd);
-        (void)gpuFree(g->d_xh);
-    }
+    rf_scratch_release(g);
     free(g);
 }
 
@@ -128,8 +133,7 @@ extern "C" void rf_gpu_free(rf_gpu *g, void *d)
 
 extern "C" rf_status rf_gpu_upload(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err)
 {
-    g->q8_src = NULL;
-    g->xh_src = NULL;
+    rf_gpu_forget_scratch(g);
     GPU_TRY(gpuMemcpyAsync(d_dst, src, n, gpuMemcpyHostToDevice, g->stream));
     GPU_TRY(gpuStreamSynchronize(g->stream));
     return RF_OK;
@@ -137,8 +141,7 @@ extern "C" rf_status rf_gpu_upload(rf_gpu *g, void *d_dst, const void *src, size
 
 extern "C" rf_status rf_gpu_download(rf_gpu *g, void *dst, const void *d_src, size_t n, rf_error *err)
 {
-    g->q8_src = NULL;
-    g->xh_src = NULL;
+    rf_gpu_forget_scratch(g);
     GPU_TRY(gpuMemcpyAsync(dst, d_src, n, gpuMemcpyDeviceToHost, g->stream));
     GPU_TRY(gpuStreamSynchronize(g->stream));
     return RF_OK;
@@ -146,24 +149,21 @@ extern "C" rf_status rf_gpu_download(rf_gpu *g, void *dst, const void *d_src, si
 
 extern "C" rf_status rf_gpu_upload_async(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err)
 {
-    g->q8_src = NULL;
-    g->xh_src = NULL;
+    rf_gpu_forget_scratch(g);
     GPU_TRY(gpuMemcpyAsync(d_dst, src, n, gpuMemcpyHostToDevice, g->stream));
     return RF_OK;
 }
 
 extern "C" rf_status rf_gpu_download_async(rf_gpu *g, void *dst, const void *d_src, size_t n, rf_error *err)
 {
-    g->q8_src = NULL;
-    g->xh_src = NULL;
+    rf_gpu_forget_scratch(g);
     GPU_TRY(gpuMemcpyAsync(dst, d_src, n, gpuMemcpyDeviceToHost, g->stream));
     return RF_OK;
 }
 
 extern "C" rf_status rf_gpu_copy_async(rf_gpu *g, void *d_dst, const void *d_src, size_t n, rf_error *err)
 {
-    g->q8_src = NULL;
-    g->xh_src = NULL;
+    rf_gpu_forget_scratch(g);
     GPU_TRY(gpuMemcpyAsync(d_dst, d_src, n, gpuMemcpyDeviceToDevice, g->stream));
     return RF_OK;
 }
@@ -201,8 +201,7 @@ extern "C" void rf_gpu_host_free(rf_gpu *g, void *p)
 
 extern "C" rf_status rf_gpu_sync(rf_gpu *g, rf_error *err)
 {
-    g->q8_src = NULL;
-    g->xh_src = NULL;
+    rf_gpu_forget_scratch(g);
     GPU_TRY(gpuStreamSynchronize(g->stream));
     GPU_TRY(gpuGetLastError());
     return RF_OK;
@@ -220,8 +219,7 @@ extern "C" void rf_gpu_graph_reset(rf_gpu *g)
 
 extern "C" rf_status rf_gpu_graph_begin(rf_gpu *g, rf_error *err)
 {
-    g->q8_src = NULL;
-    g->xh_src = NULL;
+    rf_gpu_forget_scratch(g);
     if (g->capturing) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: capture already running");
     rf_gpu_graph_reset(g);
     GPU_TRY(gpuStreamBeginCapture(g->stream));
@@ -231,8 +229,7 @@ extern "C" rf_status rf_gpu_graph_begin(rf_gpu *g, rf_error *err)
 
 extern "C" rf_status rf_gpu_graph_end(rf_gpu *g, rf_error *err)
 {
-    g->q8_src = NULL;
-    g->xh_src = NULL;
+    rf_gpu_forget_scratch(g);
     if (!g->capturing) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: no capture running");
     g->capturing = false;
     GPU_TRY(gpuStreamEndCapture(g->stream, &g->graph));
@@ -247,8 +244,7 @@ extern "C" rf_status rf_gpu_graph_end(rf_gpu *g, rf_error *err)
 
 extern "C" rf_status rf_gpu_graph_replay(rf_gpu *g, rf_error *err)
 {
-    g->q8_src = NULL;
-    g->xh_src = NULL;
+    rf_gpu_forget_scratch(g);
     if (!g->graph_exec) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: nothing captured");
     GPU_TRY(gpuGraphLaunch(g->graph_exec, g->stream));
     return RF_OK;
@@ -281,36 +277,25 @@ extern "C" rf_status rf_gpu_reserve_q8(rf_gpu *g, size_t n_elems, rf_error *err)
         if (xd) (void)gpuFree(xd);
         return st;
     }
-    if (g->q8_owned) {
-        (void)gpuFree(g->d_xq);
-        (void)gpuFree(g->d_xd);
-        (void)gpuFree(g->d_xh);
-    }
+    rf_scratch_release(g);
     g->d_xq = xq;
     g->d_xd = xd;
     g->d_xh = xh;
-    g->xh_src = NULL;
     g->q8_cap = n_elems;
     g->q8_owned = true;
-    g->q8_src = NULL;
-    g->xh_src = NULL;
+    rf_gpu_forget_scratch(g);
     return RF_OK;
 }
 
 extern "C" void rf_gpu_share_q8(rf_gpu *dst, const rf_gpu *src)
 {
-    if (dst->q8_owned) {
-        (void)gpuFree(dst->d_xq);
-        (void)gpuFree(dst->d_xd);
-        (void)gpuFree(dst->d_xh);
-    }
+    rf_scratch_release(dst);
     dst->d_xq = src->d_xq;
     dst->d_xd = src->d_xd;
     dst->d_xh = src->d_xh;
-    dst->xh_src = NULL;
     dst->q8_cap = src->q8_cap;
     dst->q8_owned = false;
-    dst->q8_src = NULL;
+    rf_gpu_forget_scratch(dst);
 }
 
 extern "C" void rf_gpu_set_mma(rf_gpu *g, bool on) { g->allow_mma = on; }

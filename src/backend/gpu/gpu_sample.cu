@@ -204,7 +204,6 @@ extern "C" rf_status rf_gpu_greedy(rf_gpu *g, const float *d_logits, int64_t n_v
     if (st != RF_OK) return st;
     GPU_TRY(gpuMemcpyAsync(h_id, g->d_pick, sizeof(int32_t), gpuMemcpyDeviceToHost, g->stream));
     GPU_TRY(gpuStreamSynchronize(g->stream));
-    g->q8_src = NULL;
-    g->xh_src = NULL;
+    rf_gpu_forget_scratch(g);
     return RF_OK;
 }
