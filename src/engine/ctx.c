@@ -145,7 +145,12 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
     if (c->be.ops->mem_info) {
         const uint64_t widest = F > E ? F : E;
         const uint64_t small = B * 4 * 7 + (uint64_t)p.n_seq_max * (uint64_t)c->max_blocks * 4;
-        const uint64_t need = kv_total + act + small + B * widest * 3 + B * widest / 8;
+        /* contexts that need no batch invariance: weights decoded to F16 for
+         * the prompt GEMM, the largest matrix or 128 MiB */
+        uint64_t wmax = E * (F > qd ? F : qd);
+        if (E * V > wmax) wmax = E * V;
+        const uint64_t wh = p.deterministic ? 0 : 2 * (wmax < ((uint64_t)1 << 26) ? wmax : ((uint64_t)1 << 26));
+        const uint64_t need = kv_total + act + small + B * widest * 3 + B * widest / 8 + wh;
         size_t fr = 0, tot = 0;
         st = c->be.ops->mem_info(c->be.ctx, &fr, &tot, err);
         if (st == RF_OK && need > (uint64_t)fr)
@@ -154,7 +159,7 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
                         "memory (KV cache %.1f MiB, activations and logits %.1f MiB, scratch %.1f MiB), but %s has "
                         "%.1f MiB free of %.1f MiB: use a smaller context (-c) or batch, or run on the CPU (--cpu)",
                         p.n_ctx, p.n_seq_max, p.n_batch, need / 1048576.0, kv_total / 1048576.0, act / 1048576.0,
-                        (small + B * widest * 3 + B * widest / 8) / 1048576.0,
+                        (small + B * widest * 3 + B * widest / 8 + wh) / 1048576.0,
                         c->be.ops->device_name ? c->be.ops->device_name(c->be.ctx) : c->be.ops->name,
                         fr / 1048576.0, tot / 1048576.0);
         if (st) {

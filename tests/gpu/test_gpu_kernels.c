@@ -43,6 +43,10 @@ static void fill_rand(float *x, size_t n, float scale)
 }
 
 static rf_gpu *G;
+/* a second context with the F16 weight scratch (the prompt GEMM): room for
+ * 128 rows of 14336 */
+static rf_gpu *G2;
+#define GEMM_WH ((int64_t)128 * 14336)
 static rf_backend CPU;
 
 #define OK(call) do { rf_error e_ = {0}; rf_status s_ = (call); \
@@ -135,17 +139,29 @@ static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const in
          * operands (5e-3, see the header). */
         const bool int_path = t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q5_K ||
                               t == RF_TYPE_Q6_K || t == RF_TYPE_IQ4_NL || t == RF_TYPE_IQ4_XS;
-        for (int path = 0; path < 3; path++) {
+        /* path 3: the same on G2, whose F16 weight scratch turns on the GEMM
+         * (blocks of whole 128-row multiples that fit GEMM_WH elements) */
+        const bool gemm = n_cols % 32 == 0 && (int64_t)nt * n_cols <= ((int64_t)1 << 20) &&
+                          (t == RF_TYPE_F16 || GEMM_WH / n_cols >= 128);
+        for (int path = 0; path < 4; path++) {
             dev_poison(d_y, (size_t)(max_tok * n_rows));
             rf_error e = {0};
+            const uint64_t g0 = rf_gpu_gemm_launches(G2);
+            if (path == 3) OK(rf_gpu_sync(G, E)); /* G2 runs on its own stream */
             rf_status st = path == 0 ? rf_gpu_matmul_vec_f32(G, t, d_w, n_rows, n_cols, stride, d_x, nt, d_y, &e)
                          : path == 1 ? rf_gpu_matmul_vec(G, t, d_w, n_rows, n_cols, stride, d_x, nt, d_y, &e)
-                                     : rf_gpu_matmul_mma(G, t, d_w, n_rows, n_cols, stride, d_x, nt, d_y, &e);
+                         : path == 2 ? rf_gpu_matmul_mma(G, t, d_w, n_rows, n_cols, stride, d_x, nt, d_y, &e)
+                                     : rf_gpu_matmul_mma(G2, t, d_w, n_rows, n_cols, stride, d_x, nt, d_y, &e);
             CHECKF(st == RF_OK, "%s: %s", rf_type_name(t), e.msg);
+            if (path == 3) {
+                OK(rf_gpu_sync(G2, E));
+                CHECKF((rf_gpu_gemm_launches(G2) > g0) == gemm, "matmul gemm %s %lld x %lld, %d tokens: GEMM %s",
+                       rf_type_name(t), (long long)n_rows, (long long)n_cols, nt, gemm ? "did not run" : "ran");
+            }
             dev_get(y, d_y, sizeof(float) * nt * n_rows);
             double err = rel_err(y, ref, (size_t)(nt * n_rows));
             double tol = path == 0 ? 1e-5 : path == 1 ? (int_path ? 1.5e-2 : 1e-5) : 5e-3;
-            static const char *pn[] = {"vec_f32", "vec", "mma"};
+            static const char *pn[] = {"vec_f32", "vec", "mma", "gemm"};
             CHECKF(err < tol, "matmul %s %s: %lld x %lld, %d tokens: rel err %.3g (tol %g)", pn[path],
                    rf_type_name(t), (long long)n_rows, (long long)n_cols, nt, err, tol);
             /* the integer path must really be different from F32 (it ran) and close */
@@ -225,6 +241,11 @@ static void test_matmul(void)
     test_matmul_type(RF_TYPE_Q4_0, 33, 4160, toks5, 3);
     test_matmul_type(RF_TYPE_Q8_0, 65, 2080, toks5, 3);
     test_matmul_type(RF_TYPE_IQ4_XS, 17, 3072, toks5, 3);
+    /* the GEMM's row blocks: 256 rows of 6336 fit G2's scratch, so 290
+     * rows take two blocks, the second a part of a 128-row tile */
+    const int toks6[] = {13, 77};
+    test_matmul_type(RF_TYPE_Q8_0, 290, 6336, toks6, 2);
+    test_matmul_type(RF_TYPE_F16, 290, 2048, toks6, 2);
     /* plain rows whose length is not a multiple of 4 (element tail path) */
     const int toks3[] = {1, 5, 20};
     test_matmul_type(RF_TYPE_F32, 33, 67, toks3, 3);
@@ -625,6 +646,22 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
     double err = rel_err_f(out, ref, qn);
     CHECKF(err < 1e-4, "attention %d/%d heads, head_dim %d, block %d, softcap %g, window %d, KV %s: rel err %.3g",
            n_head, n_head_kv, hd, bs, softcap, window, rf_type_name(kvt), err);
+    /* G2 allows the matrix units: head dims 64 and 128 take them (Q, K, P,
+     * V rounded to F16, so the bound of the matrix-unit matmul) */
+    {
+        const uint64_t f0 = rf_gpu_fa_launches(G2);
+        dev_poison(d_out, qn);
+        OK(rf_gpu_sync(G, E));
+        OK(rf_gpu_attention(G2, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, n_all, &ap, d_out, E));
+        OK(rf_gpu_sync(G2, E));
+        const bool fa = (hd == 64 || hd == 128) && n_all >= 12;
+        CHECKF((rf_gpu_fa_launches(G2) > f0) == fa, "attention head_dim %d, %d tokens: matrix-unit kernel %s", hd,
+               n_all, fa ? "did not run" : "ran");
+        dev_get(out, d_out, sizeof(float) * qn);
+        err = rel_err_f(out, ref, qn);
+        CHECKF(err < 5e-3, "attention (matrix units) %d/%d heads, head_dim %d, block %d, softcap %g, window %d, KV %s: "
+               "rel err %.3g", n_head, n_head_kv, hd, bs, softcap, window, rf_type_name(kvt), err);
+    }
     /* the 8-bit form the attention leaves for the output projection == the
      * product's own rounding of the output */
     {
@@ -662,6 +699,9 @@ static void test_attention(void)
         test_attention_case(8, 4, 8, 16, 0.0f, 0, t);      /* stories260K's 8-dim heads */
         test_attention_case(8, 4, 256, 16, 50.0f, 0, t);   /* soft-capping (gemma2) */
         test_attention_case(8, 2, 64, 16, 0.0f, 23, t);    /* sliding window */
+        test_attention_case(8, 4, 128, 16, 30.0f, 0, t);  /* soft-capping on the matrix units */
+        test_attention_case(4, 2, 128, 64, 0.0f, 0, t);    /* sequences of up to 384 keys */
+        test_attention_case(4, 2, 64, 64, 0.0f, 100, t);   /* a window across key tiles */
     }
 }
 
@@ -752,6 +792,10 @@ int main(void)
     fprintf(stderr, "gpu_kernels: %s %s, warp %d, %.0f MiB\n", inf->name, inf->arch, inf->warp, inf->mem_total / 1048576.0);
     OK(rf_backend_cpu_create(1, &CPU, E));
     OK(rf_gpu_reserve_q8(G, (size_t)1 << 20, E));
+    OK(rf_gpu_open(0, &G2, E));
+    OK(rf_gpu_reserve_q8(G2, (size_t)1 << 20, E));
+    OK(rf_gpu_reserve_wh(G2, (size_t)GEMM_WH, E));
+    rf_gpu_set_mma(G2, true);
     test_matmul();
     test_fused();
     test_rmsnorm();
@@ -762,6 +806,7 @@ int main(void)
     test_graph();
     test_oom();
     CPU.ops->destroy(CPU.ctx);
+    rf_gpu_close(G2);
     rf_gpu_close(G);
     return rf_test_done("gpu_kernels");
 }

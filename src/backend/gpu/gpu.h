@@ -101,6 +101,19 @@ void rf_gpu_set_mma(rf_gpu *g, bool on);
 /* How many integer prompt tiles have been launched (tests: the path ran). */
 uint64_t rf_gpu_int_tile_launches(const rf_gpu *g);
 
+/* Room for n_elems weights decoded to F16: prompts on the matrix units
+ * (rf_gpu_set_mma) then decode each weight once, a block of rows at a time
+ * (as many rows as fit), and multiply with a tiled F16 GEMM; without it they
+ * take the F16 tiles, which decode weights in every tile. Shared with
+ * rf_gpu_share_q8. Call at load time. */
+rf_status rf_gpu_reserve_wh(rf_gpu *g, size_t n_elems, rf_error *err);
+/* what a backend reserves at most: 64 Mi weights (128 MiB) */
+#define RF_GPU_WH_MAX ((int64_t)1 << 26)
+/* How many F16 GEMM launches have run (tests: the path ran). */
+uint64_t rf_gpu_gemm_launches(const rf_gpu *g);
+/* How many prompt attentions ran on the matrix units (tests: the path ran). */
+uint64_t rf_gpu_fa_launches(const rf_gpu *g);
+
 /* Whether matmul / get_rows accept weights of type t. */
 bool rf_gpu_type_supported(rf_type t);
 

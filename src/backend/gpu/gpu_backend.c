@@ -338,10 +338,11 @@ static rf_status gb_weight_bind(void *ctx, rf_bweight *w, rf_error *err)
 static rf_status gb_reserve(void *ctx, const rf_bweight *const *ws, int n_w, int n_tok, rf_error *err)
 {
     gb_ctx *c = ctx;
-    int64_t max_cols = 0, max_rows = 0;
+    int64_t max_cols = 0, max_rows = 0, max_elems = 0;
     for (int i = 0; i < n_w; i++) {
         if (!ws[i]) continue;
         if (ws[i]->n_rows > max_rows) max_rows = ws[i]->n_rows;
+        if (ws[i]->n_rows * ws[i]->n_cols > max_elems) max_elems = ws[i]->n_rows * ws[i]->n_cols;
         if (ws[i]->n_rows > 1 && !rf_gpu_type_supported(ws[i]->type))
             return rf_err(err, RF_ERR_UNSUPPORTED, "GPU backend: tensor '%s' has type %s, which has no GPU kernel",
                           ws[i]->name, rf_type_name(ws[i]->type));
@@ -354,6 +355,11 @@ static rf_status gb_reserve(void *ctx, const rf_bweight *const *ws, int n_w, int
     /* the greedy pick: a row as wide as the widest output (the LM head), and
      * room for the sampler's adjustments (penalty window + biases) */
     if (st == RF_OK) st = rf_gpu_reserve_sample(c->g, max_rows, GB_GREEDY_ADJ, err);
+    /* prompts on the matrix units decode each weight to F16 once, up to
+     * RF_GPU_WH_MAX elements at a time (the engine's memory plan counts it) */
+    const char *mma = getenv("RF_GPU_MMA");
+    if (st == RF_OK && (c->allow_mma || (mma && mma[0] == '1')))
+        st = rf_gpu_reserve_wh(c->g, (size_t)(max_elems < RF_GPU_WH_MAX ? max_elems : RF_GPU_WH_MAX), err);
     return st;
 }
 

@@ -44,6 +44,13 @@ struct rf_gpu {
     int adj_cap;
     int32_t *d_pick;              /* the chosen id */
     uint64_t n_int_tiles;         /* integer prompt tiles launched (tests) */
+    __half *d_wh;                 /* (wh_cap) weights decoded to F16 for the prompt GEMM, a row block at a time */
+    size_t wh_cap;                /* elements; 0: no GEMM (F16 tiles) */
+    bool wh_owned;
+    bool gemm_smem_set;           /* the GEMM's shared-memory limit raised on this device */
+    uint64_t n_gemm;              /* F16 GEMM launches (tests) */
+    uint64_t n_fa;                /* matrix-unit attention launches (tests) */
+    int fa_smem_ok;               /* 0 unknown, 1 its shared memory granted, -1 refused (plain kernel) */
 };
 
 /* After any launch, copy or sync: the activation scratches (8-bit, F16) no
@@ -69,6 +76,10 @@ static inline void rf_gpu_forget_scratch(rf_gpu *g)
 #define RF_GPU_ARGMAX_ROWS 1024
 
 static inline unsigned rf_gpu_blocks(int64_t n, int per) { return (unsigned)((n + per - 1) / per); }
+
+/* Whether n_tok tokens may take the matrix units (F16 operands, not batch
+ * invariant): contexts that allow it, or RF_GPU_MMA=1, from a dozen tokens. */
+bool rf_gpu_mma_for(const rf_gpu *g, int64_t n_tok);
 
 /* Whether the integer decode products are on (RF_GPU_DP4A=0 turns them off). */
 bool rf_gpu_int_on(void);

@@ -29,7 +29,7 @@
  * token's result depend on whether its batch reached the tile path, which
  * breaks the engine's batch invariance, and move logits ~1e-3 from the
  * reference. They are 3-4x faster for 512-token prompts (H200). */
-static bool rf_gpu_mma_for(const rf_gpu *g, int64_t n_tok)
+bool rf_gpu_mma_for(const rf_gpu *g, int64_t n_tok)
 {
     static int use_mma = -1;
     if (use_mma < 0) {
@@ -889,6 +889,131 @@ static __global__ __launch_bounds__(MM_THREADS, 2) void rf_k_matmul_mma(
         }
 }
 
+/* ------------------------------------------------- F16 GEMM (prompts) */
+/* Prompts where batch invariance is not asked for: each weight is decoded
+ * to F16 once per call (a row block at a time, into the d_wh scratch; F16
+ * weights are read in place), then multiplied with the F16 activations by
+ * a plain tiled GEMM: 128 rows x 128 tokens per block, k-steps of 32, four
+ * shared-memory stages filled by asynchronous 16-byte copies (sm_80+; two
+ * stages of plain loads elsewhere), so each step's loads are three steps
+ * ahead of its products; 8 warps as 2 (rows) x 4 (tokens), each 64 x 32
+ * in 16x16 pieces on the matrix units (gpu_mma.cuh). Blocks run
+ * tokens-fastest, so the 4 token blocks of a row block read its weights
+ * from L2. Decoding once instead of in every tile, and keeping loads ahead
+ * of products, is what the F16 tiles above lacked (their weight loads were
+ * the bound, v20). */
+#define GM_BN 128
+#define GM_BK 32
+#define GM_LD (GM_BK + 8) /* halves: 80-byte rows, ldmatrix rows on distinct bank groups */
+#if defined(RF_GPU_VENDOR_CUDA)
+#define GM_ST 4
+#else
+#define GM_ST 2
+#endif
+#define GM_THREADS 256
+#define GM_SMEM(BM) ((size_t)GM_ST * ((BM) + GM_BN) * GM_LD * 2)
+
+/* rows [0, n_rows) of w -> out (F16, n_cols per row), 8 weights a thread */
+template <int T>
+static __global__ __launch_bounds__(256) void rf_k_dequant_f16(const uint8_t *__restrict__ w, int64_t n_rows,
+                                                              int64_t n_cols, size_t row_stride, __half *__restrict__ out)
+{
+    RF_PDL_WAIT(); /* out may still be read by the previous GEMM */
+    typedef rf_q<T> Q;
+    const int64_t per = n_cols / 8, i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n_rows * per) return;
+    const int64_t r = i / per, sl = i % per, c = sl / 4;
+    const int cpb = Q::QK / 32;
+    float wv[8];
+    rf_slice<T>::get(w + r * row_stride + (c / cpb) * Q::BYTES, (int)(c % cpb), (int)(sl % 4), wv);
+    __half2 h[4];
+#pragma unroll
+    for (int j = 0; j < 4; j++) h[j] = __floats2half2_rn(wv[2 * j], wv[2 * j + 1]);
+    *(uint4 *)(out + r * n_cols + sl * 8) = *(const uint4 *)h;
+}
+
+/* y[t * ldy + r] = sum_k A[r][k] * B[t][k]: A m rows (lda halves apart), B
+ * n rows of k halves (k a multiple of GM_BK, rows 16-byte aligned). GM_BM
+ * rows a block: 128, or 64 where 128 would leave SMs idle. */
+template <int GM_BM>
+static __global__ __launch_bounds__(GM_THREADS, 2) void rf_k_gemm_f16(const __half *__restrict__ A, int64_t lda,
+                                                                     int64_t m, const __half *__restrict__ B,
+                                                                     int64_t n, int64_t k, float *__restrict__ y,
+                                                                     int64_t ldy)
+{
+    extern __shared__ __align__(128) unsigned char rf_gm_smem[];
+    __half *sm = (__half *)rf_gm_smem;
+    RF_PDL_WAIT();
+    enum { STAGE = (GM_BM + GM_BN) * GM_LD, NW = GM_THREADS / RF_WARP, WN = NW >= 8 ? 4 : 2, WM = NW / WN,
+           WROWS = GM_BM / WM, WTOK = GM_BN / WN, PM = WROWS / 16, PN = WTOK / 16, PIECES = GM_BK / 8,
+           NA = GM_BM * PIECES / GM_THREADS, NB = GM_BN * PIECES / GM_THREADS };
+    static_assert(NA * GM_THREADS == GM_BM * PIECES && NB * GM_THREADS == GM_BN * PIECES, "whole copies");
+    const int tid = threadIdx.x, warp = rf_warp_id(), wm = warp % WM, wn = warp / WM;
+    const int64_t t0 = (int64_t)blockIdx.x * GM_BN, r0 = (int64_t)blockIdx.y * GM_BM;
+    auto load = [&](int st, int64_t k0) {
+        __half *As = sm + st * STAGE, *Bs = As + GM_BM * GM_LD;
+#pragma unroll
+        for (int i = 0; i < NA; i++) {
+            const int q = tid + GM_THREADS * i, row = q / PIECES, pc = q % PIECES;
+            const bool ok = r0 + row < m;
+            rf_cp16(As + row * GM_LD + pc * 8, ok ? A + (r0 + row) * lda + k0 + pc * 8 : A, ok);
+        }
+#pragma unroll
+        for (int i = 0; i < NB; i++) {
+            const int q = tid + GM_THREADS * i, row = q / PIECES, pc = q % PIECES;
+            const bool ok = t0 + row < n;
+            rf_cp16(Bs + row * GM_LD + pc * 8, ok ? B + (t0 + row) * k + k0 + pc * 8 : B, ok);
+        }
+    };
+    rf_mma_acc acc[PM][PN];
+#pragma unroll
+    for (int i = 0; i < PM; i++)
+#pragma unroll
+        for (int j = 0; j < PN; j++) rf_mma_zero(acc[i][j]);
+    const int64_t nk = k / GM_BK;
+#pragma unroll
+    for (int s = 0; s < GM_ST - 1; s++) {
+        if (s < nk) load(s, s * GM_BK);
+        rf_cp_commit();
+    }
+    for (int64_t kt = 0; kt < nk; kt++) {
+        rf_cp_wait<GM_ST - 2>(); /* step kt's copies (this thread's) have landed */
+        __syncthreads();         /* everyone's have, and step kt - 1's stage is free */
+        if (kt + GM_ST - 1 < nk) load((int)((kt + GM_ST - 1) % GM_ST), (kt + GM_ST - 1) * GM_BK);
+        rf_cp_commit();
+        const __half *As = sm + (kt % GM_ST) * STAGE + (wm * WROWS) * GM_LD;
+        const __half *Bs = sm + (kt % GM_ST) * STAGE + GM_BM * GM_LD + (wn * WTOK) * GM_LD;
+#pragma unroll
+        for (int kk = 0; kk < GM_BK; kk += 16) {
+            rf_mma_a fa[PM];
+            rf_mma_b fb[PN];
+#pragma unroll
+            for (int i = 0; i < PM; i++) rf_mma_load_a(fa[i], As + i * 16 * GM_LD + kk, GM_LD);
+#pragma unroll
+            for (int j = 0; j < PN; j++) rf_mma_load_b(fb[j], Bs + j * 16 * GM_LD + kk, GM_LD);
+#pragma unroll
+            for (int i = 0; i < PM; i++)
+#pragma unroll
+                for (int j = 0; j < PN; j++) rf_mma_run(acc[i][j], fa[i], fb[j]);
+        }
+    }
+    rf_cp_wait<0>();
+    __syncthreads(); /* the stages become the output staging area */
+    float *Cs = (float *)sm + warp * 256;
+#pragma unroll
+    for (int i = 0; i < PM; i++)
+#pragma unroll
+        for (int j = 0; j < PN; j++) {
+            rf_mma_store(acc[i][j], Cs, 16);
+            rf_syncwarp();
+            for (int e = rf_lane(); e < 256; e += RF_WARP) {
+                const int64_t r = r0 + wm * WROWS + i * 16 + e % 16, t = t0 + wn * WTOK + j * 16 + e / 16;
+                if (r < m && t < n) y[t * ldy + r] = Cs[(e % 16) * 16 + e / 16];
+            }
+            rf_syncwarp();
+        }
+}
+
 /* ------------------------------------------------------------ get_rows */
 template <int T>
 static __global__ void rf_k_get_rows(const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols,
@@ -1210,6 +1335,67 @@ extern "C" rf_status rf_gpu_matmul_vec_f32(rf_gpu *g, rf_type wtype, const void 
     return RF_OK;
 }
 
+/* RF_GPU_GEMM=0 keeps prompts on the F16 tiles (comparisons) */
+static bool rf_gpu_gemm_on(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("RF_GPU_GEMM");
+        on = !(e && e[0] == '0');
+    }
+    return on;
+}
+
+/* The F16 GEMM of a product whose activations are in d_xh: row blocks of
+ * `block` rows decoded into d_wh (or read in place), each multiplied with
+ * every token. */
+static rf_status rf_gpu_gemm(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows, int64_t n_cols,
+                             size_t row_stride, int64_t n_tok, float *d_y, int64_t block, bool in_place,
+                             rf_error *err)
+{
+    if (!g->gemm_smem_set) {
+        GPU_TRY(gpuFuncSetMaxDynamicShared(rf_k_gemm_f16<128>, (int)GM_SMEM(128)));
+        GPU_TRY(gpuFuncSetMaxDynamicShared(rf_k_gemm_f16<64>, (int)GM_SMEM(64)));
+        g->gemm_smem_set = true;
+    }
+    if ((n_tok + GM_BN - 1) / GM_BN > 0x7fffffff || (block + 63) / 64 > 65535)
+        return rf_err(err, RF_ERR_INVALID_ARG, "GPU GEMM: %lld tokens x %lld rows is too large", (long long)n_tok,
+                      (long long)block);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += block) {
+        const int64_t rows = n_rows - r0 < block ? n_rows - r0 : block;
+        const __half *a = (const __half *)((const uint8_t *)d_w + r0 * row_stride);
+        int64_t lda = (int64_t)(row_stride / 2);
+        if (!in_place) {
+            const uint8_t *wr = (const uint8_t *)d_w + r0 * row_stride;
+            const unsigned nb = rf_gpu_blocks(rows * (n_cols / 8), 256);
+            switch ((int)wtype) {
+#define X(T) case T: rf_launch(g->pdl, rf_k_dequant_f16<T>, dim3(nb), dim3(256), 0, g->stream, wr, rows, n_cols, \
+                               row_stride, g->d_wh); break;
+                RF_GPU_TYPES(X)
+#undef X
+            }
+            a = g->d_wh;
+            lda = n_cols;
+        }
+        /* 64-row blocks when 128-row ones would not fill two per SM */
+        const bool small = (int64_t)rf_gpu_blocks(rows, 128) * rf_gpu_blocks(n_tok, GM_BN) <
+                           2 * (int64_t)(g->info.n_sm > 0 ? g->info.n_sm : 1);
+        if (small)
+            rf_launch(g->pdl, rf_k_gemm_f16<64>, dim3(rf_gpu_blocks(n_tok, GM_BN), rf_gpu_blocks(rows, 64)),
+                      dim3(GM_THREADS), GM_SMEM(64), g->stream, a, lda, rows, (const __half *)g->d_xh, n_tok,
+                      n_cols, d_y + r0, n_rows);
+        else
+            rf_launch(g->pdl, rf_k_gemm_f16<128>, dim3(rf_gpu_blocks(n_tok, GM_BN), rf_gpu_blocks(rows, 128)),
+                      dim3(GM_THREADS), GM_SMEM(128), g->stream, a, lda, rows, (const __half *)g->d_xh, n_tok,
+                      n_cols, d_y + r0, n_rows);
+        g->n_gemm++;
+    }
+    GPU_LAUNCHED("gemm_f16");
+    return RF_OK;
+}
+
+extern "C" uint64_t rf_gpu_gemm_launches(const rf_gpu *g) { return g->n_gemm; }
+
 extern "C" rf_status rf_gpu_matmul_mma(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
                                        int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
                                        float *d_y, rf_error *err)
@@ -1234,6 +1420,18 @@ extern "C" rf_status rf_gpu_matmul_mma(rf_gpu *g, rf_type wtype, const void *d_w
         GPU_LAUNCHED("to_f16");
     }
     const void *xa = xh ? (const void *)g->d_xh : (const void *)d_x;
+    if (xh && rf_gpu_gemm_on()) {
+        const bool in_place = wtype == RF_TYPE_F16 && row_stride % 16 == 0 && (uintptr_t)d_w % 16 == 0;
+        const int64_t block = in_place ? n_rows : (int64_t)(g->wh_cap / (uint64_t)n_cols) / 128 * 128;
+        if (block > 0) {
+            rf_status gs = rf_gpu_gemm(g, wtype, d_w, n_rows, n_cols, row_stride, n_tok, d_y, block, in_place, err);
+            if (gs == RF_OK) {
+                g->xh_src = d_x;
+                g->xh_n = n;
+            }
+            return gs;
+        }
+    }
 #define RF_MMA_GO(T, BM, XH) rf_launch(g->pdl, rf_k_matmul_mma<T, BM, XH>, dim3(grid), dim3(MM_THREADS), 0, g->stream, \
                                        (const uint8_t *)d_w, n_rows, n_cols, row_stride, xa, n_tok, d_y)
     switch ((int)wtype) {

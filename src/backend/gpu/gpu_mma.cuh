@@ -6,13 +6,15 @@
  * A and B are F16 in shared memory, row-major with leading dimensions lda /
  * ldb (B is stored as [n][k], i.e. the weight-row-by-token layout the matmul
  * tiles use). Fragments are loaded apart from the product (rf_mma_load_a /
- * _b, rf_mma_run) so a warp reuses each across several tiles. Implementations:
- *   - NVIDIA (sm_70+): WMMA fragments (HMMA instructions).
+ * _b, rf_mma_run) so a warp reuses each across several tiles. A lane's
+ * accumulator elements c.v[e], e < RF_MMA_NE, sit at C[rf_mma_row(e)]
+ * [rf_mma_col(e)] (per-row scaling in registers). Implementations:
+ *   - NVIDIA sm_80+: ldmatrix + mma.sync m16n8k16 (HMMA).
  *   - AMD CDNA (gfx908/90a/94x, wave64): v_mfma_f32_16x16x16f16. Lane l holds
  *     A[l%16][4(l/16)+j], B[n=l%16][4(l/16)+j] and C[4(l/16)+j][l%16], j<4.
  *   - AMD RDNA3 (gfx11, wave32): v_wmma_f32_16x16x16_f16. Lane l holds all 16
  *     k of A row l%16 and of B column l%16; C[2j + l/16][l%16], j<8.
- *   - anything else (RDNA2 gfx1030, ...): FMA loops, each lane owning
+ *   - anything else (RDNA2 gfx1030, NVIDIA before sm_80, ...): FMA loops, each lane owning
  *     256/RF_WARP elements of C.
  * The AMD paths are compiled in CI (gfx90a; gfx11 needs a full ROCm, see
  * docs/gpu.md) but have only been run on NVIDIA so far.
@@ -22,18 +24,60 @@
 
 #include "vendor.h"
 
-#if defined(RF_MMA_WMMA_NV)
-#include <mma.h>
-struct rf_mma_acc { nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> f; };
-struct rf_mma_a { nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __half, nvcuda::wmma::row_major> f; };
-struct rf_mma_b { nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 16, __half, nvcuda::wmma::col_major> f; };
-RF_DEV void rf_mma_zero(rf_mma_acc &c) { nvcuda::wmma::fill_fragment(c.f, 0.0f); }
-RF_DEV void rf_mma_load_a(rf_mma_a &a, const __half *A, int lda) { nvcuda::wmma::load_matrix_sync(a.f, A, lda); }
-RF_DEV void rf_mma_load_b(rf_mma_b &b, const __half *B, int ldb) { nvcuda::wmma::load_matrix_sync(b.f, B, ldb); }
-RF_DEV void rf_mma_run(rf_mma_acc &c, const rf_mma_a &a, const rf_mma_b &b) { nvcuda::wmma::mma_sync(c.f, a.f, b.f, c.f); }
+#if defined(RF_MMA_MMA_NV)
+/* Two mma.sync m16n8k16 per tile, fragments by ldmatrix (rows 16-byte
+ * aligned). Lane l = 4g + t holds C[g][8h + 2t + {0,1}] in v[4h + {0,1}]
+ * and C[g + 8][...] in v[4h + {2,3}]; b.r[2h], b.r[2h + 1] are columns
+ * 8h..8h+7. */
+struct rf_mma_acc { float v[8]; };
+struct rf_mma_a { uint32_t r[4]; };
+struct rf_mma_b { uint32_t r[4]; };
+RF_DEV void rf_mma_zero(rf_mma_acc &c)
+{
+#pragma unroll
+    for (int j = 0; j < 8; j++) c.v[j] = 0.f;
+}
+RF_DEV void rf_ldsm4(uint32_t r[4], const __half *p)
+{
+    const unsigned s = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(s));
+}
+/* A rows 0-15 at k 0 (lanes 0-15), then at k 8 (lanes 16-31): a0..a3 */
+RF_DEV void rf_mma_load_a(rf_mma_a &a, const __half *A, int lda)
+{
+    const int l = rf_lane();
+    rf_ldsm4(a.r, A + (l % 16) * lda + (l / 16) * 8);
+}
+/* B (stored [n][k]): n 0-7 at k 0, k 8, then n 8-15 at k 0, k 8 */
+RF_DEV void rf_mma_load_b(rf_mma_b &b, const __half *B, int ldb)
+{
+    const int l = rf_lane();
+    rf_ldsm4(b.r, B + ((l & 7) + 8 * (l >> 4)) * ldb + 8 * ((l >> 3) & 1));
+}
+RF_DEV void rf_mma_run(rf_mma_acc &c, const rf_mma_a &a, const rf_mma_b &b)
+{
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+                     "{%8, %9}, {%0, %1, %2, %3};"
+                     : "+f"(c.v[4 * h]), "+f"(c.v[4 * h + 1]), "+f"(c.v[4 * h + 2]), "+f"(c.v[4 * h + 3])
+                     : "r"(a.r[0]), "r"(a.r[1]), "r"(a.r[2]), "r"(a.r[3]), "r"(b.r[2 * h]), "r"(b.r[2 * h + 1]));
+}
+#define RF_MMA_NE 8
+RF_DEV int rf_mma_row(int e) { return rf_lane() / 4 + 8 * ((e >> 1) & 1); }
+RF_DEV int rf_mma_col(int e) { return 8 * (e >> 2) + 2 * (rf_lane() % 4) + (e & 1); }
 RF_DEV void rf_mma_store(const rf_mma_acc &c, float *C, int ldc)
 {
-    nvcuda::wmma::store_matrix_sync(C, c.f, ldc, nvcuda::wmma::mem_row_major);
+    const int g = rf_lane() / 4, t = rf_lane() % 4;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        C[g * ldc + 8 * h + 2 * t] = c.v[4 * h];
+        C[g * ldc + 8 * h + 2 * t + 1] = c.v[4 * h + 1];
+        C[(g + 8) * ldc + 8 * h + 2 * t] = c.v[4 * h + 2];
+        C[(g + 8) * ldc + 8 * h + 2 * t + 1] = c.v[4 * h + 3];
+    }
 }
 
 #elif defined(RF_MMA_MFMA)
@@ -59,6 +103,9 @@ RF_DEV void rf_mma_run(rf_mma_acc &c, const rf_mma_a &a, const rf_mma_b &b)
 {
     c.v = __builtin_amdgcn_mfma_f32_16x16x16f16(a.v, b.v, c.v, 0, 0, 0);
 }
+#define RF_MMA_NE 4
+RF_DEV int rf_mma_row(int e) { return 4 * (rf_lane() / 16) + e; }
+RF_DEV int rf_mma_col(int e) { (void)e; return rf_lane() % 16; }
 RF_DEV void rf_mma_store(const rf_mma_acc &c, float *C, int ldc)
 {
     const int l = rf_lane(), n = l % 16, m0 = 4 * (l / 16);
@@ -93,6 +140,9 @@ RF_DEV void rf_mma_run(rf_mma_acc &c, const rf_mma_a &a, const rf_mma_b &b)
 {
     c.v = __builtin_amdgcn_wmma_f32_16x16x16_f16_w32(a.v, b.v, c.v);
 }
+#define RF_MMA_NE 8
+RF_DEV int rf_mma_row(int e) { return 2 * e + rf_lane() / 16; }
+RF_DEV int rf_mma_col(int e) { (void)e; return rf_lane() % 16; }
 RF_DEV void rf_mma_store(const rf_mma_acc &c, float *C, int ldc)
 {
     const int l = rf_lane(), n = l % 16, half = l / 16;
@@ -104,6 +154,9 @@ RF_DEV void rf_mma_store(const rf_mma_acc &c, float *C, int ldc)
 /* Portable fallback: lane l owns C elements l, l + RF_WARP, ... (row-major). */
 #define RF_MMA_PER_LANE (256 / RF_WARP)
 struct rf_mma_acc { float v[RF_MMA_PER_LANE]; };
+#define RF_MMA_NE RF_MMA_PER_LANE
+RF_DEV int rf_mma_row(int e) { return (rf_lane() + e * RF_WARP) / 16; }
+RF_DEV int rf_mma_col(int e) { return (rf_lane() + e * RF_WARP) % 16; }
 RF_DEV void rf_mma_zero(rf_mma_acc &c)
 {
 #pragma unroll

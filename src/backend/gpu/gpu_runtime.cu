@@ -53,6 +53,14 @@ static void rf_scratch_release(rf_gpu *g)
     (void)gpuFree(g->d_xh);
 }
 
+static void rf_wh_release(rf_gpu *g)
+{
+    if (g->wh_owned) (void)gpuFree(g->d_wh);
+    g->d_wh = NULL;
+    g->wh_cap = 0;
+    g->wh_owned = false;
+}
+
 extern "C" rf_status rf_gpu_open(int device, rf_gpu **out, rf_error *err)
 {
     *out = NULL;
@@ -102,6 +110,7 @@ extern "C" void rf_gpu_close(rf_gpu *g)
     if (g->d_pick) (void)gpuFree(g->d_pick);
     free(g->h_adj);
     rf_scratch_release(g);
+    rf_wh_release(g);
     free(g);
 }
 
@@ -287,8 +296,24 @@ extern "C" rf_status rf_gpu_reserve_q8(rf_gpu *g, size_t n_elems, rf_error *err)
     return RF_OK;
 }
 
+extern "C" rf_status rf_gpu_reserve_wh(rf_gpu *g, size_t n_elems, rf_error *err)
+{
+    if (n_elems <= g->wh_cap) return RF_OK;
+    __half *wh = NULL;
+    rf_status st = rf_gpu_alloc(g, n_elems * sizeof(__half), (void **)&wh, "F16 weight scratch", err);
+    if (st != RF_OK) return st;
+    rf_wh_release(g);
+    g->d_wh = wh;
+    g->wh_cap = n_elems;
+    g->wh_owned = true;
+    return RF_OK;
+}
+
 extern "C" void rf_gpu_share_q8(rf_gpu *dst, const rf_gpu *src)
 {
+    rf_wh_release(dst);
+    dst->d_wh = src->d_wh;
+    dst->wh_cap = src->wh_cap;
     rf_scratch_release(dst);
     dst->d_xq = src->d_xq;
     dst->d_xd = src->d_xd;
