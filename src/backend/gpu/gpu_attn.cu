@@ -21,6 +21,29 @@
 RF_DEV float rf_kv_get(const __half *p, int64_t i) { return __half2float(p[i]); }
 RF_DEV float rf_kv_get(const float *p, int64_t i) { return p[i]; }
 
+/* N (2 or 4) consecutive elements in one load (aligned: N elements apart) */
+template <int N> RF_DEV void rf_kv_vec(const float *p, float v[4])
+{
+    if (N == 4) {
+        const float4 a = *(const float4 *)p;
+        v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w;
+    } else {
+        const float2 a = *(const float2 *)p;
+        v[0] = a.x, v[1] = a.y;
+    }
+}
+template <int N> RF_DEV void rf_kv_vec(const __half *p, float v[4])
+{
+    if (N == 4) {
+        const uint2 a = *(const uint2 *)p;
+        v[0] = rf_h2f((uint16_t)(a.x & 0xffff)), v[1] = rf_h2f((uint16_t)(a.x >> 16));
+        v[2] = rf_h2f((uint16_t)(a.y & 0xffff)), v[3] = rf_h2f((uint16_t)(a.y >> 16));
+    } else {
+        const uint32_t a = *(const uint32_t *)p;
+        v[0] = rf_h2f((uint16_t)(a & 0xffff)), v[1] = rf_h2f((uint16_t)(a >> 16));
+    }
+}
+
 /* KV: __half or float, the pool's element type */
 template <typename KV>
 static __global__ __launch_bounds__(ATT_THREADS) void rf_k_attention(
@@ -50,23 +73,59 @@ static __global__ __launch_bounds__(ATT_THREADS) void rf_k_attention(
         acc[j] = 0.f;
     }
     float m = -INFINITY, l = 0.f;
-    for (int kpos = first + warp; kpos <= last; kpos += nw) {
-        const int64_t slot = (int64_t)tab[kpos / p.block_size] * p.block_size + kpos % p.block_size;
-        const KV *kr = kp + slot * kv_dim + (int64_t)hk * hd;
-        const KV *vr = vp + slot * kv_dim + (int64_t)hk * hd;
-        float s = 0.f;
+    if ((dpl == 4 || dpl == 2) && dpl * RF_WARP == hd) {
+        /* whole vectors per lane: one load each for a key's K and V slices,
+         * the next key's loaded while this one's are used (same sums) */
+        const int64_t ho = (int64_t)hk * hd + d0;
+        float kc[4], vc[4], kn[4], vn[4];
+        int kpos = first + warp;
+        if (kpos <= last) {
+            const int64_t slot = (int64_t)tab[kpos / p.block_size] * p.block_size + kpos % p.block_size;
+            if (dpl == 4) { rf_kv_vec<4>(kp + slot * kv_dim + ho, kc); rf_kv_vec<4>(vp + slot * kv_dim + ho, vc); }
+            else { rf_kv_vec<2>(kp + slot * kv_dim + ho, kc); rf_kv_vec<2>(vp + slot * kv_dim + ho, vc); }
+        }
+        for (; kpos <= last; kpos += nw) {
+            const int nk = kpos + nw;
+            if (nk <= last) {
+                const int64_t slot = (int64_t)tab[nk / p.block_size] * p.block_size + nk % p.block_size;
+                if (dpl == 4) { rf_kv_vec<4>(kp + slot * kv_dim + ho, kn); rf_kv_vec<4>(vp + slot * kv_dim + ho, vn); }
+                else { rf_kv_vec<2>(kp + slot * kv_dim + ho, kn); rf_kv_vec<2>(vp + slot * kv_dim + ho, vn); }
+            }
+            float s = 0.f;
 #pragma unroll
-        for (int j = 0; j < DPL_MAX; j++)
-            if (j < dpl && d0 + j < hd) s += qv[j] * rf_kv_get(kr, d0 + j);
-        s = rf_warp_sum(s);
-        if (p.softcap > 0.0f) s = p.softcap * tanhf(s / p.softcap);
-        const float m_new = fmaxf(m, s);
-        const float corr = __expf(m - m_new), e = __expf(s - m_new);
-        l = l * corr + e;
+            for (int j = 0; j < 4; j++)
+                if (j < dpl) s += qv[j] * kc[j];
+            s = rf_warp_sum(s);
+            if (p.softcap > 0.0f) s = p.softcap * tanhf(s / p.softcap);
+            const float m_new = fmaxf(m, s);
+            const float corr = __expf(m - m_new), e = __expf(s - m_new);
+            l = l * corr + e;
 #pragma unroll
-        for (int j = 0; j < DPL_MAX; j++)
-            if (j < dpl && d0 + j < hd) acc[j] = acc[j] * corr + e * rf_kv_get(vr, d0 + j);
-        m = m_new;
+            for (int j = 0; j < 4; j++)
+                if (j < dpl) acc[j] = acc[j] * corr + e * vc[j];
+            m = m_new;
+#pragma unroll
+            for (int j = 0; j < 4; j++) kc[j] = kn[j], vc[j] = vn[j];
+        }
+    } else {
+        for (int kpos = first + warp; kpos <= last; kpos += nw) {
+            const int64_t slot = (int64_t)tab[kpos / p.block_size] * p.block_size + kpos % p.block_size;
+            const KV *kr = kp + slot * kv_dim + (int64_t)hk * hd;
+            const KV *vr = vp + slot * kv_dim + (int64_t)hk * hd;
+            float s = 0.f;
+#pragma unroll
+            for (int j = 0; j < DPL_MAX; j++)
+                if (j < dpl && d0 + j < hd) s += qv[j] * rf_kv_get(kr, d0 + j);
+            s = rf_warp_sum(s);
+            if (p.softcap > 0.0f) s = p.softcap * tanhf(s / p.softcap);
+            const float m_new = fmaxf(m, s);
+            const float corr = __expf(m - m_new), e = __expf(s - m_new);
+            l = l * corr + e;
+#pragma unroll
+            for (int j = 0; j < DPL_MAX; j++)
+                if (j < dpl && d0 + j < hd) acc[j] = acc[j] * corr + e * rf_kv_get(vr, d0 + j);
+            m = m_new;
+        }
     }
     if (lane == 0) { sm_m[warp] = m; sm_l[warp] = l; }
 #pragma unroll
@@ -113,9 +172,7 @@ RF_DEV void rf_kv_get4(const float *p, float v[4])
 }
 RF_DEV void rf_kv_get4(const __half *p, float v[4])
 {
-    const uint2 a = *(const uint2 *)p;
-    const float2 lo = __half22float2(*(const __half2 *)&a.x), hi = __half22float2(*(const __half2 *)&a.y);
-    v[0] = lo.x, v[1] = lo.y, v[2] = hi.x, v[3] = hi.y;
+    rf_kv_vec<4>(p, v);
 }
 
 template <int HD>
