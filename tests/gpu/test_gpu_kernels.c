@@ -382,7 +382,7 @@ static void test_fused(void)
         const size_t rb = rf_type_row_bytes(t, (uint64_t)cols);
         void *dw[3];
         for (int m = 0; m < 3; m++) dw[m] = quantized_rand(t, rows[m], cols);
-        static const int toks[] = {1, 3, 8, 11};
+        static const int toks[] = {1, 3, 8, 11, 40};
         for (size_t k = 0; k < sizeof toks / sizeof *toks; k++) {
             const int nt = toks[k];
             float *x = malloc(sizeof(float) * nt * cols), *w = malloc(sizeof(float) * cols);
@@ -417,6 +417,29 @@ static void test_fused(void)
             }
             CHECKF(diff == 0, "matmul_multi %s, %d tokens: %d outputs differ from separate products", rf_type_name(t),
                    nt, diff);
+            /* on G2 (matrix units, F16 weight scratch) a set of quantized
+             * weights is one GEMM over their decoded rows: the same bits as
+             * a GEMM per weight */
+            if (nt >= 12) {
+                OK(rf_gpu_sync(G, E));
+                for (int m = 0; m < 3; m++) OK(rf_gpu_matmul(G2, t, dw[m], rows[m], cols, rb, dxn, nt, dy1[m], E));
+                const uint64_t g0 = rf_gpu_gemm_launches(G2);
+                OK(rf_gpu_matmul_multi(G2, 3, set, dxn, nt, dy2, E));
+                OK(rf_gpu_sync(G2, E));
+                const uint64_t launched = rf_gpu_gemm_launches(G2) - g0;
+                CHECKF(launched == (t == RF_TYPE_F16 ? 3u : 1u), "matmul_multi %s on the GEMM: %llu launches",
+                       rf_type_name(t), (unsigned long long)launched);
+                diff = 0;
+                for (int m = 0; m < 3; m++) {
+                    float *a = malloc(sizeof(float) * nt * rows[m]), *b = malloc(sizeof(float) * nt * rows[m]);
+                    dev_get(a, dy1[m], sizeof(float) * nt * rows[m]);
+                    dev_get(b, dy2[m], sizeof(float) * nt * rows[m]);
+                    diff += bits_differ(a, b, (size_t)(nt * rows[m]));
+                    free(a); free(b);
+                }
+                CHECKF(diff == 0, "matmul_multi %s, %d tokens on the GEMM: %d outputs differ from a GEMM per weight",
+                       rf_type_name(t), nt, diff);
+            }
             for (int m = 0; m < 3; m++) { rf_gpu_free(G, dy1[m]); rf_gpu_free(G, dy2[m]); }
             free(x); free(w);
             rf_gpu_free(G, dx); rf_gpu_free(G, dnw); rf_gpu_free(G, dxn);

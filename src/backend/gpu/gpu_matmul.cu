@@ -932,14 +932,29 @@ static __global__ __launch_bounds__(256) void rf_k_dequant_f16(const uint8_t *__
     *(uint4 *)(out + r * n_cols + sl * 8) = *(const uint4 *)h;
 }
 
-/* y[t * ldy + r] = sum_k A[r][k] * B[t][k]: A m rows (lda halves apart), B
+/* Where a GEMM's output rows go: rows [end[i-1], end[i]) to y[i], token t's
+ * row r at y[i][t * ld[i] + r - end[i-1]] (one weight's rows, or up to 3
+ * weights of one input decoded one after another) */
+struct rf_gm_out {
+    float *y[RF_MV_SET];
+    int64_t end[RF_MV_SET];
+    int64_t ld[RF_MV_SET];
+    int n;
+};
+RF_DEV float *rf_gm_at(const rf_gm_out &o, int64_t r, int64_t t)
+{
+    if (r < o.end[0]) return o.y[0] + t * o.ld[0] + r;
+    if (o.n > 1 && r < o.end[1]) return o.y[1] + t * o.ld[1] + (r - o.end[0]);
+    return o.y[2] + t * o.ld[2] + (r - o.end[1]);
+}
+
+/* out(r, t) = sum_k A[r][k] * B[t][k]: A m rows (lda halves apart), B
  * n rows of k halves (k a multiple of GM_BK, rows 16-byte aligned). GM_BM
  * rows a block: 128, or 64 where 128 would leave SMs idle. */
 template <int GM_BM>
 static __global__ __launch_bounds__(GM_THREADS, 2) void rf_k_gemm_f16(const __half *__restrict__ A, int64_t lda,
                                                                      int64_t m, const __half *__restrict__ B,
-                                                                     int64_t n, int64_t k, float *__restrict__ y,
-                                                                     int64_t ldy)
+                                                                     int64_t n, int64_t k, const rf_gm_out out)
 {
     extern __shared__ __align__(128) unsigned char rf_gm_smem[];
     __half *sm = (__half *)rf_gm_smem;
@@ -1008,7 +1023,7 @@ static __global__ __launch_bounds__(GM_THREADS, 2) void rf_k_gemm_f16(const __ha
             rf_syncwarp();
             for (int e = rf_lane(); e < 256; e += RF_WARP) {
                 const int64_t r = r0 + wm * WROWS + i * 16 + e % 16, t = t0 + wn * WTOK + j * 16 + e / 16;
-                if (r < m && t < n) y[t * ldy + r] = Cs[(e % 16) * 16 + e / 16];
+                if (r < m && t < n) *rf_gm_at(out, r, t) = Cs[(e % 16) * 16 + e / 16];
             }
             rf_syncwarp();
         }
@@ -1283,10 +1298,15 @@ extern "C" rf_status rf_gpu_matmul_vec(rf_gpu *g, rf_type wtype, const void *d_w
     return rf_gpu_matvec_set(g, wtype, set, n_cols, d_x, n_tok, err);
 }
 
+static bool rf_gpu_gemm_multi(rf_gpu *g, int n_w, const rf_gpu_mat *w, const float *d_x, int64_t n_tok,
+                              float *const *d_y, rf_status *st, rf_error *err);
+
 extern "C" rf_status rf_gpu_matmul_multi(rf_gpu *g, int n_w, const rf_gpu_mat *w, const float *d_x, int64_t n_tok,
                                          float *const *d_y, rf_error *err)
 {
     if (n_w <= 0) return RF_OK;
+    rf_status gst = RF_OK;
+    if (rf_gpu_gemm_multi(g, n_w, w, d_x, n_tok, d_y, &gst, err)) return gst;
     bool one = n_w <= RF_MV_SET && n_tok > 0 && rf_gpu_int_on() && rf_gpu_int_type(w[0].type) &&
                (uint64_t)(n_tok * w[0].n_cols) <= g->q8_cap && !rf_gpu_mma_for(g, n_tok);
     for (int m = 0; m < n_w && one; m++) {
@@ -1346,6 +1366,44 @@ static bool rf_gpu_gemm_on(void)
     return on;
 }
 
+static void rf_dequant_launch(rf_gpu *g, rf_type wtype, const uint8_t *w, int64_t rows, int64_t n_cols,
+                              size_t row_stride, __half *dst)
+{
+    const unsigned nb = rf_gpu_blocks(rows * (n_cols / 8), 256);
+    switch ((int)wtype) {
+#define X(T) case T: rf_launch(g->pdl, rf_k_dequant_f16<T>, dim3(nb), dim3(256), 0, g->stream, w, rows, n_cols, \
+                           row_stride, dst); break;
+        RF_GPU_TYPES(X)
+#undef X
+    }
+}
+
+/* rows of A (F16, lda apart) times the tokens' F16 activations in d_xh */
+static rf_status rf_gemm_launch(rf_gpu *g, const __half *a, int64_t lda, int64_t rows, int64_t n_cols, int64_t n_tok,
+                                const rf_gm_out &out, rf_error *err)
+{
+    if (!g->gemm_smem_set) {
+        GPU_TRY(gpuFuncSetMaxDynamicShared(rf_k_gemm_f16<128>, (int)GM_SMEM(128)));
+        GPU_TRY(gpuFuncSetMaxDynamicShared(rf_k_gemm_f16<64>, (int)GM_SMEM(64)));
+        g->gemm_smem_set = true;
+    }
+    if ((n_tok + GM_BN - 1) / GM_BN > 0x7fffffff || (rows + 63) / 64 > 65535)
+        return rf_err(err, RF_ERR_INVALID_ARG, "GPU GEMM: %lld tokens x %lld rows is too large", (long long)n_tok,
+                      (long long)rows);
+    /* 64-row blocks when 128-row ones would not fill two per SM */
+    const bool small = (int64_t)rf_gpu_blocks(rows, 128) * rf_gpu_blocks(n_tok, GM_BN) <
+                       2 * (int64_t)(g->info.n_sm > 0 ? g->info.n_sm : 1);
+    if (small)
+        rf_launch(g->pdl, rf_k_gemm_f16<64>, dim3(rf_gpu_blocks(n_tok, GM_BN), rf_gpu_blocks(rows, 64)),
+                  dim3(GM_THREADS), GM_SMEM(64), g->stream, a, lda, rows, (const __half *)g->d_xh, n_tok, n_cols, out);
+    else
+        rf_launch(g->pdl, rf_k_gemm_f16<128>, dim3(rf_gpu_blocks(n_tok, GM_BN), rf_gpu_blocks(rows, 128)),
+                  dim3(GM_THREADS), GM_SMEM(128), g->stream, a, lda, rows, (const __half *)g->d_xh, n_tok, n_cols, out);
+    g->n_gemm++;
+    GPU_LAUNCHED("gemm_f16");
+    return RF_OK;
+}
+
 /* The F16 GEMM of a product whose activations are in d_xh: row blocks of
  * `block` rows decoded into d_wh (or read in place), each multiplied with
  * every token. */
@@ -1353,45 +1411,80 @@ static rf_status rf_gpu_gemm(rf_gpu *g, rf_type wtype, const void *d_w, int64_t 
                              size_t row_stride, int64_t n_tok, float *d_y, int64_t block, bool in_place,
                              rf_error *err)
 {
-    if (!g->gemm_smem_set) {
-        GPU_TRY(gpuFuncSetMaxDynamicShared(rf_k_gemm_f16<128>, (int)GM_SMEM(128)));
-        GPU_TRY(gpuFuncSetMaxDynamicShared(rf_k_gemm_f16<64>, (int)GM_SMEM(64)));
-        g->gemm_smem_set = true;
-    }
-    if ((n_tok + GM_BN - 1) / GM_BN > 0x7fffffff || (block + 63) / 64 > 65535)
-        return rf_err(err, RF_ERR_INVALID_ARG, "GPU GEMM: %lld tokens x %lld rows is too large", (long long)n_tok,
-                      (long long)block);
     for (int64_t r0 = 0; r0 < n_rows; r0 += block) {
         const int64_t rows = n_rows - r0 < block ? n_rows - r0 : block;
-        const __half *a = (const __half *)((const uint8_t *)d_w + r0 * row_stride);
+        const uint8_t *wr = (const uint8_t *)d_w + r0 * row_stride;
+        const __half *a = (const __half *)wr;
         int64_t lda = (int64_t)(row_stride / 2);
         if (!in_place) {
-            const uint8_t *wr = (const uint8_t *)d_w + r0 * row_stride;
-            const unsigned nb = rf_gpu_blocks(rows * (n_cols / 8), 256);
-            switch ((int)wtype) {
-#define X(T) case T: rf_launch(g->pdl, rf_k_dequant_f16<T>, dim3(nb), dim3(256), 0, g->stream, wr, rows, n_cols, \
-                               row_stride, g->d_wh); break;
-                RF_GPU_TYPES(X)
-#undef X
-            }
+            rf_dequant_launch(g, wtype, wr, rows, n_cols, row_stride, g->d_wh);
             a = g->d_wh;
             lda = n_cols;
         }
-        /* 64-row blocks when 128-row ones would not fill two per SM */
-        const bool small = (int64_t)rf_gpu_blocks(rows, 128) * rf_gpu_blocks(n_tok, GM_BN) <
-                           2 * (int64_t)(g->info.n_sm > 0 ? g->info.n_sm : 1);
-        if (small)
-            rf_launch(g->pdl, rf_k_gemm_f16<64>, dim3(rf_gpu_blocks(n_tok, GM_BN), rf_gpu_blocks(rows, 64)),
-                      dim3(GM_THREADS), GM_SMEM(64), g->stream, a, lda, rows, (const __half *)g->d_xh, n_tok,
-                      n_cols, d_y + r0, n_rows);
-        else
-            rf_launch(g->pdl, rf_k_gemm_f16<128>, dim3(rf_gpu_blocks(n_tok, GM_BN), rf_gpu_blocks(rows, 128)),
-                      dim3(GM_THREADS), GM_SMEM(128), g->stream, a, lda, rows, (const __half *)g->d_xh, n_tok,
-                      n_cols, d_y + r0, n_rows);
-        g->n_gemm++;
+        rf_gm_out out;
+        memset(&out, 0, sizeof out);
+        out.n = 1;
+        out.y[0] = d_y + r0;
+        out.end[0] = rows;
+        out.ld[0] = n_rows;
+        rf_status st = rf_gemm_launch(g, a, lda, rows, n_cols, n_tok, out, err);
+        if (st != RF_OK) return st;
     }
-    GPU_LAUNCHED("gemm_f16");
     return RF_OK;
+}
+
+/* The activations' F16 form in d_xh, made once per input; false: the
+ * scratch cannot hold them */
+static bool rf_gpu_xh_ready(rf_gpu *g, const float *d_x, int64_t n_tok, int64_t n_cols)
+{
+    const int64_t n = n_tok * n_cols;
+    if (!g->d_xh || (uint64_t)n > g->q8_cap || n_cols % 8) return false;
+    if (g->xh_src != d_x || g->xh_n != n) {
+        rf_launch(g->pdl, rf_k_to_f16, dim3(rf_gpu_blocks(n / 4, 256)), dim3(256), 0, g->stream, d_x, n / 4, g->d_xh);
+        rf_gpu_forget_scratch(g);
+    }
+    return true;
+}
+
+/* Up to RF_MV_SET quantized weights of one input decoded one after another
+ * into d_wh and multiplied in one GEMM (q, k, v; gate, up): false when they
+ * do not qualify (types, widths, room), nothing launched then. */
+static bool rf_gpu_gemm_multi(rf_gpu *g, int n_w, const rf_gpu_mat *w, const float *d_x, int64_t n_tok,
+                              float *const *d_y, rf_status *st, rf_error *err)
+{
+    if (!rf_gpu_gemm_on() || n_w < 2 || n_w > RF_MV_SET || !rf_gpu_mma_for(g, n_tok)) return false;
+    const int64_t n_cols = w[0].n_cols;
+    int64_t total = 0;
+    for (int m = 0; m < n_w; m++) {
+        int64_t n_chunks = 0, tail = 0;
+        rf_error e2;
+        if (w[m].type != w[0].type || w[m].n_cols != n_cols || w[0].type == RF_TYPE_F16 ||
+            rf_gpu_row_plan(w[m].type, w[m].d, w[m].n_rows, n_cols, w[m].row_stride, d_x, &n_chunks, &tail, &e2) ||
+            n_chunks * 32 != n_cols)
+            return false;
+        /* no output may overwrite the shared input */
+        if (d_y[m] < d_x + n_tok * n_cols && d_x < d_y[m] + n_tok * w[m].n_rows) return false;
+        total += w[m].n_rows;
+    }
+    if ((uint64_t)(total * n_cols) > g->wh_cap || !rf_gpu_xh_ready(g, d_x, n_tok, n_cols)) return false;
+    rf_gm_out out;
+    memset(&out, 0, sizeof out);
+    out.n = n_w;
+    int64_t r0 = 0;
+    for (int m = 0; m < n_w; m++) {
+        rf_dequant_launch(g, w[m].type, (const uint8_t *)w[m].d, w[m].n_rows, n_cols, w[m].row_stride,
+                          g->d_wh + r0 * n_cols);
+        r0 += w[m].n_rows;
+        out.y[m] = d_y[m];
+        out.end[m] = r0;
+        out.ld[m] = w[m].n_rows;
+    }
+    *st = rf_gemm_launch(g, g->d_wh, n_cols, total, n_cols, n_tok, out, err);
+    if (*st == RF_OK) {
+        g->xh_src = d_x;
+        g->xh_n = n_tok * n_cols;
+    }
+    return true;
 }
 
 extern "C" uint64_t rf_gpu_gemm_launches(const rf_gpu *g) { return g->n_gemm; }
@@ -1414,11 +1507,7 @@ extern "C" rf_status rf_gpu_matmul_mma(rf_gpu *g, rf_type wtype, const void *d_w
     dim3 grid(rf_gpu_blocks(n_rows, small ? 64 : 128), rf_gpu_blocks(n_tok, MM_BN));
     /* the activations in F16 once per input, where the scratch holds them */
     const int64_t n = n_tok * n_cols;
-    const bool xh = g->d_xh && (uint64_t)n <= g->q8_cap && n_cols % 8 == 0;
-    if (xh && (g->xh_src != d_x || g->xh_n != n)) {
-        rf_launch(g->pdl, rf_k_to_f16, dim3(rf_gpu_blocks(n / 4, 256)), dim3(256), 0, g->stream, d_x, n / 4, g->d_xh);
-        GPU_LAUNCHED("to_f16");
-    }
+    const bool xh = rf_gpu_xh_ready(g, d_x, n_tok, n_cols);
     const void *xa = xh ? (const void *)g->d_xh : (const void *)d_x;
     if (xh && rf_gpu_gemm_on()) {
         const bool in_place = wtype == RF_TYPE_F16 && row_stride % 16 == 0 && (uintptr_t)d_w % 16 == 0;
