@@ -391,6 +391,10 @@ static bool rf_fa_try(rf_gpu *g, const float *d_q, const void *d_k, const void *
     switch (p->head_dim) {
     case 64: ok = f16 ? rf_fa_go<__half, 64>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out)
                       : rf_fa_go<float, 64>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out); break;
+    case 80: ok = f16 ? rf_fa_go<__half, 80>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out)
+                      : rf_fa_go<float, 80>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out); break;
+    case 96: ok = f16 ? rf_fa_go<__half, 96>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out)
+                      : rf_fa_go<float, 96>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out); break;
     case 128: ok = f16 ? rf_fa_go<__half, 128>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out)
                        : rf_fa_go<float, 128>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out); break;
     default: return false;
