@@ -67,11 +67,12 @@ static void fill_random_bytes(void *d, size_t n)
 
 static mat mk(rf_type t, int64_t rows, int64_t cols, bool count)
 {
-    mat m = {t, rows, cols, (size_t)rf_type_row_bytes(t, (uint64_t)cols), NULL};
+    /* device layout (Q6_K in 224-byte slots); the roofline counts GGUF bytes */
+    mat m = {t, rows, cols, rf_gpu_row_bytes(t, cols), NULL};
     size_t n = m.stride * (size_t)rows;
     OK(rf_gpu_alloc(G, n, &m.d, "bench weights", E));
     fill_random_bytes(m.d, n);
-    if (count) weight_bytes += (double)n;
+    if (count) weight_bytes += (double)rf_type_row_bytes(t, (uint64_t)cols) * (double)rows;
     return m;
 }
 
@@ -134,7 +135,7 @@ static void bench(const shape *s, double copy_bps)
     }
     mat embd = mk(s->embd, s->n_vocab, E_, false);
     mat out = s->tied ? embd : mk(s->out, s->n_vocab, E_, false);
-    weight_bytes += (double)out.stride * out.rows;
+    weight_bytes += (double)rf_type_row_bytes(out.t, (uint64_t)E_) * out.rows;
     float *onorm = mkf((size_t)E_);
     OK(rf_gpu_upload(G, onorm, ones, sizeof(float) * E_, E));
 
@@ -278,7 +279,7 @@ static void bench_matvec(double copy_bps)
     OK(rf_gpu_upload(G, x, xs, sizeof xs, E));
     for (size_t k = 0; k < sizeof ts / sizeof *ts; k++) {
         mat m = mk(ts[k], rows, cols, false);
-        const double bytes = (double)m.stride * rows;
+        const double bytes = (double)rf_type_row_bytes(m.t, (uint64_t)cols) * rows; /* GGUF bytes */
         for (int path = 0; path < 2; path++) {
             for (int w = 0; w < 3; w++)
                 OK(path ? rf_gpu_matmul_vec_f32(G, m.t, m.d, rows, cols, m.stride, x, 1, y, E)

@@ -113,7 +113,10 @@ static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const in
     /* reference weights: the quantized matrix dequantized by src/quant */
     float *wd = malloc(sizeof(float) * n_rows * n_cols);
     for (int64_t r = 0; r < n_rows; r++) q->dequantize_row(wq + r * stride, wd + r * n_cols, n_cols);
-    void *d_w = dev_from(wq, stride * n_rows);
+    /* the device's layout (Q6_K in 224-byte slots), its stride in every call */
+    const size_t dstride = rf_gpu_row_bytes(t, n_cols);
+    void *d_w = dev_alloc(dstride * n_rows);
+    OK(rf_gpu_upload_rows(G, d_w, wq, t, n_rows, n_cols, stride, E));
 
     int max_tok = 0;
     for (int k = 0; k < n_toks; k++) max_tok = toks[k] > max_tok ? toks[k] : max_tok;
@@ -148,10 +151,10 @@ static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const in
             rf_error e = {0};
             const uint64_t g0 = rf_gpu_gemm_launches(G2);
             if (path == 3) OK(rf_gpu_sync(G, E)); /* G2 runs on its own stream */
-            rf_status st = path == 0 ? rf_gpu_matmul_vec_f32(G, t, d_w, n_rows, n_cols, stride, d_x, nt, d_y, &e)
-                         : path == 1 ? rf_gpu_matmul_vec(G, t, d_w, n_rows, n_cols, stride, d_x, nt, d_y, &e)
-                         : path == 2 ? rf_gpu_matmul_mma(G, t, d_w, n_rows, n_cols, stride, d_x, nt, d_y, &e)
-                                     : rf_gpu_matmul_mma(G2, t, d_w, n_rows, n_cols, stride, d_x, nt, d_y, &e);
+            rf_status st = path == 0 ? rf_gpu_matmul_vec_f32(G, t, d_w, n_rows, n_cols, dstride, d_x, nt, d_y, &e)
+                         : path == 1 ? rf_gpu_matmul_vec(G, t, d_w, n_rows, n_cols, dstride, d_x, nt, d_y, &e)
+                         : path == 2 ? rf_gpu_matmul_mma(G, t, d_w, n_rows, n_cols, dstride, d_x, nt, d_y, &e)
+                                     : rf_gpu_matmul_mma(G2, t, d_w, n_rows, n_cols, dstride, d_x, nt, d_y, &e);
             CHECKF(st == RF_OK, "%s: %s", rf_type_name(t), e.msg);
             if (path == 3) {
                 OK(rf_gpu_sync(G2, E));
@@ -178,12 +181,12 @@ static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const in
         float *y1 = malloc(sizeof(float) * max_tok * n_rows);
         const uint64_t before = rf_gpu_int_tile_launches(G);
         dev_poison(d_y, (size_t)(max_tok * n_rows));
-        OK(rf_gpu_matmul(G, t, d_w, n_rows, n_cols, stride, d_x, max_tok, d_y, E));
+        OK(rf_gpu_matmul(G, t, d_w, n_rows, n_cols, dstride, d_x, max_tok, d_y, E));
         dev_get(y, d_y, sizeof(float) * max_tok * n_rows);
         CHECKF(rf_gpu_int_tile_launches(G) > before, "matmul %s, %d tokens: the integer tiles did not run",
                rf_type_name(t), max_tok);
         for (int t2 = 0; t2 < max_tok; t2++)
-            OK(rf_gpu_matmul(G, t, d_w, n_rows, n_cols, stride, d_x + (int64_t)t2 * n_cols, 1,
+            OK(rf_gpu_matmul(G, t, d_w, n_rows, n_cols, dstride, d_x + (int64_t)t2 * n_cols, 1,
                              d_y + (int64_t)t2 * n_rows, E));
         dev_get(y1, d_y, sizeof(float) * max_tok * n_rows);
         const int nd = bits_differ(y, y1, (size_t)(max_tok * n_rows));
@@ -197,7 +200,7 @@ static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const in
     int32_t *d_ids = dev_from(ids, sizeof ids);
     float *d_o = dev_alloc(sizeof(float) * 5 * n_cols);
     dev_poison(d_o, (size_t)(5 * n_cols));
-    OK(rf_gpu_get_rows(G, t, d_w, n_rows, n_cols, stride, d_ids, 5, 0.5f, d_o, E));
+    OK(rf_gpu_get_rows(G, t, d_w, n_rows, n_cols, dstride, d_ids, 5, 0.5f, d_o, E));
     float *o = malloc(sizeof(float) * 5 * n_cols);
     dev_get(o, d_o, sizeof(float) * 5 * n_cols);
     int bad = 0;
@@ -275,7 +278,9 @@ static void *quantized_rand(rf_type t, int64_t rows, int64_t cols)
     fill_rand(wf, (size_t)(rows * cols), 1.0f);
     uint8_t *wq = malloc(rb * rows);
     for (int64_t r = 0; r < rows; r++) q->quantize_row(wf + r * cols, wq + r * rb, cols);
-    void *d = dev_from(wq, rb * rows);
+    /* in the device's layout: callers pass rf_gpu_row_bytes as the stride */
+    void *d = dev_alloc(rf_gpu_row_bytes(t, cols) * rows);
+    OK(rf_gpu_upload_rows(G, d, wq, t, rows, cols, rb, E));
     free(wf);
     free(wq);
     return d;
@@ -379,7 +384,7 @@ static void test_fused(void)
     for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
         const rf_type t = types[ti];
         const int64_t cols = 1024, rows[3] = {96, 32, 40};
-        const size_t rb = rf_type_row_bytes(t, (uint64_t)cols);
+        const size_t rb = rf_gpu_row_bytes(t, cols);
         void *dw[3];
         for (int m = 0; m < 3; m++) dw[m] = quantized_rand(t, rows[m], cols);
         static const int toks[] = {1, 3, 8, 11, 40};
@@ -454,7 +459,7 @@ static void test_fused(void)
         fill_rand(gu, 2 * N, 2.0f);
         float *dgu = dev_from(gu, sizeof(float) * 2 * N), *dh = dev_alloc(sizeof(float) * N);
         void *dw = quantized_rand(RF_TYPE_Q4_K, rows, n);
-        const size_t rb = rf_type_row_bytes(RF_TYPE_Q4_K, (uint64_t)n);
+        const size_t rb = rf_gpu_row_bytes(RF_TYPE_Q4_K, n);
         float *dy1 = dev_alloc(sizeof(float) * nt * rows), *dy2 = dev_alloc(sizeof(float) * nt * rows);
         OK(rf_gpu_glu(G, RF_ACT_SILU, dgu, dgu + n, nt, n, 2 * n, dh, E));
         OK(rf_gpu_matmul(G, RF_TYPE_Q4_K, dw, rows, n, rb, dh, nt, dy2, E));
@@ -669,7 +674,7 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
     double err = rel_err_f(out, ref, qn);
     CHECKF(err < 1e-4, "attention %d/%d heads, head_dim %d, block %d, softcap %g, window %d, KV %s: rel err %.3g",
            n_head, n_head_kv, hd, bs, softcap, window, rf_type_name(kvt), err);
-    /* G2 allows the matrix units: head dims 64 and 128 take them (Q, K, P,
+    /* G2 allows the matrix units: head dims 64, 80, 96 and 128 take them (Q, K, P,
      * V rounded to F16, so the bound of the matrix-unit matmul) */
     {
         const uint64_t f0 = rf_gpu_fa_launches(G2);
@@ -677,7 +682,7 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
         OK(rf_gpu_sync(G, E));
         OK(rf_gpu_attention(G2, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, n_all, &ap, d_out, E));
         OK(rf_gpu_sync(G2, E));
-        const bool fa = (hd == 64 || hd == 128) && n_all >= 12;
+        const bool fa = (hd == 64 || hd == 80 || hd == 96 || hd == 128) && n_all >= 12;
         CHECKF((rf_gpu_fa_launches(G2) > f0) == fa, "attention head_dim %d, %d tokens: matrix-unit kernel %s", hd,
                n_all, fa ? "did not run" : "ran");
         dev_get(out, d_out, sizeof(float) * qn);
@@ -690,7 +695,7 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
     {
         const int64_t cols = (int64_t)n_head * hd, rows = 48;
         void *dw = quantized_rand(RF_TYPE_Q8_0, rows, cols);
-        const size_t rb = rf_type_row_bytes(RF_TYPE_Q8_0, (uint64_t)cols);
+        const size_t rb = rf_gpu_row_bytes(RF_TYPE_Q8_0, cols);
         float *dy1 = dev_alloc(sizeof(float) * n_all * rows), *dy2 = dev_alloc(sizeof(float) * n_all * rows);
         float *dz = dev_alloc(sizeof(float));
         OK(rf_gpu_fill_f32(G, dz, 1, 0.0f, E));
@@ -725,6 +730,7 @@ static void test_attention(void)
         test_attention_case(8, 4, 128, 16, 30.0f, 0, t);  /* soft-capping on the matrix units */
         test_attention_case(4, 2, 128, 64, 0.0f, 0, t);    /* sequences of up to 384 keys */
         test_attention_case(4, 2, 64, 64, 0.0f, 100, t);   /* a window across key tiles */
+        test_attention_case(6, 2, 96, 32, 0.0f, 0, t);    /* 96-dim heads */
     }
 }
 

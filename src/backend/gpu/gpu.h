@@ -59,6 +59,14 @@ rf_status rf_gpu_alloc(rf_gpu *g, size_t n, void **d_out, const char *what, rf_e
 void rf_gpu_free(rf_gpu *g, void *d);
 /* Synchronous copies (load time, tests). */
 rf_status rf_gpu_upload(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err);
+/* Weights live on the device in a layout of their own: GGUF rows, except
+ * that Q6_K's 210-byte blocks sit in 224-byte slots (16-byte aligned, so its
+ * products load 16 bytes at a time). rf_gpu_row_bytes is a row's size
+ * there; every matmul / get_rows call takes that as its row stride, for
+ * weights put there by rf_gpu_upload_rows (host rows src_stride apart). */
+size_t rf_gpu_row_bytes(rf_type t, int64_t n_cols);
+rf_status rf_gpu_upload_rows(rf_gpu *g, void *d_dst, const void *src, rf_type t, int64_t n_rows, int64_t n_cols,
+                             size_t src_stride, rf_error *err);
 rf_status rf_gpu_download(rf_gpu *g, void *dst, const void *d_src, size_t n, rf_error *err);
 /* Asynchronous copies on the context's stream; host memory should be pinned
  * (rf_gpu_host_alloc) for them to overlap and to be graph-capturable. */

@@ -307,7 +307,8 @@ static rf_status gb_weight_bind(void *ctx, rf_bweight *w, rf_error *err)
         return rf_err(err, RF_ERR_UNSUPPORTED, "GPU backend: tensor '%s' has type %s, which has no GPU kernel",
                       w->name, rf_type_name(w->type));
     uint64_t bytes;
-    if (rf_mul_ovf((uint64_t)w->n_rows, (uint64_t)w->row_stride, &bytes) || bytes > SIZE_MAX - GB_ALIGN)
+    if (rf_mul_ovf((uint64_t)w->n_rows, (uint64_t)rf_gpu_row_bytes(w->type, w->n_cols), &bytes) ||
+        bytes > SIZE_MAX - GB_ALIGN)
         return rf_err(err, RF_ERR_FORMAT, "GPU backend: tensor '%s' is too large", w->name);
     size_t need = ((size_t)bytes + GB_ALIGN - 1) / GB_ALIGN * GB_ALIGN;
     int s = c->n_slab - 1;
@@ -327,7 +328,7 @@ static rf_status gb_weight_bind(void *ctx, rf_bweight *w, rf_error *err)
         c->slab_used[s] = 0;
     }
     void *dst = (char *)c->slab[s] + c->slab_used[s];
-    rf_status st = rf_gpu_upload(c->g, dst, w->host, (size_t)bytes, err);
+    rf_status st = rf_gpu_upload_rows(c->g, dst, w->host, w->type, w->n_rows, w->n_cols, w->row_stride, err);
     if (st != RF_OK) return st;
     c->slab_used[s] += need;
     c->weight_bytes += (size_t)bytes;
@@ -380,7 +381,7 @@ static rf_status gb_get_rows(void *ctx, const rf_bweight *w, const int32_t *ids,
     if (st != RF_OK) return st;
     gb_rec r;
     memset(&r, 0, sizeof r);
-    r.op = GB_GET_ROWS; r.w = *w; r.p[0] = ids; r.p[1] = out; r.i[0] = n; r.f[0] = scale;
+    r.op = GB_GET_ROWS; r.w = *w; r.w.row_stride = rf_gpu_row_bytes(w->type, w->n_cols); r.p[0] = ids; r.p[1] = out; r.i[0] = n; r.f[0] = scale;
     return gb_submit(c, &r, err);
 }
 
@@ -391,7 +392,7 @@ static rf_status gb_matmul(void *ctx, const rf_bweight *w, const float *x, int n
     if (st != RF_OK) return st;
     gb_rec r;
     memset(&r, 0, sizeof r);
-    r.op = GB_MATMUL; r.w = *w; r.p[0] = x; r.p[1] = y; r.i[0] = n_tok;
+    r.op = GB_MATMUL; r.w = *w; r.w.row_stride = rf_gpu_row_bytes(w->type, w->n_cols); r.p[0] = x; r.p[1] = y; r.i[0] = n_tok;
     return gb_submit(c, &r, err);
 }
 

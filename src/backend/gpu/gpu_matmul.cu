@@ -197,7 +197,7 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_q8(
 #define RF_M4 0x0F0F0F0Fu
 #define RF_ONES 0x01010101
 
-/* 16 bytes from a 2-byte aligned address (blocks of 18, 34 or 210 bytes)
+/* 16 bytes from a 2-byte aligned address (blocks of 18 or 34 bytes)
  * as four words: aligned loads and a funnel shift. The fifth word is read
  * only when the run is not 4-byte aligned, so no byte past the run's last
  * aligned word is touched. */
@@ -275,7 +275,7 @@ template <> struct rf_kq<RF_TYPE_Q4_K> {
 };
 
 template <> struct rf_kq<RF_TYPE_Q6_K> {
-    enum { LPB = 4, QK = 256, BYTES = 210 };
+    enum { LPB = 4, QK = 256, BYTES = RF_GPU_Q6K_SLOT };
     /* lane j: half n = j/2 of the superblock, l in [16(j%2), +16): the
      * elements 128n + l + 32k (k = 0..3) built from ql[l], ql[l + 32] and
      * the 2-bit fields of qh[l] */
@@ -284,10 +284,11 @@ template <> struct rf_kq<RF_TYPE_Q6_K> {
                     float *acc)
     {
         const int n = j >> 1, l = 16 * (j & 1);
-        uint32_t qa[4], qb[4], qh[4];
-        rf_ld16_a2(b + 64 * n + l, qa);
-        rf_ld16_a2(b + 64 * n + l + 32, qb);
-        rf_ld16_a2(b + 128 + 32 * n + l, qh);
+        /* 224-byte slots: all three runs 16-byte aligned */
+        const uint4 ua = *(const uint4 *)(b + 64 * n + l), ub = *(const uint4 *)(b + 64 * n + l + 32),
+                    uh = *(const uint4 *)(b + 128 + 32 * n + l);
+        const uint32_t qa[4] = {ua.x, ua.y, ua.z, ua.w}, qb[4] = {ub.x, ub.y, ub.z, ub.w},
+                       qh[4] = {uh.x, uh.y, uh.z, uh.w};
         const int8_t *sc = (const int8_t *)(b + 192) + 8 * n + (j & 1);
         const float d = rf_h2f(rf_ld16(b + 208));
         const float dk[4] = {d * sc[0], d * sc[2], d * sc[4], d * sc[6]};
@@ -519,7 +520,7 @@ template <> struct rf_kt<RF_TYPE_Q4_K> {
     }
 };
 template <> struct rf_kt<RF_TYPE_Q6_K> {
-    enum { LPB = 4, QK = 256, BYTES = 210, NR = 4, NP = 4, SX = 0 };
+    enum { LPB = 4, QK = 256, BYTES = RF_GPU_Q6K_SLOT, NR = 4, NP = 4, SX = 0 };
     struct S { float dk[4]; };
     RF_DEV int xoff(int j, int r) { return 128 * (j >> 1) + 16 * (j & 1) + 32 * r; }
     RF_DEV int pidx(int r) { return r; }
@@ -1061,6 +1062,45 @@ static __global__ void rf_k_get_rows(const uint8_t *__restrict__ w, int64_t n_ro
 
 static bool rf_gpu_is_plain(rf_type t) { return t == RF_TYPE_F32 || t == RF_TYPE_F16 || t == RF_TYPE_BF16; }
 
+extern "C" size_t rf_gpu_row_bytes(rf_type t, int64_t n_cols)
+{
+    if (t == RF_TYPE_Q6_K && n_cols > 0 && n_cols % 256 == 0) return (size_t)(n_cols / 256) * RF_GPU_Q6K_SLOT;
+    return rf_type_row_bytes(t, (uint64_t)n_cols);
+}
+
+extern "C" rf_status rf_gpu_upload_rows(rf_gpu *g, void *d_dst, const void *src, rf_type t, int64_t n_rows,
+                                        int64_t n_cols, size_t src_stride, rf_error *err)
+{
+    const size_t db = rf_gpu_row_bytes(t, n_cols), hb = rf_type_row_bytes(t, (uint64_t)n_cols);
+    if (n_rows <= 0) return RF_OK;
+    if (db == 0 || src_stride < hb)
+        return rf_err(err, RF_ERR_INVALID_ARG, "GPU upload: %s rows of %lld elements, host stride %zu", rf_type_name(t),
+                      (long long)n_cols, src_stride);
+    if (db == hb && src_stride == db) return rf_gpu_upload(g, d_dst, src, db * (size_t)n_rows, err);
+    /* repacked through a host buffer, up to 16 MiB of device rows at a time */
+    const int64_t per = (int64_t)((((size_t)16 << 20) / db) > 0 ? ((size_t)16 << 20) / db : 1);
+    const int64_t chunk = per < n_rows ? per : n_rows;
+    uint8_t *buf = (uint8_t *)rf_calloc((size_t)chunk, db, err, "GPU upload staging");
+    if (!buf) return RF_ERR_NOMEM;
+    rf_status st = RF_OK;
+    for (int64_t r0 = 0; r0 < n_rows && st == RF_OK; r0 += chunk) {
+        const int64_t k = n_rows - r0 < chunk ? n_rows - r0 : chunk;
+        for (int64_t r = 0; r < k; r++) {
+            const uint8_t *s = (const uint8_t *)src + (size_t)(r0 + r) * src_stride;
+            uint8_t *d = buf + (size_t)r * db;
+            if (t == RF_TYPE_Q6_K && db != hb) {
+                for (int64_t b = 0; b < n_cols / 256; b++) /* 210 bytes, then zeros to the slot's end */
+                    memcpy(d + b * RF_GPU_Q6K_SLOT, s + b * 210, 210);
+            } else {
+                memcpy(d, s, hb);
+            }
+        }
+        st = rf_gpu_upload(g, (uint8_t *)d_dst + (size_t)r0 * db, buf, (size_t)k * db, err);
+    }
+    free(buf);
+    return st;
+}
+
 extern "C" bool rf_gpu_type_supported(rf_type t)
 {
     switch ((int)t) {
@@ -1089,8 +1129,9 @@ static rf_status rf_gpu_row_plan(rf_type t, const void *w, int64_t n_rows, int64
     if (n_cols % tr->block_size)
         return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: %s rows of %lld elements are not whole %u-element blocks",
                       tr->name, (long long)n_cols, tr->block_size);
-    if (row_stride < rf_type_row_bytes(t, (uint64_t)n_cols))
-        return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: row stride %zu below the %s row size", row_stride, tr->name);
+    if (row_stride < rf_gpu_row_bytes(t, n_cols))
+        return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: row stride %zu below the %s row size on the device (%zu)",
+                      row_stride, tr->name, rf_gpu_row_bytes(t, n_cols));
     if (rf_gpu_is_plain(t)) {
         const bool aligned = n_cols % 4 == 0 && ((uintptr_t)w % 16) == 0 && row_stride % 16 == 0 &&
                              (x == NULL || ((uintptr_t)x % 16) == 0);

@@ -53,6 +53,9 @@ bool rf_gpu_type_supported(rf_type t) { (void)t; return false; }
 uint64_t rf_gpu_int_tile_launches(const rf_gpu *g) { (void)g; return 0; }
 rf_status rf_gpu_reserve_wh(rf_gpu *g, size_t n_elems, rf_error *err) NONE()
 uint64_t rf_gpu_gemm_launches(const rf_gpu *g) { (void)g; return 0; }
+size_t rf_gpu_row_bytes(rf_type t, int64_t n_cols) { return rf_type_row_bytes(t, (uint64_t)n_cols); }
+rf_status rf_gpu_upload_rows(rf_gpu *g, void *d_dst, const void *src, rf_type t, int64_t n_rows, int64_t n_cols,
+                             size_t src_stride, rf_error *err) NONE()
 uint64_t rf_gpu_fa_launches(const rf_gpu *g) { (void)g; return 0; }
 rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows, int64_t n_cols,
                         size_t row_stride, const float *d_x, int64_t n_tok, float *d_y, rf_error *err) NONE()

@@ -202,9 +202,12 @@ template <> struct rf_q<RF_TYPE_Q5_K> {
 };
 
 /* Q6_K: ql[128] | qh[64] | scales[16] (int8) | d. Chunk c: half n = c/4,
- * sub-plane s = c%4 (low/high nibble of ql rows 0/32, 2-bit field s of qh). */
+ * sub-plane s = c%4 (low/high nibble of ql rows 0/32, 2-bit field s of qh).
+ * On the device each 210-byte block sits in a 224-byte slot (RF_GPU_Q6K_SLOT,
+ * rf_gpu_row_bytes), so blocks, ql and qh start 16-byte aligned. */
+#define RF_GPU_Q6K_SLOT 224
 template <> struct rf_q<RF_TYPE_Q6_K> {
-    enum { QK = 256, BYTES = 210 };
+    enum { QK = 256, BYTES = RF_GPU_Q6K_SLOT };
     RF_DEV void chunk(const uint8_t *b, int c, float *w)
     {
         const float d = rf_h2f(rf_ld16(b + 208));
