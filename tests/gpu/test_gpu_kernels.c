@@ -674,7 +674,7 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
     double err = rel_err_f(out, ref, qn);
     CHECKF(err < 1e-4, "attention %d/%d heads, head_dim %d, block %d, softcap %g, window %d, KV %s: rel err %.3g",
            n_head, n_head_kv, hd, bs, softcap, window, rf_type_name(kvt), err);
-    /* G2 allows the matrix units: head dims 64, 80, 96 and 128 take them (Q, K, P,
+    /* G2 allows the matrix units: head dims 16, 32, 64, 80, 96 and 128 take them (Q, K, P,
      * V rounded to F16, so the bound of the matrix-unit matmul) */
     {
         const uint64_t f0 = rf_gpu_fa_launches(G2);
@@ -682,7 +682,7 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
         OK(rf_gpu_sync(G, E));
         OK(rf_gpu_attention(G2, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, n_all, &ap, d_out, E));
         OK(rf_gpu_sync(G2, E));
-        const bool fa = (hd == 64 || hd == 80 || hd == 96 || hd == 128) && n_all >= 12;
+        const bool fa = (hd == 16 || hd == 32 || hd == 64 || hd == 80 || hd == 96 || hd == 128) && n_all >= 12;
         CHECKF((rf_gpu_fa_launches(G2) > f0) == fa, "attention head_dim %d, %d tokens: matrix-unit kernel %s", hd,
                n_all, fa ? "did not run" : "ran");
         dev_get(out, d_out, sizeof(float) * qn);
@@ -731,6 +731,7 @@ static void test_attention(void)
         test_attention_case(4, 2, 128, 64, 0.0f, 0, t);    /* sequences of up to 384 keys */
         test_attention_case(4, 2, 64, 64, 0.0f, 100, t);   /* a window across key tiles */
         test_attention_case(6, 2, 96, 32, 0.0f, 0, t);    /* 96-dim heads */
+        test_attention_case(4, 2, 32, 16, 0.0f, 0, t);    /* 32-dim heads (the tiny fixtures) */
     }
 }
 

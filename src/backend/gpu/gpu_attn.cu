@@ -389,6 +389,10 @@ static bool rf_fa_try(rf_gpu *g, const float *d_q, const void *d_k, const void *
     bool ok = false;
     const bool f16 = p->kv_type == RF_TYPE_F16;
     switch (p->head_dim) {
+    case 16: ok = f16 ? rf_fa_go<__half, 16>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out)
+                      : rf_fa_go<float, 16>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out); break;
+    case 32: ok = f16 ? rf_fa_go<__half, 32>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out)
+                      : rf_fa_go<float, 32>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out); break;
     case 64: ok = f16 ? rf_fa_go<__half, 64>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out)
                       : rf_fa_go<float, 64>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out); break;
     case 80: ok = f16 ? rf_fa_go<__half, 80>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out)
