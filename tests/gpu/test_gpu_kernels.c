@@ -142,8 +142,10 @@ static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const in
          * operands (5e-3, see the header). */
         const bool int_path = t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q5_K ||
                               t == RF_TYPE_Q6_K || t == RF_TYPE_IQ4_NL || t == RF_TYPE_IQ4_XS;
-        /* path 3: the same on G2, whose F16 weight scratch turns on the GEMM
-         * (blocks of whole 128-row multiples that fit GEMM_WH elements) */
+        /* path 2: the matrix-unit entry on G, which has no F16 weight
+         * scratch: it must fall back (F16 weights excepted, read in place);
+         * path 3: the same on G2, whose scratch turns on the GEMM (blocks of
+         * whole 128-row multiples that fit GEMM_WH elements) */
         const bool gemm = n_cols % 32 == 0 && (int64_t)nt * n_cols <= ((int64_t)1 << 20) &&
                           (t == RF_TYPE_F16 || GEMM_WH / n_cols >= 128);
         for (int path = 0; path < 4; path++) {
@@ -164,7 +166,7 @@ static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const in
             dev_get(y, d_y, sizeof(float) * nt * n_rows);
             double err = rel_err(y, ref, (size_t)(nt * n_rows));
             double tol = path == 0 ? 1e-5 : path == 1 ? (int_path ? 1.5e-2 : 1e-5) : 5e-3;
-            static const char *pn[] = {"vec_f32", "vec", "mma", "gemm"};
+            static const char *pn[] = {"vec_f32", "vec", "mma without scratch", "gemm"};
             CHECKF(err < tol, "matmul %s %s: %lld x %lld, %d tokens: rel err %.3g (tol %g)", pn[path],
                    rf_type_name(t), (long long)n_rows, (long long)n_cols, nt, err, tol);
             /* the integer path must really be different from F32 (it ran) and close */
@@ -284,6 +286,20 @@ static void *quantized_rand(rf_type t, int64_t rows, int64_t cols)
     free(wf);
     free(wq);
     return d;
+}
+
+/* how many of three outputs' values (nt tokens of rows[m]) differ in bits */
+static int outputs_differ(float *const d1[3], float *const d2[3], const int64_t rows[3], int nt)
+{
+    int diff = 0;
+    for (int m = 0; m < 3; m++) {
+        float *a = malloc(sizeof(float) * nt * rows[m]), *b = malloc(sizeof(float) * nt * rows[m]);
+        dev_get(a, d1[m], sizeof(float) * nt * rows[m]);
+        dev_get(b, d2[m], sizeof(float) * nt * rows[m]);
+        diff += bits_differ(a, b, (size_t)(nt * rows[m]));
+        free(a); free(b);
+    }
+    return diff;
 }
 
 static void test_fused(void)
@@ -412,14 +428,7 @@ static void test_fused(void)
             /* rmsnorm leaving its 8-bit form, then the set in one call */
             OK(rf_gpu_rmsnorm(G, dx, dnw, dxn, nt, cols, 1e-5f, E));
             OK(rf_gpu_matmul_multi(G, 3, set, dxn, nt, dy2, E));
-            int diff = 0;
-            for (int m = 0; m < 3; m++) {
-                float *a = malloc(sizeof(float) * nt * rows[m]), *b = malloc(sizeof(float) * nt * rows[m]);
-                dev_get(a, dy1[m], sizeof(float) * nt * rows[m]);
-                dev_get(b, dy2[m], sizeof(float) * nt * rows[m]);
-                diff += bits_differ(a, b, (size_t)(nt * rows[m]));
-                free(a); free(b);
-            }
+            int diff = outputs_differ(dy1, dy2, rows, nt);
             CHECKF(diff == 0, "matmul_multi %s, %d tokens: %d outputs differ from separate products", rf_type_name(t),
                    nt, diff);
             /* on G2 (matrix units, F16 weight scratch) a set of quantized
@@ -434,14 +443,7 @@ static void test_fused(void)
                 const uint64_t launched = rf_gpu_gemm_launches(G2) - g0;
                 CHECKF(launched == (t == RF_TYPE_F16 ? 3u : 1u), "matmul_multi %s on the GEMM: %llu launches",
                        rf_type_name(t), (unsigned long long)launched);
-                diff = 0;
-                for (int m = 0; m < 3; m++) {
-                    float *a = malloc(sizeof(float) * nt * rows[m]), *b = malloc(sizeof(float) * nt * rows[m]);
-                    dev_get(a, dy1[m], sizeof(float) * nt * rows[m]);
-                    dev_get(b, dy2[m], sizeof(float) * nt * rows[m]);
-                    diff += bits_differ(a, b, (size_t)(nt * rows[m]));
-                    free(a); free(b);
-                }
+                diff = outputs_differ(dy1, dy2, rows, nt);
                 CHECKF(diff == 0, "matmul_multi %s, %d tokens on the GEMM: %d outputs differ from a GEMM per weight",
                        rf_type_name(t), nt, diff);
             }

@@ -110,10 +110,10 @@ void rf_gpu_set_mma(rf_gpu *g, bool on);
 uint64_t rf_gpu_int_tile_launches(const rf_gpu *g);
 
 /* Room for n_elems weights decoded to F16: prompts on the matrix units
- * (rf_gpu_set_mma) then decode each weight once, a block of rows at a time
- * (as many rows as fit), and multiply with a tiled F16 GEMM; without it they
- * take the F16 tiles, which decode weights in every tile. Shared with
- * rf_gpu_share_q8. Call at load time. */
+ * (rf_gpu_set_mma) decode each weight once, a block of rows at a time (as
+ * many rows as fit), and multiply with a tiled F16 GEMM; without it (F16
+ * weights excepted, read in place) they take the batch-invariant paths.
+ * Shared with rf_gpu_share_q8. Call at load time. */
 rf_status rf_gpu_reserve_wh(rf_gpu *g, size_t n_elems, rf_error *err);
 /* what a backend reserves at most: 64 Mi weights (128 MiB) */
 #define RF_GPU_WH_MAX ((int64_t)1 << 26)
@@ -129,9 +129,9 @@ bool rf_gpu_type_supported(rf_type t);
  * Few tokens: one pass over W per call, activations reused from cache.
  * 16+ tokens of Q4_0, Q8_0, Q4_K, Q6_K, IQ4_NL, IQ4_XS: integer tiles on
  * the matrix units that give exactly the few-token path's bits (batch
- * invariant). Other types, many tokens, when allowed (rf_gpu_set_mma):
- * tiles dequantized to F16 and multiplied on the matrix units (F32
- * accumulation). n_cols must be a multiple of the type's block size
+ * invariant). Many tokens, when allowed (rf_gpu_set_mma): each weight
+ * decoded to F16 once (rf_gpu_reserve_wh) and multiplied by a tiled GEMM on
+ * the matrix units (F32 accumulation). n_cols must be a multiple of the type's block size
  * (any n_cols for F32/F16/BF16). */
 rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
                         int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,

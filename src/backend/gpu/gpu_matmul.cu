@@ -8,12 +8,11 @@
  *     (NT tokens per pass), so W is read once per pass. Each output's
  *     reduction order (lane partial sums, then the warp tree) depends only
  *     on n_cols, not on how many tokens share the pass.
- *   - mma (prompt processing): output tiles of 128 (or 64) weight rows x
- *     MM_BN tokens; each k-step decodes a 32-wide slice of the rows to F16 in
- *     shared memory, converts the tokens' activations to F16 beside it, and
- *     each warp runs 16x16x16 matrix-unit products (gpu_mma.cuh) with F32
- *     accumulation, the next step's loads in flight meanwhile. W is read
- *     once per MM_BN tokens.
+ *   - integer tiles (prompts, batch invariant): the decode lanes' bits
+ *     from the 8-bit matrix units (rf_k_matmul_int);
+ *   - F16 GEMM (prompts where batch invariance is not asked for): each
+ *     weight decoded to F16 once per call, then a pipelined tiled GEMM on
+ *     the matrix units (rf_k_gemm_f16).
  */
 #include "gpu_impl.cuh"
 #include "gpu_mma.cuh"
@@ -21,14 +20,15 @@
 
 #define MV_THREADS 256
 /* Few tokens: the vec path reads W once per 8 tokens at full bandwidth; from
- * a dozen tokens on, the tiles' reuse of W wins. */
+ * a dozen tokens on, the GEMM's reuse of W wins. */
 #define RF_GPU_MMA_MIN_TOK 12
 
 /* The matrix units are opt-in (rf_gpu_set_mma: a context that is not
  * deterministic; RF_GPU_MMA=1 everywhere): their F16 operands make a
- * token's result depend on whether its batch reached the tile path, which
+ * token's result depend on whether its batch reached the GEMM, which
  * breaks the engine's batch invariance, and move logits ~1e-3 from the
- * reference. They are 3-4x faster for 512-token prompts (H200). */
+ * reference. With the matrix-unit attention they are 5x faster for
+ * 512-token prompts (H200, 8B Q4_K_M). */
 bool rf_gpu_mma_for(const rf_gpu *g, int64_t n_tok)
 {
     static int use_mma = -1;
@@ -746,150 +746,6 @@ static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
     }
 }
 
-/* ----------------------------------------------------------------- mma */
-/* A tile: BM weight rows x MM_BN tokens, 8 warps as 2 (rows) x 4 (tokens),
- * each warp BM/2 rows x 32 tokens in 16x16 pieces (its A fragments reused
- * across 2 token pieces, its B fragments across BM/32 row pieces). Shared
- * memory holds two k-steps: while the warps multiply one, each thread has
- * already loaded and decoded its share of the next (2 * BM / 128 slices of
- * 8 weights, 4 float4 of activations) and stores it into the other half
- * after its products; one barrier per step. BM = 64 for matrices whose
- * 128-row grid would leave multiprocessors idle. */
-#define MM_BN 128          /* tokens per tile (64 measured slower: 8B Q4_K_M pp512 3630 vs 4785, H200) */
-#define MM_BK 32           /* k per step: one decoded chunk per row */
-#define MM_LD (MM_BK + 8)  /* padded row (halves): 80 bytes, keeps 32-byte fragment alignment */
-#define MM_THREADS 256
-
-/* XH: the activations come already rounded to F16 (rf_k_to_f16, once per
- * input for every product that reads it), 16 bytes per load, instead of
- * F32 converted in every tile. */
-template <int T, int BM, bool XH>
-static __global__ __launch_bounds__(MM_THREADS, 2) void rf_k_matmul_mma(
-    const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
-    const void *__restrict__ xp, int64_t n_tok, float *__restrict__ y)
-{
-    RF_PDL_WAIT();
-    typedef rf_q<T> Q;
-    enum { STAGE = (BM + MM_BN) * MM_LD, NS = BM * 4 / MM_THREADS, NX = XH ? 1 : MM_BN * 8 / MM_THREADS,
-           NH = XH ? MM_BN * 4 / MM_THREADS : 1 };
-    const float *x = (const float *)xp;
-    const __half *xh = (const __half *)xp;
-    static_assert(MM_THREADS / RF_WARP * RF_WARP == MM_THREADS, "whole warps");
-    __shared__ __align__(32) __half sm[2 * STAGE];
-    /* warps: 2 x 4 of 32-lane warps; 64-lane wavefronts (CDNA) are 4 warps, 2 x 2 */
-    enum { NW = MM_THREADS / RF_WARP, WN = NW >= 8 ? 4 : 2, WM = NW / WN, WROWS = BM / WM, WTOK = MM_BN / WN,
-           PM = WROWS / 16, PN = WTOK / 16 };
-
-    const int tid = threadIdx.x, warp = rf_warp_id();
-    const int wm = warp % WM, wn = warp / WM;
-    const int64_t r0 = (int64_t)blockIdx.x * BM, t0 = (int64_t)blockIdx.y * MM_BN;
-    const int cpb = Q::QK / 32;
-    rf_mma_acc acc[PM][PN];
-#pragma unroll
-    for (int i = 0; i < PM; i++)
-#pragma unroll
-        for (int j = 0; j < PN; j++) rf_mma_zero(acc[i][j]);
-
-    float wv[NS][8];
-    float4 xv[NX];
-    uint4 hv[NH];
-    /* this thread's share of step k0: slices q = tid + MM_THREADS * i (row q / 4, slice q % 4), float4s likewise */
-    auto fetch = [&](int64_t k0) {
-        const int64_t c = k0 / 32;
-#pragma unroll
-        for (int i = 0; i < NS; i++) {
-            const int q = tid + MM_THREADS * i;
-            const int64_t r = r0 + q / 4;
-            if (r < n_rows) rf_slice<T>::get(w + r * row_stride + (c / cpb) * Q::BYTES, (int)(c % cpb), q % 4, wv[i]);
-            else {
-#pragma unroll
-                for (int j = 0; j < 8; j++) wv[i][j] = 0.f;
-            }
-        }
-        if (XH) {
-#pragma unroll
-            for (int i = 0; i < NH; i++) {
-                const int q = tid + MM_THREADS * i; /* token q / 4, 8 halves (q % 4) */
-                hv[i] = t0 + q / 4 < n_tok ? *(const uint4 *)(xh + (t0 + q / 4) * n_cols + k0 + (q % 4) * 8)
-                                           : make_uint4(0u, 0u, 0u, 0u);
-            }
-        } else {
-#pragma unroll
-            for (int i = 0; i < NX; i++) {
-                const int q = tid + MM_THREADS * i;
-                xv[i] = t0 + q / 8 < n_tok ? *(const float4 *)(x + (t0 + q / 8) * n_cols + k0 + (q % 8) * 4)
-                                           : make_float4(0.f, 0.f, 0.f, 0.f);
-            }
-        }
-    };
-    auto put = [&](__half *st) {
-#pragma unroll
-        for (int i = 0; i < NS; i++) {
-            const int q = tid + MM_THREADS * i;
-            __half2 *dst = (__half2 *)(st + (q / 4) * MM_LD + (q % 4) * 8);
-#pragma unroll
-            for (int j = 0; j < 4; j++) dst[j] = __floats2half2_rn(wv[i][2 * j], wv[i][2 * j + 1]);
-        }
-        if (XH) {
-#pragma unroll
-            for (int i = 0; i < NH; i++) {
-                const int q = tid + MM_THREADS * i;
-                *(uint4 *)(st + BM * MM_LD + (q / 4) * MM_LD + (q % 4) * 8) = hv[i];
-            }
-        } else {
-#pragma unroll
-            for (int i = 0; i < NX; i++) {
-                const int q = tid + MM_THREADS * i;
-                __half2 *dst = (__half2 *)(st + BM * MM_LD + (q / 8) * MM_LD + (q % 8) * 4);
-                dst[0] = __floats2half2_rn(xv[i].x, xv[i].y);
-                dst[1] = __floats2half2_rn(xv[i].z, xv[i].w);
-            }
-        }
-    };
-
-    fetch(0);
-    put(sm);
-    __syncthreads();
-    int cur = 0;
-    for (int64_t k0 = 0; k0 < n_cols; k0 += MM_BK) {
-        const bool more = k0 + MM_BK < n_cols;
-        if (more) fetch(k0 + MM_BK);   /* global loads in flight during the products */
-        const __half *As = sm + cur * STAGE + (wm * WROWS) * MM_LD;
-        const __half *Bs = sm + cur * STAGE + BM * MM_LD + (wn * WTOK) * MM_LD;
-#pragma unroll
-        for (int kk = 0; kk < MM_BK; kk += 16) {
-            rf_mma_a fa[PM];
-            rf_mma_b fb[PN];
-#pragma unroll
-            for (int i = 0; i < PM; i++) rf_mma_load_a(fa[i], As + i * 16 * MM_LD + kk, MM_LD);
-#pragma unroll
-            for (int j = 0; j < PN; j++) rf_mma_load_b(fb[j], Bs + j * 16 * MM_LD + kk, MM_LD);
-#pragma unroll
-            for (int i = 0; i < PM; i++)
-#pragma unroll
-                for (int j = 0; j < PN; j++) rf_mma_run(acc[i][j], fa[i], fb[j]);
-        }
-        if (more) put(sm + (cur ^ 1) * STAGE);
-        __syncthreads();
-        cur ^= 1;
-    }
-    /* out through shared memory, 256 floats per warp, rows fastest so each
-     * half-warp writes 16 consecutive outputs */
-    float *Cs = (float *)sm + warp * 256;
-#pragma unroll
-    for (int i = 0; i < PM; i++)
-#pragma unroll
-        for (int j = 0; j < PN; j++) {
-            rf_mma_store(acc[i][j], Cs, 16);
-            rf_syncwarp();
-            for (int e = rf_lane(); e < 256; e += RF_WARP) {
-                const int64_t r = r0 + wm * WROWS + i * 16 + e % 16, t = t0 + wn * WTOK + j * 16 + e / 16;
-                if (r < n_rows && t < n_tok) y[t * n_rows + r] = Cs[(e % 16) * 16 + e / 16];
-            }
-            rf_syncwarp();
-        }
-}
-
 /* ------------------------------------------------- F16 GEMM (prompts) */
 /* Prompts where batch invariance is not asked for: each weight is decoded
  * to F16 once per call (a row block at a time, into the d_wh scratch; F16
@@ -900,9 +756,9 @@ static __global__ __launch_bounds__(MM_THREADS, 2) void rf_k_matmul_mma(
  * ahead of its products; 8 warps as 2 (rows) x 4 (tokens), each 64 x 32
  * in 16x16 pieces on the matrix units (gpu_mma.cuh). Blocks run
  * tokens-fastest, so the 4 token blocks of a row block read its weights
- * from L2. Decoding once instead of in every tile, and keeping loads ahead
- * of products, is what the F16 tiles above lacked (their weight loads were
- * the bound, v20). */
+ * from L2. It replaced F16 tiles that decoded the weights inside every tile
+ * with one k-step of loads ahead, bound by those loads (docs/gpu-notes.md,
+ * v20-v21: 8B Q4_K_M pp512 5.1k -> 7.5k t/s before the attention). */
 #define GM_BN 128
 #define GM_BK 32
 #define GM_LD (GM_BK + 8) /* halves: 80-byte rows, ldmatrix rows on distinct bank groups */
@@ -1396,17 +1252,6 @@ extern "C" rf_status rf_gpu_matmul_vec_f32(rf_gpu *g, rf_type wtype, const void 
     return RF_OK;
 }
 
-/* RF_GPU_GEMM=0 keeps prompts on the F16 tiles (comparisons) */
-static bool rf_gpu_gemm_on(void)
-{
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("RF_GPU_GEMM");
-        on = !(e && e[0] == '0');
-    }
-    return on;
-}
-
 static void rf_dequant_launch(rf_gpu *g, rf_type wtype, const uint8_t *w, int64_t rows, int64_t n_cols,
                               size_t row_stride, __half *dst)
 {
@@ -1493,7 +1338,7 @@ static bool rf_gpu_xh_ready(rf_gpu *g, const float *d_x, int64_t n_tok, int64_t 
 static bool rf_gpu_gemm_multi(rf_gpu *g, int n_w, const rf_gpu_mat *w, const float *d_x, int64_t n_tok,
                               float *const *d_y, rf_status *st, rf_error *err)
 {
-    if (!rf_gpu_gemm_on() || n_w < 2 || n_w > RF_MV_SET || !rf_gpu_mma_for(g, n_tok)) return false;
+    if (n_w < 2 || n_w > RF_MV_SET || !rf_gpu_mma_for(g, n_tok)) return false;
     const int64_t n_cols = w[0].n_cols;
     int64_t total = 0;
     for (int m = 0; m < n_w; m++) {
@@ -1538,47 +1383,19 @@ extern "C" rf_status rf_gpu_matmul_mma(rf_gpu *g, rf_type wtype, const void *d_w
     rf_status st = rf_gpu_row_plan(wtype, d_w, n_rows, n_cols, row_stride, d_x, &n_chunks, &tail, err);
     if (st != RF_OK) return st;
     if (n_tok <= 0) return RF_OK;
-    if (n_chunks * 32 != n_cols) /* unaligned plain rows or a tail: the vec path handles those */
+    /* the GEMM needs whole 32-wide k-steps, the activations' F16 form (the
+     * scratch must hold them) and room to decode 128 rows, or F16 rows it
+     * can read in place; otherwise the batch-invariant paths take it */
+    const bool in_place = wtype == RF_TYPE_F16 && row_stride % 16 == 0 && (uintptr_t)d_w % 16 == 0;
+    const int64_t block = in_place ? n_rows : (int64_t)(g->wh_cap / (uint64_t)n_cols) / 128 * 128;
+    if (n_chunks * 32 != n_cols || block <= 0 || !rf_gpu_xh_ready(g, d_x, n_tok, n_cols))
         return rf_gpu_matmul_vec(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
-    if ((n_tok + MM_BN - 1) / MM_BN > 65535)
-        return rf_err(err, RF_ERR_INVALID_ARG, "GPU matmul: %lld tokens in one call is too many", (long long)n_tok);
-    /* 128-row tiles unless that leaves fewer than two tiles per multiprocessor */
-    const int64_t tiles128 = rf_gpu_blocks(n_rows, 128) * rf_gpu_blocks(n_tok, MM_BN);
-    const bool small = tiles128 < 2 * (int64_t)(g->info.n_sm > 0 ? g->info.n_sm : 1);
-    dim3 grid(rf_gpu_blocks(n_rows, small ? 64 : 128), rf_gpu_blocks(n_tok, MM_BN));
-    /* the activations in F16 once per input, where the scratch holds them */
-    const int64_t n = n_tok * n_cols;
-    const bool xh = rf_gpu_xh_ready(g, d_x, n_tok, n_cols);
-    const void *xa = xh ? (const void *)g->d_xh : (const void *)d_x;
-    if (xh && rf_gpu_gemm_on()) {
-        const bool in_place = wtype == RF_TYPE_F16 && row_stride % 16 == 0 && (uintptr_t)d_w % 16 == 0;
-        const int64_t block = in_place ? n_rows : (int64_t)(g->wh_cap / (uint64_t)n_cols) / 128 * 128;
-        if (block > 0) {
-            rf_status gs = rf_gpu_gemm(g, wtype, d_w, n_rows, n_cols, row_stride, n_tok, d_y, block, in_place, err);
-            if (gs == RF_OK) {
-                g->xh_src = d_x;
-                g->xh_n = n;
-            }
-            return gs;
-        }
-    }
-#define RF_MMA_GO(T, BM, XH) rf_launch(g->pdl, rf_k_matmul_mma<T, BM, XH>, dim3(grid), dim3(MM_THREADS), 0, g->stream, \
-                                       (const uint8_t *)d_w, n_rows, n_cols, row_stride, xa, n_tok, d_y)
-    switch ((int)wtype) {
-#define X(T) case T:                                                            \
-        if (xh) { if (small) RF_MMA_GO(T, 64, true); else RF_MMA_GO(T, 128, true); } \
-        else { if (small) RF_MMA_GO(T, 64, false); else RF_MMA_GO(T, 128, false); } \
-        break;
-        RF_GPU_TYPES(X)
-#undef X
-#undef RF_MMA_GO
-    }
-    GPU_LAUNCHED("matmul_mma");
-    if (xh) { /* still valid for the next product of the same input (y never overlaps x here) */
+    st = rf_gpu_gemm(g, wtype, d_w, n_rows, n_cols, row_stride, n_tok, d_y, block, in_place, err);
+    if (st == RF_OK) { /* still valid for the next product of the same input (y never overlaps x here) */
         g->xh_src = d_x;
-        g->xh_n = n;
+        g->xh_n = n_tok * n_cols;
     }
-    return RF_OK;
+    return st;
 }
 
 
@@ -1586,7 +1403,7 @@ extern "C" rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, in
                                    int64_t n_cols, size_t row_stride, const float *d_x, int64_t n_tok,
                                    float *d_y, rf_error *err)
 {
-    /* not batch invariant, but 2.4x the integer tiles' speed (H200, 8B
+    /* not batch invariant, but 5x the integer tiles' speed (H200, 8B
      * Q4_K_M pp512): for contexts that allow it */
     if (rf_gpu_mma_for(g, n_tok))
         return rf_gpu_matmul_mma(g, wtype, d_w, n_rows, n_cols, row_stride, d_x, n_tok, d_y, err);
