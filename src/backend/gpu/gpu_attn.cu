@@ -165,16 +165,6 @@ static __global__ __launch_bounds__(ATT_THREADS) void rf_k_attention(
 #define FA_BK 64
 #define FA_THREADS 128
 
-RF_DEV void rf_kv_get4(const float *p, float v[4])
-{
-    const float4 a = *(const float4 *)p;
-    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w;
-}
-RF_DEV void rf_kv_get4(const __half *p, float v[4])
-{
-    rf_kv_vec<4>(p, v);
-}
-
 template <int HD>
 static size_t rf_fa_smem(int nw)
 {
@@ -252,8 +242,8 @@ static __global__ __launch_bounds__(FA_THREADS) void rf_k_attention_mma(
                 if (kpos <= hi) {
                     const int64_t slot = (int64_t)tab[kpos / p.block_size] * p.block_size + kpos % p.block_size;
                     const int64_t off = slot * kv_dim + (int64_t)hk * HD + c;
-                    rf_kv_get4(kp + off, kv);
-                    rf_kv_get4(vp + off, vv);
+                    rf_kv_vec<4>(kp + off, kv);
+                    rf_kv_vec<4>(vp + off, vv);
                 }
                 __half2 *d = (__half2 *)(Ks + kr * LDH + c);
                 d[0] = __floats2half2_rn(kv[0], kv[1]);

@@ -381,7 +381,8 @@ static rf_status gb_get_rows(void *ctx, const rf_bweight *w, const int32_t *ids,
     if (st != RF_OK) return st;
     gb_rec r;
     memset(&r, 0, sizeof r);
-    r.op = GB_GET_ROWS; r.w = *w; r.w.row_stride = rf_gpu_row_bytes(w->type, w->n_cols); r.p[0] = ids; r.p[1] = out; r.i[0] = n; r.f[0] = scale;
+    r.op = GB_GET_ROWS; r.w = *w; r.p[0] = ids; r.p[1] = out; r.i[0] = n; r.f[0] = scale;
+    r.w.row_stride = rf_gpu_row_bytes(w->type, w->n_cols); /* the device layout (gb_weight_bind) */
     return gb_submit(c, &r, err);
 }
 
@@ -392,7 +393,8 @@ static rf_status gb_matmul(void *ctx, const rf_bweight *w, const float *x, int n
     if (st != RF_OK) return st;
     gb_rec r;
     memset(&r, 0, sizeof r);
-    r.op = GB_MATMUL; r.w = *w; r.w.row_stride = rf_gpu_row_bytes(w->type, w->n_cols); r.p[0] = x; r.p[1] = y; r.i[0] = n_tok;
+    r.op = GB_MATMUL; r.w = *w; r.p[0] = x; r.p[1] = y; r.i[0] = n_tok;
+    r.w.row_stride = rf_gpu_row_bytes(w->type, w->n_cols); /* the device layout (gb_weight_bind) */
     return gb_submit(c, &r, err);
 }
 

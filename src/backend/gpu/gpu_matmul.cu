@@ -773,7 +773,8 @@ static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
 /* rows [0, n_rows) of w -> out (F16, n_cols per row), 8 weights a thread */
 template <int T>
 static __global__ __launch_bounds__(256) void rf_k_dequant_f16(const uint8_t *__restrict__ w, int64_t n_rows,
-                                                              int64_t n_cols, size_t row_stride, __half *__restrict__ out)
+                                                              int64_t n_cols, size_t row_stride,
+                                                              __half *__restrict__ out)
 {
     RF_PDL_WAIT(); /* out may still be read by the previous GEMM */
     typedef rf_q<T> Q;
@@ -945,8 +946,8 @@ extern "C" rf_status rf_gpu_upload_rows(rf_gpu *g, void *d_dst, const void *src,
             const uint8_t *s = (const uint8_t *)src + (size_t)(r0 + r) * src_stride;
             uint8_t *d = buf + (size_t)r * db;
             if (t == RF_TYPE_Q6_K && db != hb) {
-                for (int64_t b = 0; b < n_cols / 256; b++) /* 210 bytes, then zeros to the slot's end */
-                    memcpy(d + b * RF_GPU_Q6K_SLOT, s + b * 210, 210);
+                const size_t blk = hb / (size_t)(n_cols / 256); /* a block's bytes, then zeros to the slot's end */
+                for (int64_t b = 0; b < n_cols / 256; b++) memcpy(d + b * RF_GPU_Q6K_SLOT, s + b * blk, blk);
             } else {
                 memcpy(d, s, hb);
             }
