@@ -165,7 +165,10 @@ static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const in
             }
             dev_get(y, d_y, sizeof(float) * nt * n_rows);
             double err = rel_err(y, ref, (size_t)(nt * n_rows));
-            double tol = path == 0 ? 1e-5 : path == 1 ? (int_path ? 1.5e-2 : 1e-5) : 5e-3;
+            /* path 2 (no weight scratch) falls back to the vec path, integer
+             * products included, unless F16 rows are read in place */
+            double tol = path == 0 ? 1e-5 : path == 1 ? (int_path ? 1.5e-2 : 1e-5)
+                       : path == 2 && int_path ? 1.5e-2 : 5e-3;
             static const char *pn[] = {"vec_f32", "vec", "mma without scratch", "gemm"};
             CHECKF(err < tol, "matmul %s %s: %lld x %lld, %d tokens: rel err %.3g (tol %g)", pn[path],
                    rf_type_name(t), (long long)n_rows, (long long)n_cols, nt, err, tol);
