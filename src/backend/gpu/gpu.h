@@ -97,7 +97,7 @@ rf_status rf_gpu_time_ms(rf_gpu *g, void (*fn)(void *arg), void *arg, float *ms,
 /* Scratch for the integer decode products: activations of up to n_elems
  * (n_tok * n_cols) rounded to 8 bits per 32 elements. Without it (or with
  * RF_GPU_DP4A=0) the decode products stay in F32. Also holds their F16
- * form for the F16 prompt tiles (two more bytes per element). Call at load time. A
+ * form for the prompt GEMM (two more bytes per element). Call at load time. A
  * context can use another's scratch when they share a stream order. */
 rf_status rf_gpu_reserve_q8(rf_gpu *g, size_t n_elems, rf_error *err);
 void rf_gpu_share_q8(rf_gpu *dst, const rf_gpu *src);

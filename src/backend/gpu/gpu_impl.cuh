@@ -28,7 +28,7 @@ struct rf_gpu {
     float *d_xd;                  /* (q8_cap / 32) their per-32 scales */
     size_t q8_cap;                /* elements; 0: integer products off */
     bool q8_owned;
-    __half *d_xh;                 /* (q8_cap) activations in F16 for the F16 prompt tiles, owned with d_xq */
+    __half *d_xh;                 /* (q8_cap) activations in F16 for the prompt GEMM, owned with d_xq */
     const float *xh_src;          /* what d_xh holds (xh_n floats of), until any other launch */
     int64_t xh_n;
     /* The scratch holds the 8-bit form of q8_src (q8_n floats) until any
@@ -45,7 +45,7 @@ struct rf_gpu {
     int32_t *d_pick;              /* the chosen id */
     uint64_t n_int_tiles;         /* integer prompt tiles launched (tests) */
     __half *d_wh;                 /* (wh_cap) weights decoded to F16 for the prompt GEMM, a row block at a time */
-    size_t wh_cap;                /* elements; 0: no GEMM (F16 tiles) */
+    size_t wh_cap;                /* elements; 0: no GEMM (prompts take the batch-invariant paths) */
     bool wh_owned;
     bool gemm_smem_set;           /* the GEMM's shared-memory limit raised on this device */
     uint64_t n_gemm;              /* F16 GEMM launches (tests) */
