@@ -175,6 +175,14 @@ typedef struct rf_backend_ops {
      * numerics depend on the batch size only when this is off; the GPU's
      * matrix-unit prompt path is one. Default: on. */
     void (*set_deterministic)(void *ctx, bool on);
+    /* Optional (NULL: one numerics for every token): the roles of the rows
+     * of the matmul and attention calls that follow, until the next call:
+     * rows [0, n_prompt) are prompt tokens, the rest generated tokens (one
+     * per sequence in the batch); n_prompt < 0: no roles. A deterministic
+     * backend may give the two roles different numerics (the GPU: prompts on
+     * the matrix units), as long as a row's result depends on its role and
+     * its own inputs only, never on the other rows. Recorded like an op. */
+    void (*token_roles)(void *ctx, int n_prompt);
     void (*destroy)(void *ctx);
 } rf_backend_ops;
 

@@ -145,11 +145,11 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
     if (c->be.ops->mem_info) {
         const uint64_t widest = F > E ? F : E;
         const uint64_t small = B * 4 * 7 + (uint64_t)p.n_seq_max * (uint64_t)c->max_blocks * 4;
-        /* contexts that need no batch invariance: weights decoded to F16 for
-         * the prompt GEMM, the largest matrix or 128 MiB */
+        /* weights decoded to F16 for the prompt GEMM (prompt tokens take it
+         * in every context): the largest matrix or 128 MiB */
         uint64_t wmax = E * (F > qd ? F : qd);
         if (E * V > wmax) wmax = E * V;
-        const uint64_t wh = p.deterministic ? 0 : 2 * (wmax < ((uint64_t)1 << 26) ? wmax : ((uint64_t)1 << 26));
+        const uint64_t wh = 2 * (wmax < ((uint64_t)1 << 26) ? wmax : ((uint64_t)1 << 26));
         const uint64_t need = kv_total + act + small + B * widest * 3 + B * widest / 8 + wh;
         size_t fr = 0, tot = 0;
         st = c->be.ops->mem_info(c->be.ctx, &fr, &tot, err);
@@ -200,6 +200,8 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
     c->h_out_pos = host_alloc(B, 4, err, &st, "output positions");
     c->h_out_seqrow = host_alloc(B, 4, err, &st, "output sequence rows");
     c->out_of_entry = host_alloc(B, 4, err, &st, "output map");
+    c->h_tok = host_alloc(B, 4, err, &st, "token ids");
+    c->h_order = host_alloc(B, 4, err, &st, "row order");
     c->seq_new = host_alloc((uint64_t)p.n_seq_max, sizeof(int), err, &st, "sequence counts");
     c->rope = host_alloc((uint64_t)hp->n_layer, sizeof *c->rope, err, &st, "rope parameters");
     c->h_logits = host_alloc(B * V, 4, err, &st, "logits");
@@ -254,6 +256,8 @@ void rf_ctx_free(rf_ctx *c)
     free(c->h_out_pos);
     free(c->h_out_seqrow);
     free(c->out_of_entry);
+    free(c->h_tok);
+    free(c->h_order);
     free(c->seq_new);
     free(c->rope);
     free(c->h_logits);
@@ -301,15 +305,36 @@ rf_status rf_decode(rf_ctx *c, const rf_batch *b, rf_error *err)
         if (st) return st;
         c->seq_new[s] = 0;
     }
-    /* positions, slots, and the rows that want logits */
-    int n_out = 0;
-    for (int i = 0; i < n; i++) {
+    /* Token roles (a backend with token_roles, deterministic contexts): a
+     * sequence with two or more tokens in the batch is reading its prompt,
+     * one with a single token takes a generated step. The rows run the
+     * prompt tokens first (batch order kept within each role, so a
+     * sequence's tokens keep theirs), and the backend gives each role its
+     * own numerics: a token's bits then depend on its role and its own
+     * sequence, never on what else shares the batch. */
+    const bool roles = c->be.ops->token_roles && c->p.deterministic;
+    int n_prompt = 0;
+    if (roles) {
+        for (int i = 0; i < n; i++) c->seq_new[b->seq[i]]++;
+        for (int i = 0; i < n; i++)
+            if (c->seq_new[b->seq[i]] >= 2) c->h_order[n_prompt++] = i;
+        for (int i = 0, k = n_prompt; i < n; i++)
+            if (c->seq_new[b->seq[i]] < 2) c->h_order[k++] = i;
+        for (int i = 0; i < n; i++) c->seq_new[b->seq[i]] = 0;
+    } else {
+        for (int i = 0; i < n; i++) c->h_order[i] = i;
+    }
+    /* positions, slots, and the rows that want logits, in row order */
+    int n_out = 0, n_out_prompt = 0;
+    for (int j = 0; j < n; j++) {
+        const int i = c->h_order[j];
         int s = b->seq[i];
         int pos = c->seqs[s].len + c->seq_new[s]++;
         int32_t blk = c->h_btab[(size_t)s * c->max_blocks + pos / c->bs];
-        c->h_pos[i] = pos;
-        c->h_slots[i] = blk * c->bs + pos % c->bs;
-        c->h_seqrow[i] = s;
+        c->h_tok[j] = b->token[i];
+        c->h_pos[j] = pos;
+        c->h_slots[j] = blk * c->bs + pos % c->bs;
+        c->h_seqrow[j] = s;
         bool want;
         if (b->want_logits) {
             want = b->want_logits[i] != 0;
@@ -320,17 +345,20 @@ rf_status rf_decode(rf_ctx *c, const rf_batch *b, rf_error *err)
         }
         c->out_of_entry[i] = want ? n_out : -1;
         if (want) {
+            n_out_prompt += j < n_prompt;
             c->h_out_pos[n_out] = pos;
             c->h_out_seqrow[n_out] = s;
-            c->h_out_rows[n_out++] = i;
+            c->h_out_rows[n_out++] = j;
         }
     }
     c->n_out = n_out;
+    c->n_prompt = roles ? n_prompt : -1;
+    c->n_out_prompt = roles ? n_out_prompt : -1;
     c->n_last = n;
     const rf_backend_ops *o = c->be.ops;
     void *bc = c->be.ctx;
     rf_status st;
-    if ((st = o->upload(bc, c->d_tok, 0, b->token, (size_t)n * 4, err))) return st;
+    if ((st = o->upload(bc, c->d_tok, 0, c->h_tok, (size_t)n * 4, err))) return st;
     if ((st = o->upload(bc, c->d_pos, 0, c->h_pos, (size_t)n * 4, err))) return st;
     if ((st = o->upload(bc, c->d_slots, 0, c->h_slots, (size_t)n * 4, err))) return st;
     if ((st = o->upload(bc, c->d_seqrow, 0, c->h_seqrow, (size_t)n * 4, err))) return st;
@@ -353,9 +381,9 @@ rf_status rf_decode(rf_ctx *c, const rf_batch *b, rf_error *err)
         int E = c->m->hp.n_embd;
         for (int s = 0; s < c->n_seq_max; s++)
             if (c->pooled_ok[s]) memset(c->h_pooled + (size_t)s * E, 0, (size_t)E * sizeof(float));
-        for (int i = 0; i < n; i++) {
-            float *pv = c->h_pooled + (size_t)b->seq[i] * E;
-            const float *row = c->h_embd + (size_t)i * E;
+        for (int j = 0; j < n; j++) {
+            float *pv = c->h_pooled + (size_t)b->seq[c->h_order[j]] * E;
+            const float *row = c->h_embd + (size_t)j * E;
             for (int e = 0; e < E; e++) pv[e] += row[e];
         }
         for (int s = 0; s < c->n_seq_max; s++) {

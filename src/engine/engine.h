@@ -46,6 +46,10 @@ struct rf_ctx {
     int32_t *h_pos, *h_slots, *h_seqrow, *h_out_rows;   /* (n_batch) per-step inputs */
     int32_t *h_out_pos, *h_out_seqrow;                  /* (n_batch) */
     int32_t *out_of_entry;   /* (n_batch) logits row of batch entry i, -1 if none */
+    int32_t *h_tok;          /* (n_batch) token ids in row order */
+    int32_t *h_order;        /* (n_batch) batch entry of row j (rows run prompt tokens first: token roles) */
+    int n_prompt;            /* rows [0, n_prompt) are prompt tokens; -1: no roles */
+    int n_out_prompt;        /* the same for the rows with logits */
     int *seq_new;            /* (n_seq_max) scratch: tokens a batch adds per sequence */
     rf_rope_params *rope;    /* (n_layer) */
     float *h_logits;         /* (n_batch, n_vocab) */

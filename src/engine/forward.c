@@ -32,6 +32,7 @@ rf_status forward_run(rf_ctx *c, int n, rf_error *err)
     const bool prune = !c->p.embeddings && c->n_out < n;
 
     if (o->graph_begin && (st = o->graph_begin(bc, n, err))) return st;
+    if (o->token_roles) o->token_roles(bc, c->n_prompt);
     if ((st = o->get_rows(bc, &m->tok_embd, c->d_tok, n, hp->embd_scale, c->x, err))) return st;
 
     for (int l = 0; l < hp->n_layer; l++) {
@@ -94,6 +95,7 @@ rf_status forward_run(rf_ctx *c, int n, rf_error *err)
             seqrow = c->d_out_seqrow;
             o->gather(bc, c->x, c->d_out_rows, nr, E, c->xo);
             x = c->xo;
+            if (o->token_roles) o->token_roles(bc, c->n_out_prompt);
         }
         o->attention(bc, qa, kl, vl, c->d_btab, seqrow, pos, nr, &ap, qa == c->q ? c->att : c->q);
         if ((st = o->matmul(bc, &L->wo, qa == c->q ? c->att : c->q, nr, c->xb, err))) return st;
@@ -122,6 +124,9 @@ rf_status forward_run(rf_ctx *c, int n, rf_error *err)
     if (c->n_out > 0) {
         if (!prune) o->gather(bc, c->x, c->d_out_rows, c->n_out, E, c->xo);
         o->rmsnorm(bc, c->xo, m->output_norm.dev, hp->norm_eps, c->n_out, E, c->xo);
+        /* the LM head's few rows gain nothing from the matrix units: every
+         * row takes the generated tokens' path (still one path per row) */
+        if (o->token_roles && c->n_prompt >= 0) o->token_roles(bc, 0);
         if ((st = o->matmul(bc, &m->output, c->xo, c->n_out, c->logits, err))) return st;
         if (hp->final_softcap > 0.0f) o->softcap(bc, c->logits, (int64_t)c->n_out * hp->n_vocab, hp->final_softcap);
     }

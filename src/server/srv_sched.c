@@ -212,9 +212,10 @@ static bool cache_evict_one(srv_sched *s)
     return true;
 }
 
-/* Keeps seq (holding tokens[0..n)) for later prefix reuse; takes ownership
- * of seq. Entries the new one covers entirely are dropped. */
-static void cache_put(srv_sched *s, int seq, const int32_t *tokens, int n)
+/* Keeps seq (holding tokens[0..n), of which [0..n_prompt) were read as a
+ * prompt) for later prefix reuse; takes ownership of seq. Entries the new
+ * one covers entirely are dropped. */
+static void cache_put(srv_sched *s, int seq, const int32_t *tokens, int n, int n_prompt)
 {
     srv_cache_entry *slot = NULL;
     for (int i = 0; i < s->n_cache; i++) {
@@ -230,6 +231,7 @@ static void cache_put(srv_sched *s, int seq, const int32_t *tokens, int n)
     slot->seq = seq;
     memcpy(slot->tokens, tokens, (size_t)n * sizeof *tokens);
     slot->n = n;
+    slot->n_prompt = n_prompt;
     slot->last_use = ++s->use_clock;
 }
 
@@ -246,7 +248,7 @@ static void slot_release(srv_sched *s, srv_slot *sl, bool retain)
 {
     if (sl->seq >= 0) {
         if (retain && s->n_cache > 0 && sl->job && !sl->job->embed && sl->n_hist >= s->kv_block)
-            cache_put(s, sl->seq, sl->hist, sl->n_hist);
+            cache_put(s, sl->seq, sl->hist, sl->n_hist, sl->job->n_prompt >= 2 ? sl->job->n_prompt : 0);
         else
             rf_seq_close(s->ctx, sl->seq);
     }
@@ -294,11 +296,17 @@ static void slot_admit(srv_sched *s, srv_slot *sl, srv_job *j)
         for (int i = 0; i < s->n_cache; i++) {
             srv_cache_entry *e = &s->cache[i];
             if (e->seq < 0) continue;
-            int n = common_prefix(e->tokens, e->n, j->prompt, j->n_prompt);
+            /* only KV that a prompt batch made: the engine may give prompt
+             * and generated tokens different numerics (token roles), and a
+             * reply must not depend on what the cache held */
+            int n = common_prefix(e->tokens, e->n_prompt, j->prompt, j->n_prompt);
             if (n > best_n) { best_n = n; best = e; }
         }
-    /* Keep at least one prompt token to decode: its logits start sampling. */
-    if (best_n > j->n_prompt - 1) best_n = j->n_prompt - 1;
+    /* Keep at least one prompt token to decode (its logits start sampling),
+     * two when there are: a sequence's prompt tokens then always reach the
+     * engine two or more at a time (sched_build), i.e. as a prompt. */
+    const int keep = j->n_prompt >= 2 ? 2 : 1;
+    if (best_n > j->n_prompt - keep) best_n = j->n_prompt - keep;
     if (seq_open_evicting(s, &sl->seq)) {
         snprintf(j->task->errmsg, sizeof j->task->errmsg, "no free sequence in the context");
         job_finish(s, j, SRV_FINISH_ERROR);
@@ -507,6 +515,15 @@ static int sched_build(srv_sched *s, int *first)
         int rem = j->n_prompt - sl->n_fed;
         int take = rem < s->n_batch - n ? rem : s->n_batch - n;
         if (j->embed && take < rem) continue;   /* pooling needs it whole */
+        /* A prompt's tokens go two or more at a time, so the engine sees
+         * them as a prompt (token roles: a sequence with one token in a
+         * batch takes a generated step's numerics) however the batch is
+         * shared; a chunk never leaves a single token behind. Only a
+         * one-token prompt (or a batch of one) goes alone. */
+        if (s->n_batch >= 2 && rem >= 2) {
+            if (take < rem && rem - take == 1) take--;
+            if (take < 2) continue;
+        }
         for (int t = 0; t < take; t++) {
             s->b_tok[n] = j->prompt[sl->n_fed + t];
             s->b_seq[n] = sl->seq;

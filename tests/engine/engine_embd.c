@@ -3,7 +3,11 @@
  * (tests/fixtures/llamacpp/stories260K.embd.txt, made by
  * scripts/fixtures/llamacpp/gen_embd.sh with an F32 KV cache): each text
  * alone, then all texts as sequences of one batch (the pooling must keep
- * sequences apart). Both compute in F32: relative L2 error <= 1e-5. */
+ * sequences apart). Both compute in F32: relative L2 error <= 1e-5. On a
+ * GPU the prompt's products and attention run on the matrix units with F16
+ * operands (2^-11 relative per operand): gpu_model's 5e-3 bound. Either
+ * way a text's embedding in the shared batch must equal its embedding alone
+ * bit for bit (its result may not depend on the other sequences). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +73,10 @@ int main(void)
         fprintf(stderr, "load: %s\n", err.msg);
         return 1;
     }
+    rf_model_info info;
+    rf_model_get_info(m, &info);
+    const double tol = strcmp(info.backend, "cpu") ? 5e-3 : 1e-5;
+    static float alone[MAX_TEXTS][4096];
     rf_ctx_params cp = rf_ctx_default_params();
     cp.embeddings = true;
     cp.n_seq_max = MAX_TEXTS;
@@ -86,8 +94,9 @@ int main(void)
         const float *e = rf_get_embeddings(c, s);
         CHECK(e != NULL);
         double er = e ? rel_l2(e, t[i].embd, n_embd) : 1;
-        fprintf(stderr, "text %d alone: rel L2 %.2e vs llama.cpp\n", i, er);
-        CHECKF(er <= 1e-5, "text %d: rel L2 %.3g", i, er);
+        fprintf(stderr, "text %d alone: rel L2 %.2e vs llama.cpp (%s)\n", i, er, info.backend);
+        CHECKF(er <= tol, "text %d: rel L2 %.3g (tol %g)", i, er, tol);
+        if (e) memcpy(alone[i], e, (size_t)n_embd * sizeof(float));
         rf_seq_close(c, s);
     }
     /* all texts in one batch, interleaved */
@@ -103,7 +112,9 @@ int main(void)
     for (int i = 0; i < n_texts; i++) {
         const float *e = rf_get_embeddings(c, seq[i]);
         double er = e ? rel_l2(e, t[i].embd, n_embd) : 1;
-        CHECKF(er <= 1e-5, "text %d in the shared batch: rel L2 %.3g", i, er);
+        CHECKF(er <= tol, "text %d in the shared batch: rel L2 %.3g (tol %g)", i, er, tol);
+        CHECKF(e && !memcmp(e, alone[i], (size_t)n_embd * sizeof(float)),
+               "text %d: its embedding in the shared batch is not its embedding alone, bit for bit", i);
     }
     rf_ctx_free(c);
     rf_model_free(m);

@@ -18,9 +18,13 @@
  *     in ggml's lane order elsewhere; the engine follows that rule
  *     (rf_cpu_q8_0_ggml_order), so on the CPU this file too must give the
  *     200 tokens exactly, logits within 1e-5 (they are equal bit for bit).
- *     On a GPU backend, whose products and ops sum in the device's order:
- *     at most 2 differing tokens per prompt and logits within 2e-2, as
- *     gpu_model.
+ *     On a GPU backend the prompt's products and attention run on the
+ *     matrix units with F16 operands (2^-11 relative per operand), then
+ *     every step's attention reads that prompt's KV: gpu_model's bounds for
+ *     them, the F32 file 1e-3 and llama.cpp's 200 tokens exactly, the Q8_0
+ *     file (whose 8-bit activations the F16 prompt does not reproduce) 3e-2
+ *     and 12 differing tokens (teacher forced, so a flip does not spread).
+ *     gpu_model holds the decode paths alone to the tight bounds.
  *  3. all prompts decoded together as one multi-sequence batch, then in
  *     lockstep: the same tokens, and logits bit-identical to the
  *     one-sequence run (a row's result must not depend on its neighbours);
@@ -107,10 +111,9 @@ static void run_model(const char *models, const char *src, const char *file, con
         rf_batch b = {fc->n_prompt, toks, seqv, NULL};
         int first_bad = -1, n_bad = 0;
         const bool q8 = strstr(file, "q8_0") != NULL;
-        /* on a GPU the Q8_0 products and the ops around them sum in the
-         * device's order: gpu_model's bounds (2 flips, 2e-2) apply */
+        /* on a GPU: gpu_model's matrix-unit bounds (header) */
         const bool on_gpu = strcmp(info.backend, "cpu") != 0;
-        const double tol = q8 && on_gpu ? 2e-2 : 1e-5;
+        const double tol = on_gpu ? (q8 ? 3e-2 : 1e-3) : 1e-5;
         for (int s = 0; s < fc->n_gen; s++) {
             st = rf_decode(c, &b, &err);
             CHECKF(st == RF_OK, "decode: %s", err.msg);
@@ -135,7 +138,7 @@ static void run_model(const char *models, const char *src, const char *file, con
             toks[0] = fc->gen_tok[s]; /* follow llama.cpp's path so later steps stay comparable */
             b.n_tokens = 1;
         }
-        CHECKF(n_bad <= (q8 && on_gpu ? 2 : 0), "%s case %d: %d greedy tokens differ from llama.cpp (first at step %d)",
+        CHECKF(n_bad <= (q8 && on_gpu ? 12 : 0), "%s case %d: %d greedy tokens differ from llama.cpp (first at step %d)",
                file, ci, n_bad, first_bad);
         CHECK(rf_seq_len(c, seq) == fc->n_prompt + fc->n_gen - 1);
         rf_ctx_free(c);

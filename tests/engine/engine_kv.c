@@ -25,8 +25,13 @@ static const float *feed(rf_ctx *c, int seq, const int32_t *t, int n)
     return st ? NULL : rf_get_logits(c, n - 1);
 }
 
-/* logits after a fresh sequence reads t[0..n) */
-static void fresh(const int32_t *t, int n, float *out)
+/* logits after a fresh sequence reads t[0..n_first) in one batch, then
+ * t[n_first..n) in another (none when n_first == n). A token's role in a
+ * batch (prompt: two or more tokens of its sequence; generated step: one)
+ * may choose its numerics (the GPU reads prompts on its matrix units), so
+ * each reference gives every token the role it has in the run it checks;
+ * chunks of the same role must give the same bits however they are cut. */
+static void fresh2(const int32_t *t, int n_first, int n, float *out)
 {
     rf_ctx_params cp = rf_ctx_default_params();
     cp.n_ctx = 256;
@@ -35,10 +40,13 @@ static void fresh(const int32_t *t, int n, float *out)
     int s;
     CHECK(rf_ctx_create(m, &cp, &c, &err) == RF_OK);
     CHECK(rf_seq_open(c, &s, &err) == RF_OK);
-    const float *l = feed(c, s, t, n);
+    const float *l = feed(c, s, t, n_first);
+    if (n_first < n) l = feed(c, s, t + n_first, n - n_first);
     if (l) memcpy(out, l, (size_t)V * sizeof(float));
     rf_ctx_free(c);
 }
+
+static void fresh(const int32_t *t, int n, float *out) { fresh2(t, n, n, out); }
 
 static bool same(const float *a, const float *b) { return a && b && !memcmp(a, b, (size_t)V * sizeof(float)); }
 
@@ -67,8 +75,10 @@ int main(void)
     static float ref[8][512];
     int32_t tmp[64];
 
-    /* fresh references: P[0..21)+X[0..1), P[0..21)+Y[0..3), P[0..10)+Y[0..3) */
-    memcpy(tmp, P, 21 * 4); memcpy(tmp + 21, X, 4); fresh(tmp, 22, ref[0]);
+    /* fresh references: P[0..21) then X[0..1) (a generated step), and in one
+     * batch each: P[0..21)+Y[0..3), P[0..10)+Y[0..3), P[0..16)+X[0..2) (the
+     * runs below read them in other chunks) */
+    memcpy(tmp, P, 21 * 4); memcpy(tmp + 21, X, 4); fresh2(tmp, 21, 22, ref[0]);
     memcpy(tmp + 21, Y, 3 * 4); fresh(tmp, 24, ref[1]);
     memcpy(tmp, P, 10 * 4); memcpy(tmp + 10, Y, 3 * 4); fresh(tmp, 13, ref[2]);
     memcpy(tmp, P, 16 * 4); memcpy(tmp + 16, X, 2 * 4); fresh(tmp, 18, ref[3]);

@@ -178,6 +178,51 @@ static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const in
         }
     }
 
+    /* Token roles on G2 (which has the weight scratch): the prompt path
+     * takes the GEMM for any count, one token included, and a token's
+     * result is the same bits alone as in the batch (the engine's batch
+     * invariance for prompts); the step path gives exactly the decode
+     * paths' bits (G: no scratch, so those), whatever the count. */
+    const bool gemm_any = n_cols % 32 == 0 && (int64_t)max_tok * n_cols <= ((int64_t)1 << 20) &&
+                          (t == RF_TYPE_F16 || GEMM_WH / n_cols >= 128);
+    if (gemm_any) {
+        float *y1 = malloc(sizeof(float) * max_tok * n_rows);
+        OK(rf_gpu_sync(G, E));
+        rf_gpu_set_path(G2, RF_GPU_PATH_PROMPT);
+        dev_poison(d_y, (size_t)(max_tok * n_rows));
+        OK(rf_gpu_matmul(G2, t, d_w, n_rows, n_cols, dstride, d_x, max_tok, d_y, E));
+        OK(rf_gpu_sync(G2, E));
+        dev_get(y, d_y, sizeof(float) * max_tok * n_rows);
+        CHECKF(rel_err(y, ref, (size_t)(max_tok * n_rows)) < 5e-3, "matmul %s, prompt path: rel err %.3g",
+               rf_type_name(t), rel_err(y, ref, (size_t)(max_tok * n_rows)));
+        const uint64_t g0 = rf_gpu_gemm_launches(G2);
+        dev_poison(d_y, (size_t)(max_tok * n_rows));
+        for (int t2 = 0; t2 < max_tok; t2++)
+            OK(rf_gpu_matmul(G2, t, d_w, n_rows, n_cols, dstride, d_x + (int64_t)t2 * n_cols, 1,
+                             d_y + (int64_t)t2 * n_rows, E));
+        OK(rf_gpu_sync(G2, E));
+        CHECKF(rf_gpu_gemm_launches(G2) >= g0 + (uint64_t)max_tok, "matmul %s, prompt path, one token: GEMM did not run",
+               rf_type_name(t));
+        dev_get(y1, d_y, sizeof(float) * max_tok * n_rows);
+        int nd = bits_differ(y, y1, (size_t)(max_tok * n_rows));
+        CHECKF(nd == 0, "matmul %s %lld x %lld, prompt path: %d tokens in one GEMM differ from one-token GEMMs in %d "
+               "of %lld", rf_type_name(t), (long long)n_rows, (long long)n_cols, max_tok, nd,
+               (long long)(max_tok * n_rows));
+        rf_gpu_set_path(G2, RF_GPU_PATH_STEP);
+        dev_poison(d_y, (size_t)(max_tok * n_rows));
+        OK(rf_gpu_matmul(G2, t, d_w, n_rows, n_cols, dstride, d_x, max_tok, d_y, E));
+        OK(rf_gpu_sync(G2, E));
+        dev_get(y, d_y, sizeof(float) * max_tok * n_rows);
+        rf_gpu_set_path(G2, RF_GPU_PATH_AUTO);
+        dev_poison(d_y, (size_t)(max_tok * n_rows));
+        OK(rf_gpu_matmul(G, t, d_w, n_rows, n_cols, dstride, d_x, max_tok, d_y, E));
+        dev_get(y1, d_y, sizeof(float) * max_tok * n_rows);
+        nd = bits_differ(y, y1, (size_t)(max_tok * n_rows));
+        CHECKF(nd == 0, "matmul %s, step path (%d tokens, weight scratch present) differs from the decode paths in %d",
+               rf_type_name(t), max_tok, nd);
+        free(y1);
+    }
+
     /* 16+ tokens of these types run on the integer tiles, which must give
      * the one-token decode kernels' bits for every token (batch invariance) */
     const bool tiles = t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q6_K ||
@@ -694,6 +739,32 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
         err = rel_err_f(out, ref, qn);
         CHECKF(err < 5e-3, "attention (matrix units) %d/%d heads, head_dim %d, block %d, softcap %g, window %d, KV %s: "
                "rel err %.3g", n_head, n_head_kv, hd, bs, softcap, window, rf_type_name(kvt), err);
+        /* the prompt path (token roles) takes them for any count, and a
+         * query's result is the same bits whatever shares its block: the
+         * whole batch against runs of 1, 2, 3, ... queries from a
+         * rotating start (runs that cut sequences and windows anywhere) */
+        if (fa) {
+            rf_gpu_set_path(G2, RF_GPU_PATH_PROMPT);
+            float *d_o2 = dev_alloc(sizeof(float) * qn), *o2 = malloc(sizeof(float) * qn);
+            dev_poison(d_o2, qn);
+            const uint64_t f1 = rf_gpu_fa_launches(G2);
+            int runs = 0;
+            for (int t0 = 0, len = 1; t0 < n_all; t0 += len, len = len % 7 + 1, runs++) {
+                const int nq = t0 + len <= n_all ? len : n_all - t0;
+                const size_t o = (size_t)t0 * n_head * hd;
+                OK(rf_gpu_attention(G2, d_q + o, d_kp, d_vp, d_btab, d_seq + t0, d_pos + t0, nq, &ap, d_o2 + o, E));
+            }
+            OK(rf_gpu_sync(G2, E));
+            rf_gpu_set_path(G2, RF_GPU_PATH_AUTO);
+            CHECKF(rf_gpu_fa_launches(G2) == f1 + (uint64_t)runs, "attention head_dim %d, prompt path: %llu of %d runs "
+                   "on the matrix units", hd, (unsigned long long)(rf_gpu_fa_launches(G2) - f1), runs);
+            dev_get(o2, d_o2, sizeof(float) * qn);
+            const int nd = bits_differ(out, o2, qn);
+            CHECKF(nd == 0, "attention (matrix units) head_dim %d, window %d, KV %s: queries run in small groups differ "
+                   "from the whole batch in %d of %zu values", hd, window, rf_type_name(kvt), nd, qn);
+            free(o2);
+            rf_gpu_free(G, d_o2);
+        }
     }
     /* the 8-bit form the attention leaves for the output projection == the
      * product's own rounding of the output */

@@ -106,6 +106,18 @@ void rf_gpu_share_q8(rf_gpu *dst, const rf_gpu *src);
  * default: see rf_gpu_matmul; RF_GPU_MMA=1 turns them on everywhere). */
 void rf_gpu_set_mma(rf_gpu *g, bool on);
 
+/* Which numerics the following products and attentions take, by the role of
+ * their tokens rather than by their count (batch-invariant contexts):
+ *   RF_GPU_PATH_PROMPT: the matrix units for any number of tokens (F16
+ *     operands; a token's result does not depend on the others in its batch:
+ *     the GEMM sums each output over k in one order, the attention walks keys
+ *     in tiles at fixed positions);
+ *   RF_GPU_PATH_STEP: the decode paths (the integer tiles and the one-token
+ *     products, equal bit for bit);
+ *   RF_GPU_PATH_AUTO (the default): by count, as rf_gpu_set_mma says. */
+enum { RF_GPU_PATH_AUTO = 0, RF_GPU_PATH_PROMPT = 1, RF_GPU_PATH_STEP = 2 };
+void rf_gpu_set_path(rf_gpu *g, int path);
+
 /* How many integer prompt tiles have been launched (tests: the path ran). */
 uint64_t rf_gpu_int_tile_launches(const rf_gpu *g);
 

@@ -234,12 +234,16 @@ static __global__ __launch_bounds__(FA_THREADS) void rf_k_attention_mma(
         const int sq = s_seq, lo = s_lo, hi = s_hi;
         if (sq < 0) break;
         const int32_t *tab = btab + (int64_t)sq * p.max_blocks;
-        for (int k0 = lo; k0 <= hi; k0 += FA_BK) {
+        /* key tiles at fixed positions (multiples of FA_BK), whatever the
+         * window start of the other queries in the block: a query sees the
+         * same tiles, hence the same sums, in any batch (the leading tiles
+         * it masks whole leave its row untouched) */
+        for (int k0 = lo / FA_BK * FA_BK; k0 <= hi; k0 += FA_BK) {
 #pragma unroll 4
             for (int i = tid; i < FA_BK * H4; i += FA_THREADS) {
                 const int kr = i / H4, c = (i % H4) * 4, kpos = k0 + kr;
                 float kv[4] = {0.f, 0.f, 0.f, 0.f}, vv[4] = {0.f, 0.f, 0.f, 0.f};
-                if (kpos <= hi) {
+                if (kpos >= lo && kpos <= hi) {
                     const int64_t slot = (int64_t)tab[kpos / p.block_size] * p.block_size + kpos % p.block_size;
                     const int64_t off = slot * kv_dim + (int64_t)hk * HD + c;
                     rf_kv_vec<4>(kp + off, kv);

@@ -39,7 +39,7 @@
 
 typedef enum gb_op {
     GB_GET_ROWS = 1, GB_MATMUL, GB_ADD_BIAS, GB_RMSNORM, GB_ROPE, GB_KV_WRITE, GB_ATTENTION,
-    GB_GLU, GB_ADD, GB_GATHER, GB_SOFTCAP, GB_COPY2D,
+    GB_GLU, GB_ADD, GB_GATHER, GB_SOFTCAP, GB_COPY2D, GB_ROLES,
 } gb_op;
 
 /* One recorded op; memset to zero before filling so hashing is stable. */
@@ -82,6 +82,7 @@ typedef struct gb_ctx {
      * tensors): each distinct one is copied to the device once */
     struct { const float *host; float *dev; int n; } ff[8];
     bool allow_mma;        /* !deterministic */
+    int n_prompt;          /* token roles of the ops being run (token_roles); -1: none */
 } gb_ctx;
 
 static void gb_note(gb_ctx *c, rf_status st, const rf_error *e)
@@ -107,15 +108,47 @@ static uint64_t gb_hash_bytes(uint64_t h, const void *p, size_t n)
 
 /* ------------------------------------------------------------ execution */
 
+/* Rows [t0, t0 + n) of a recorded matmul or attention. */
+static rf_status gb_exec_rows(rf_gpu *g, const gb_rec *r, int64_t t0, int64_t n, rf_error *err)
+{
+    if (r->op == GB_MATMUL)
+        return rf_gpu_matmul(g, r->w.type, r->w.dev, r->w.n_rows, r->w.n_cols, r->w.row_stride,
+                             (const float *)r->p[0] + t0 * r->w.n_cols, n, (float *)r->p[1] + t0 * r->w.n_rows, err);
+    const int64_t qd = (int64_t)r->attn.n_head * r->attn.head_dim;
+    return rf_gpu_attention(g, (const float *)r->p[0] + t0 * qd, r->p[1], r->p[2], r->p[3],
+                            (const int32_t *)r->p[4] + t0, (const int32_t *)r->p[5] + t0, n, &r->attn,
+                            (float *)r->p[6] + t0 * qd, err);
+}
+
+/* Runs a products' or attention's rows by token role (token_roles): with
+ * roles set in a deterministic context, the prompt rows [0, n_prompt) on the
+ * matrix units, the rest on the decode paths, each part a launch of its own;
+ * otherwise all rows by count. fn runs rows [t0, t0 + n). */
+typedef rf_status (*gb_rows_fn)(rf_gpu *g, const gb_rec *r, int64_t t0, int64_t n, rf_error *err);
+static rf_status gb_by_role(gb_ctx *c, rf_gpu *g, const gb_rec *r, int64_t n, gb_rows_fn fn, rf_error *err)
+{
+    if (c->allow_mma || c->n_prompt < 0) return fn(g, r, 0, n, err);
+    const int64_t np = c->n_prompt < n ? c->n_prompt : n;
+    rf_status st = RF_OK;
+    if (np > 0) {
+        rf_gpu_set_path(g, RF_GPU_PATH_PROMPT);
+        st = fn(g, r, 0, np, err);
+    }
+    if (st == RF_OK && n > np) {
+        rf_gpu_set_path(g, RF_GPU_PATH_STEP);
+        st = fn(g, r, np, n - np, err);
+    }
+    rf_gpu_set_path(g, RF_GPU_PATH_AUTO);
+    return st;
+}
+
 static rf_status gb_exec(gb_ctx *c, rf_gpu *g, const gb_rec *r, rf_error *err)
 {
     switch (r->op) {
     case GB_GET_ROWS:
         return rf_gpu_get_rows(g, r->w.type, r->w.dev, r->w.n_rows, r->w.n_cols, r->w.row_stride, r->p[0],
                                r->i[0], r->f[0], (float *)r->p[1], err);
-    case GB_MATMUL:
-        return rf_gpu_matmul(g, r->w.type, r->w.dev, r->w.n_rows, r->w.n_cols, r->w.row_stride, r->p[0],
-                             r->i[0], (float *)r->p[1], err);
+    case GB_MATMUL: return gb_by_role(c, g, r, r->i[0], gb_exec_rows, err);
     case GB_ADD_BIAS: return rf_gpu_add_bias(g, (float *)r->p[0], r->p[1], r->i[0], r->i[1], err);
     case GB_RMSNORM:
         return rf_gpu_rmsnorm(g, r->p[0], r->p[1], (float *)r->p[2], r->i[0], r->i[1], r->f[0], err);
@@ -123,13 +156,12 @@ static rf_status gb_exec(gb_ctx *c, rf_gpu *g, const gb_rec *r, rf_error *err)
     case GB_KV_WRITE:
         return rf_gpu_kv_write_typed(g, (void *)r->p[0], (void *)r->p[1], r->p[2], r->p[3], r->p[4], r->i[0],
                                      (int)r->i[1], (rf_type)r->i[2], err);
-    case GB_ATTENTION:
-        return rf_gpu_attention(g, r->p[0], r->p[1], r->p[2], r->p[3], r->p[4], r->p[5], r->i[0], &r->attn,
-                                (float *)r->p[6], err);
+    case GB_ATTENTION: return gb_by_role(c, g, r, r->i[0], gb_exec_rows, err);
     case GB_GLU: return rf_gpu_glu(g, (rf_act)r->act, r->p[0], r->p[1], r->i[0], r->i[1], r->i[2], (float *)r->p[2], err);
     case GB_ADD: return rf_gpu_add(g, r->p[0], r->p[1], (float *)r->p[0], r->i[0], err);
     case GB_GATHER: return rf_gpu_gather(g, r->p[0], r->p[1], r->i[0], r->i[1], (float *)r->p[2], err);
     case GB_SOFTCAP: return rf_gpu_softcap(g, (float *)r->p[0], r->i[0], r->f[0], err);
+    case GB_ROLES: c->n_prompt = (int)r->i[0]; return RF_OK;
     case GB_COPY2D: {
         /* rows of row_bytes; a run of contiguous rows is one copy */
         const size_t ds = (size_t)r->i[0], ss = (size_t)r->i[1], rb = (size_t)r->i[3];
@@ -142,7 +174,6 @@ static rf_status gb_exec(gb_ctx *c, rf_gpu *g, const gb_rec *r, rf_error *err)
         return RF_OK;
     }
     }
-    (void)c;
     return rf_err(err, RF_ERR_BACKEND, "GPU backend: unknown recorded op %d", r->op);
 }
 
@@ -156,6 +187,21 @@ static rf_status gb_exec(gb_ctx *c, rf_gpu *g, const gb_rec *r, rf_error *err)
  *   - (in the kernels) the attention output and the GLU leave their 8-bit
  *     form for the next product.
  * Returns how many records it ran (0: none matched). RF_GPU_FUSE=0: off. */
+typedef struct gb_multi { int n; const rf_gpu_mat *w; float *const *y; } gb_multi;
+
+/* Rows [t0, t0 + n) of products of one input (r->p[0]; the set in r->p[2]). */
+static rf_status gb_multi_rows(rf_gpu *g, const gb_rec *r, int64_t t0, int64_t n, rf_error *err)
+{
+    const gb_multi *m = r->p[2];
+    rf_gpu_mat w[3];
+    float *y[3];
+    for (int k = 0; k < m->n; k++) {
+        w[k] = m->w[k];
+        y[k] = m->y[k] + t0 * m->w[k].n_rows;
+    }
+    return rf_gpu_matmul_multi(g, m->n, w, (const float *)r->p[0] + t0 * m->w[0].n_cols, n, y, err);
+}
+
 static int gb_exec_fused(gb_ctx *c, rf_gpu *g, const gb_rec *q, int n_left, rf_status *st, rf_error *err)
 {
     if (c->fuse_off || n_left < 2) return 0;
@@ -171,7 +217,10 @@ static int gb_exec_fused(gb_ctx *c, rf_gpu *g, const gb_rec *q, int n_left, rf_s
             n++;
         }
         if (n < 2) return 0;
-        *st = rf_gpu_matmul_multi(g, n, w, a->p[0], a->i[0], y, err);
+        gb_multi m = {n, w, y};
+        gb_rec r = *a;
+        r.p[2] = &m;
+        *st = gb_by_role(c, g, &r, a->i[0], gb_multi_rows, err);
         return n;
     }
     if (a->op == GB_ADD && b->op == GB_RMSNORM && b->p[0] == a->p[0] && b->p[2] != a->p[0] &&
@@ -356,10 +405,10 @@ static rf_status gb_reserve(void *ctx, const rf_bweight *const *ws, int n_w, int
     /* the greedy pick: a row as wide as the widest output (the LM head), and
      * room for the sampler's adjustments (penalty window + biases) */
     if (st == RF_OK) st = rf_gpu_reserve_sample(c->g, max_rows, GB_GREEDY_ADJ, err);
-    /* prompts on the matrix units decode each weight to F16 once, up to
-     * RF_GPU_WH_MAX elements at a time (the engine's memory plan counts it) */
-    const char *mma = getenv("RF_GPU_MMA");
-    if (st == RF_OK && (c->allow_mma || (mma && mma[0] == '1')))
+    /* prompts on the matrix units (every context: by token role when
+     * deterministic, by count otherwise) decode each weight to F16 once, up
+     * to RF_GPU_WH_MAX elements at a time (the engine's memory plan counts it) */
+    if (st == RF_OK)
         st = rf_gpu_reserve_wh(c->g, (size_t)(max_elems < RF_GPU_WH_MAX ? max_elems : RF_GPU_WH_MAX), err);
     return st;
 }
@@ -616,6 +665,14 @@ static void gb_set_deterministic(void *ctx, bool on)
         c->graphs[i].valid = false;
 }
 
+static void gb_token_roles(void *ctx, int n_prompt)
+{
+    gb_rec r;
+    memset(&r, 0, sizeof r);
+    r.op = GB_ROLES; r.i[0] = n_prompt;
+    gb_submit_void(ctx, &r);
+}
+
 static void gb_destroy(void *ctx)
 {
     gb_ctx *c = ctx;
@@ -657,6 +714,7 @@ static rf_backend_ops gb_ops = {
     .graph_begin = gb_graph_begin,
     .graph_end = gb_graph_end,
     .set_deterministic = gb_set_deterministic,
+    .token_roles = gb_token_roles,
     .destroy = gb_destroy,
 };
 
@@ -676,6 +734,7 @@ rf_status rf_backend_gpu_create(int device, rf_backend *out, rf_error *err)
         return st;
     }
     c->device = device;
+    c->n_prompt = -1;
     snprintf(c->dev_name, sizeof c->dev_name, "GPU %d (%s)", device, rf_gpu_info(c->g)->name);
     const char *env = getenv("RF_GPU_GRAPHS");
     c->graphs_off = env && env[0] == '0';

@@ -37,6 +37,7 @@ struct rf_gpu {
     const float *q8_src;
     int64_t q8_n;
     bool allow_mma;               /* matrix units for prompts (not batch-invariant) */
+    int path;                     /* RF_GPU_PATH_*: token roles (rf_gpu_set_path) */
     bool pdl;                     /* programmatic dependent launch (sm_90+; RF_GPU_PDL=0: off) */
     float *d_srow;                /* (srow_cap) adjusted logits row of the greedy pick */
     int64_t srow_cap;

@@ -23,12 +23,15 @@
  * a dozen tokens on, the GEMM's reuse of W wins. */
 #define RF_GPU_MMA_MIN_TOK 12
 
-/* The matrix units are opt-in (rf_gpu_set_mma: a context that is not
- * deterministic; RF_GPU_MMA=1 everywhere): their F16 operands make a
- * token's result depend on whether its batch reached the GEMM, which
- * breaks the engine's batch invariance, and move logits ~1e-3 from the
- * reference. With the matrix-unit attention they are 5x faster for
- * 512-token prompts (H200, 8B Q4_K_M). */
+/* Whether a product / attention of n_tok tokens takes the matrix units.
+ * By token role (rf_gpu_set_path, what the engine's batch-invariant
+ * contexts use): prompt tokens always, generated tokens never, so a token's
+ * bits depend on its role alone. By count (RF_GPU_PATH_AUTO): from
+ * RF_GPU_MMA_MIN_TOK tokens in contexts that are not deterministic
+ * (rf_gpu_set_mma; RF_GPU_MMA=1 everywhere), where a token's result then
+ * depends on whether its batch reached the GEMM. The F16 operands move
+ * logits ~1e-3 from the reference; with the matrix-unit attention they are
+ * 5x faster for 512-token prompts (H200, 8B Q4_K_M). */
 bool rf_gpu_mma_for(const rf_gpu *g, int64_t n_tok)
 {
     static int use_mma = -1;
@@ -36,6 +39,8 @@ bool rf_gpu_mma_for(const rf_gpu *g, int64_t n_tok)
         const char *e = getenv("RF_GPU_MMA");
         use_mma = e && e[0] == '1';
     }
+    if (g->path == RF_GPU_PATH_PROMPT) return n_tok > 0;
+    if (g->path == RF_GPU_PATH_STEP) return false;
     return (use_mma || g->allow_mma) && n_tok >= RF_GPU_MMA_MIN_TOK;
 }
 #define MV_MAX_NT 8

@@ -49,6 +49,7 @@ void rf_gpu_share_q8(rf_gpu *dst, const rf_gpu *src) { (void)dst; (void)src; }
 rf_status rf_gpu_matmul_vec_f32(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows, int64_t n_cols,
                                 size_t row_stride, const float *d_x, int64_t n_tok, float *d_y, rf_error *err) NONE()
 void rf_gpu_set_mma(rf_gpu *g, bool on) { (void)g; (void)on; }
+void rf_gpu_set_path(rf_gpu *g, int path) { (void)g; (void)path; }
 bool rf_gpu_type_supported(rf_type t) { (void)t; return false; }
 uint64_t rf_gpu_int_tile_launches(const rf_gpu *g) { (void)g; return 0; }
 rf_status rf_gpu_reserve_wh(rf_gpu *g, size_t n_elems, rf_error *err) NONE()

@@ -324,3 +324,4 @@ extern "C" void rf_gpu_share_q8(rf_gpu *dst, const rf_gpu *src)
 }
 
 extern "C" void rf_gpu_set_mma(rf_gpu *g, bool on) { g->allow_mma = on; }
+extern "C" void rf_gpu_set_path(rf_gpu *g, int path) { g->path = path; }
