@@ -146,7 +146,11 @@ typedef struct rf_ctx_params {
                              thread pool is the model's; another count is an error) */
     int kv_block_size;    /* tokens per KV block; 0 = default (16) */
     bool embeddings;      /* keep final hidden states for rf_get_embeddings */
-    bool deterministic;   /* batch-invariant reductions */
+    bool deterministic;   /* batch invariance (default): a token's result depends
+                             only on its own sequence and its role (rf_batch),
+                             never on what else shares its batch. false: a
+                             backend may choose numerics by batch size (the
+                             GPU: batches of 12+ tokens on the matrix units) */
     bool kv_f16;          /* KV cache in F16: half the memory, ~3e-4 relative logit
                              error (as llama.cpp's default); false = F32 */
 } rf_ctx_params;
@@ -172,7 +176,13 @@ void rf_ctx_kv_usage(const rf_ctx *c, int *blocks_used, int *blocks_total);
 /* A batch: n_tokens entries; entry i appends token[i] to sequence seq[i] at
  * that sequence's next position. Entries of one sequence must be in order.
  * want_logits[i] != 0 asks for logits of entry i (NULL: only the last entry
- * of each sequence). */
+ * of each sequence).
+ * Token roles: a sequence with two or more entries in a batch is reading a
+ * prompt; one with a single entry takes a generated step. A backend may give
+ * the roles their own numerics (the GPU reads prompts on its matrix units,
+ * with F16 operands, and runs steps on its decode kernels), so feeding a
+ * prompt token by token gives other bits than feeding it in chunks of two
+ * or more, which all give the same bits however they are cut. */
 typedef struct rf_batch {
     int n_tokens;
     const int32_t *token;

@@ -13,8 +13,10 @@ const char cli_device_opts_help[] =
     "      -ngl N             layers on the GPU: 0 = none (CPU); any other value puts every\n"
     "                         layer there (partial offload is not supported yet; default: all)\n"
     "      --device N         which GPU (see `rocmforge devices`; default 0)\n"
-    "      --no-deterministic on a GPU, prompt matmuls on the matrix units (F16 operands): much\n"
-    "                         faster prompts, but a token's result then depends on its batch\n";
+    "      --no-deterministic on a GPU, numerics by batch size instead of by token role: batches of\n"
+    "                         12+ tokens (many sequences' steps too) on the matrix units, so a\n"
+    "                         token's result then depends on its batch (default: prompts there,\n"
+    "                         generated steps on the decode kernels, whatever the batch)\n";
 
 void cli_device_opts_init(cli_device_opts *d)
 {

@@ -724,7 +724,8 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
     double err = rel_err_f(out, ref, qn);
     CHECKF(err < 1e-4, "attention %d/%d heads, head_dim %d, block %d, softcap %g, window %d, KV %s: rel err %.3g",
            n_head, n_head_kv, hd, bs, softcap, window, rf_type_name(kvt), err);
-    /* G2 allows the matrix units: head dims 16, 32, 64, 80, 96 and 128 take them (Q, K, P,
+    /* G2 allows the matrix units: head dims 16, 32, 64, 80, 96, 128 and (where a block may
+     * have 130 KB of shared memory: NVIDIA sm_80 and later) 256 take them (Q, K, P,
      * V rounded to F16, so the bound of the matrix-unit matmul) */
     {
         const uint64_t f0 = rf_gpu_fa_launches(G2);
@@ -732,7 +733,9 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
         OK(rf_gpu_sync(G, E));
         OK(rf_gpu_attention(G2, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, n_all, &ap, d_out, E));
         OK(rf_gpu_sync(G2, E));
-        const bool fa = (hd == 16 || hd == 32 || hd == 64 || hd == 80 || hd == 96 || hd == 128) && n_all >= 12;
+        const bool big_smem = !strncmp(rf_gpu_info(G2)->arch, "sm_", 3) && atoi(rf_gpu_info(G2)->arch + 3) >= 80;
+        const bool fa = (hd == 16 || hd == 32 || hd == 64 || hd == 80 || hd == 96 || hd == 128 ||
+                         (hd == 256 && big_smem)) && n_all >= 12;
         CHECKF((rf_gpu_fa_launches(G2) > f0) == fa, "attention head_dim %d, %d tokens: matrix-unit kernel %s", hd,
                n_all, fa ? "did not run" : "ran");
         dev_get(out, d_out, sizeof(float) * qn);
@@ -801,7 +804,8 @@ static void test_attention(void)
         test_attention_case(4, 4, 128, 16, 0.0f, 0, t);    /* MHA, 128-dim heads */
         test_attention_case(6, 1, 80, 32, 0.0f, 0, t);     /* MQA, odd head dim */
         test_attention_case(8, 4, 8, 16, 0.0f, 0, t);      /* stories260K's 8-dim heads */
-        test_attention_case(8, 4, 256, 16, 50.0f, 0, t);   /* soft-capping (gemma2) */
+        test_attention_case(8, 4, 256, 16, 50.0f, 0, t);   /* soft-capping, 256-dim heads (gemma2) */
+        test_attention_case(4, 2, 256, 16, 0.0f, 40, t);   /* 256-dim heads, a window (gemma3) */
         test_attention_case(8, 2, 64, 16, 0.0f, 23, t);    /* sliding window */
         test_attention_case(8, 4, 128, 16, 30.0f, 0, t);  /* soft-capping on the matrix units */
         test_attention_case(4, 2, 128, 64, 0.0f, 0, t);    /* sequences of up to 384 keys */

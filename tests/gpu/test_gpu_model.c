@@ -17,7 +17,9 @@
  *        per step: 5e-3, since they round weights and activations to F16
  *        (2^-11 relative per operand), which measured up to 2.4e-3 on these
  *        logits, and every later step reads that prompt's KV.
- *      Argmax must agree with transformers at every position.
+ *      Argmax must agree with transformers at every position, but for near
+ *      ties (the two tokens' reference logits closer than twice our largest
+ *      logit error there).
  *   3. The same stories260K prompt greedily on the CPU and on the GPU: the
  *      tokens must be the same for 64 steps.
  *   4. Token roles (batch invariance on the GPU): a sequence's logits, bit
@@ -205,20 +207,32 @@ static void hf_compare(const char *family, const char *how, const float *lg_gpu,
                        const float *want, int n_tokens, int n_vocab, double tol)
 {
     double worst = 0, worst_cpu = 0;
-    int worst_pos = -1, agree = 0;
+    int worst_pos = -1, agree = 0, ties = 0;
     for (int i = 0; lg_gpu && lg_cpu && i < n_tokens; i++) {
-        const float *lg = lg_gpu + (size_t)i * n_vocab;
-        double e = rel_l2(lg, want + (size_t)i * n_vocab, n_vocab);
+        const float *lg = lg_gpu + (size_t)i * n_vocab, *ref = want + (size_t)i * n_vocab;
+        double e = rel_l2(lg, ref, n_vocab);
         double ec = rel_l2(lg, lg_cpu + (size_t)i * n_vocab, n_vocab);
         if (e > worst) { worst = e; worst_pos = i; }
         if (ec > worst_cpu) worst_cpu = ec;
-        agree += argmax(lg, n_vocab) == argmax(want + (size_t)i * n_vocab, n_vocab);
+        /* Argmax: transformers' pick, or a near tie: a token whose reference
+         * logit trails the reference's top by less than twice our largest
+         * logit error at that position (which the bound above holds), so
+         * that error alone can reorder the two. */
+        const int a = argmax(lg, n_vocab), r = argmax(ref, n_vocab);
+        double max_abs = 0;
+        for (int v = 0; v < n_vocab; v++) {
+            const double d = fabs((double)lg[v] - ref[v]);
+            if (d > max_abs) max_abs = d;
+        }
+        const bool tie = a != r && (double)ref[r] - ref[a] <= 2 * max_abs;
+        ties += tie;
+        agree += a == r || tie;
         CHECKF(e <= tol, "%s (%s) pos %d: GPU logits rel L2 %.3g > %g vs transformers", family, how, i, e, tol);
         CHECKF(ec <= tol, "%s (%s) pos %d: GPU logits rel L2 %.3g > %g vs the CPU backend", family, how, i, ec, tol);
     }
     CHECKF(lg_gpu && lg_cpu, "%s (%s): a run failed", family, how);
-    fprintf(stderr, "%s (GPU, %s): max rel L2 vs transformers %.3g at pos %d, vs CPU %.3g, argmax agree %d/%d\n",
-            family, how, worst, worst_pos, worst_cpu, agree, n_tokens);
+    fprintf(stderr, "%s (GPU, %s): max rel L2 vs transformers %.3g at pos %d, vs CPU %.3g, argmax agree %d/%d "
+            "(%d near ties)\n", family, how, worst, worst_pos, worst_cpu, agree, n_tokens, ties);
     CHECKF(agree == n_tokens, "%s (%s): argmax differs from transformers at %d positions", family, how,
            n_tokens - agree);
 }
@@ -413,15 +427,15 @@ static void test_roles(const char *src, const char *family, int *ran)
         int bz = role_same(&rz, &rm, 2, 0, PZ + STEPS, n_vocab);
         /* the roles took different paths: the prompt's logits are not the
          * token-by-token run's (F16 operands there), and close to them */
-        int same_prompt = role_same(&rx, &r1, 0, 0, PX, n_vocab);
+        int diff_prompt = role_same(&rx, &r1, 0, 0, PX, n_vocab);
         double e = rel_l2(rx.lg[0] + (size_t)(PX - 1) * n_vocab, r1.lg[0] + (size_t)(PX - 1) * n_vocab, n_vocab);
         fprintf(stderr, "%s roles: positions differing from the sequence alone: X %d/%d, Y %d/%d, Z %d/%d; prompt "
-                "vs token by token: %d/%d positions equal, last rel L2 %.2e\n", family, bx, PX + STEPS - 1, by,
-                PY + STEPS, bz, PZ + STEPS, same_prompt, PX, e);
+                "vs token by token: %d/%d positions differ, last rel L2 %.2e\n", family, bx, PX + STEPS - 1, by,
+                PY + STEPS, bz, PZ + STEPS, diff_prompt, PX, e);
         CHECKF(bx == 0 && by == 0 && bz == 0,
                "%s: a sequence's logits depend on its batches (positions differing: X %d, Y %d, Z %d)", family, bx,
                by, bz);
-        CHECKF(same_prompt < PX, "%s: the prompt in one batch gave the token-by-token bits at every position (did "
+        CHECKF(diff_prompt > 0, "%s: the prompt in one batch gave the token-by-token bits at every position (did "
                "it take the matrix units?)", family);
         CHECKF(e <= 5e-3, "%s: prompt vs token by token rel L2 %.3g > 5e-3", family, e);
     }

@@ -363,9 +363,16 @@ static bool rf_fa_go(rf_gpu *g, const float *d_q, const void *d_k, const void *d
     const size_t smem = rf_fa_smem<HD>(nw);
     void (*k)(const float *, const KV *, const KV *, const int32_t *, const int32_t *, const int32_t *,
               rf_attn_params, int, float *) = rf_k_attention_mma<KV, HD>;
-    if (gpuFuncSetMaxDynamicShared(k, (int)smem) != gpuSuccess) {
-        (void)gpuGetLastError();
-        return false; /* more than the device grants a block: the plain kernel */
+    /* the shared-memory limit, raised once per kernel and device */
+    const uint64_t bit = (uint64_t)1 << (2 * (HD / 16) + (sizeof(KV) == 2));
+    if (g->fa_smem_bad & bit) return false;
+    if (!(g->fa_smem_set & bit)) {
+        if (gpuFuncSetMaxDynamicShared(k, (int)smem) != gpuSuccess) {
+            (void)gpuGetLastError();
+            g->fa_smem_bad |= bit;
+            return false; /* more than the device grants a block (head dim 256 on 64 KB of LDS): the plain kernel */
+        }
+        g->fa_smem_set |= bit;
     }
     const dim3 grid(rf_gpu_blocks(n_tok, 16 * nw), (unsigned)p->n_head);
     rf_launch(g->pdl, k, grid, dim3(FA_THREADS), smem, g->stream, d_q, (const KV *)d_k,
@@ -379,7 +386,7 @@ static bool rf_fa_try(rf_gpu *g, const float *d_q, const void *d_k, const void *
                       const int32_t *d_seq_row, const int32_t *d_pos, int64_t n_tok, const rf_attn_params *p,
                       float *d_out)
 {
-    if (!rf_gpu_fa_on() || !rf_gpu_mma_for(g, n_tok) || g->fa_smem_ok < 0) return false;
+    if (!rf_gpu_fa_on() || !rf_gpu_mma_for(g, n_tok)) return false;
     bool ok = false;
     const bool f16 = p->kv_type == RF_TYPE_F16;
     switch (p->head_dim) {
@@ -395,9 +402,10 @@ static bool rf_fa_try(rf_gpu *g, const float *d_q, const void *d_k, const void *
                       : rf_fa_go<float, 96>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out); break;
     case 128: ok = f16 ? rf_fa_go<__half, 128>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out)
                        : rf_fa_go<float, 128>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out); break;
+    case 256: ok = f16 ? rf_fa_go<__half, 256>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out)
+                       : rf_fa_go<float, 256>(g, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, n_tok, p, d_out); break;
     default: return false;
     }
-    if (!ok) g->fa_smem_ok = -1;
     return ok;
 }
 

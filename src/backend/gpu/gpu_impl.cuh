@@ -51,7 +51,8 @@ struct rf_gpu {
     bool gemm_smem_set;           /* the GEMM's shared-memory limit raised on this device */
     uint64_t n_gemm;              /* F16 GEMM launches (tests) */
     uint64_t n_fa;                /* matrix-unit attention launches (tests) */
-    int fa_smem_ok;               /* 0 unknown, 1 its shared memory granted, -1 refused (plain kernel) */
+    uint64_t fa_smem_set;         /* bit per (head dim / 16, KV type): its shared-memory limit raised */
+    uint64_t fa_smem_bad;         /* the same: refused (that attention takes the plain kernel) */
 };
 
 /* After any launch, copy or sync: the activation scratches (8-bit, F16) no
