@@ -77,7 +77,7 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
     if ./$B/rocmforge synth --arch llama --shape "$shape" --type "$type" -o "$tmpm" -q >>"$OUT/bench_e2e.log" 2>&1; then
       echo "-- $shape $type (synth $(( $(date +%s) - t0 )) s)" | tee -a "$OUT/bench_e2e.txt"
       ./$B/rocmforge bench -m "$tmpm" -p 512 -n 128 -r 3 2>>"$OUT/bench_e2e.log" | tee -a "$OUT/bench_e2e.txt"
-      echo "   prompt on the matrix units (--no-deterministic: F16 GEMM and attention; not batch invariant):" |
+      echo "   --no-deterministic (numerics by batch size instead of by token role; not batch invariant):" |
         tee -a "$OUT/bench_e2e.txt"
       ./$B/rocmforge bench -m "$tmpm" -p 512 -n 0 -r 3 --no-deterministic 2>>"$OUT/bench_e2e.log" |
         tee -a "$OUT/bench_e2e.txt"
