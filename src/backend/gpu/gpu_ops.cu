@@ -37,13 +37,17 @@ static __global__ __launch_bounds__(RF_NORM_MAX_THREADS) void rf_k_rmsnorm(float
     float *yr = y + row * n;
     const float *ar = add ? add + row * n : NULL;
     const int tid = threadIdx.x, nt = blockDim.x;
-    float v[PER > 0 ? PER : 1];
+    float v[PER > 0 ? PER : 1], wv[PER > 0 ? PER : 1];
     float ss = 0.f;
     if (PER > 0) {
+        /* the weights too, now: their loads (from DRAM: the step's weight
+         * stream evicts them from L2) overlap the row's and the sum's
+         * instead of starting after the barrier (+4% on 8B and 1B decode) */
 #pragma unroll
         for (int k = 0; k < PER; k++) {
             const int i = tid + k * nt;
             v[k] = i < n ? xr[i] + (ar ? ar[i] : 0.0f) : 0.0f;
+            wv[k] = w && i < n ? w[i] : 1.0f;
         }
 #pragma unroll
         for (int k = 0; k < PER; k++) {
@@ -73,7 +77,7 @@ static __global__ __launch_bounds__(RF_NORM_MAX_THREADS) void rf_k_rmsnorm(float
         for (int k = 0; k < PER; k++) {
             const int i = tid + k * nt;
             if (i < n) {
-                const float o = w ? (v[k] * scale) * w[i] : v[k] * scale;
+                const float o = w ? (v[k] * scale) * wv[k] : v[k] * scale;
                 yr[i] = o;
                 if (xq) rf_q8_put(o, row * n + i, xq, xd);
             }
