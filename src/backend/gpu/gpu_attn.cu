@@ -52,6 +52,7 @@ static __global__ __launch_bounds__(ATT_THREADS) void rf_k_attention(
     rf_attn_params p, float *__restrict__ out, int8_t *xq, float *xd)
 {
     RF_PDL_WAIT();
+    RF_PDL_LAUNCH_NEXT();
     enum { DPL_MAX = ATT_MAX_HD / RF_WARP };
     __shared__ float sm_m[ATT_MAX_WARPS], sm_l[ATT_MAX_WARPS];
     __shared__ float sm_acc[ATT_MAX_WARPS][ATT_MAX_HD];

@@ -51,12 +51,13 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec(
     const float *__restrict__ x, float *__restrict__ y, int64_t y_stride, int64_t n_chunks,
     int64_t tail_start)
 {
-    RF_PDL_WAIT();
     typedef rf_q<T> Q;
     const int64_t r = (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id();
     if (r >= n_rows) return; /* the whole warp leaves together */
     const uint8_t *row = w + r * row_stride;
     const int lane = rf_lane();
+    if ((size_t)lane * 16 < row_stride) RF_PREFETCH_L2(row + lane * 16); /* vendor.h */
+    RF_PDL_WAIT();
     const int cpb = Q::QK / 32;
     float acc[NT];
 #pragma unroll
@@ -130,6 +131,7 @@ static __global__ void rf_k_quant_q8(const float *__restrict__ x, int64_t n, int
                                      float *__restrict__ xd)
 {
     RF_PDL_WAIT();
+    RF_PDL_LAUNCH_NEXT();
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return; /* n and blockDim are multiples of 32: whole groups leave */
     rf_q8_put(x[i], i, xq, xd);
@@ -154,7 +156,6 @@ template <int T, int NT>
 static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_q8(
     const rf_mv_set set, int64_t n_cols, const int8_t *__restrict__ xq, const float *__restrict__ xd)
 {
-    RF_PDL_WAIT();
     constexpr int RF_MV_UNROLL = (T == RF_TYPE_Q4_K || T == RF_TYPE_Q5_K || T == RF_TYPE_Q6_K) ? 2 : 4;
     typedef rf_q<T> Q;
     const uint8_t *row;
@@ -163,6 +164,8 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_q8(
     if (!rf_mv_pick(set, (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id(), &row, &y, &r, &y_stride))
         return; /* the whole warp leaves together */
     const int lane = rf_lane(), sl = lane % 4;
+    if (lane * 16 < n_cols / Q::QK * Q::BYTES) RF_PREFETCH_L2(row + lane * 16); /* vendor.h */
+    RF_PDL_WAIT();
     const int cpb = Q::QK / 32;
     const int64_t n_chunks = n_cols / 32;
     float acc[NT];
@@ -430,7 +433,6 @@ template <int T, int NT>
 static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_kq(
     const rf_mv_set set, int64_t n_cols, const int8_t *__restrict__ xq, const float *__restrict__ xd)
 {
-    RF_PDL_WAIT();
     typedef rf_kq<T> K;
     const uint8_t *row;
     float *y;
@@ -438,6 +440,8 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_kq(
     if (!rf_mv_pick(set, (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id(), &row, &y, &r, &y_stride))
         return;
     const int lane = rf_lane(), j = lane % K::LPB;
+    if (lane * 16 < n_cols / K::QK * K::BYTES) RF_PREFETCH_L2(row + lane * 16); /* vendor.h */
+    RF_PDL_WAIT();
     const int64_t n_blk = n_cols / K::QK;
     float acc[NT];
 #pragma unroll

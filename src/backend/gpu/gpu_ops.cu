@@ -31,6 +31,7 @@ static __global__ __launch_bounds__(RF_NORM_MAX_THREADS) void rf_k_rmsnorm(float
                                                                           int n, float eps, int8_t *xq, float *xd)
 {
     RF_PDL_WAIT();
+    RF_PDL_LAUNCH_NEXT();
     __shared__ float part[RF_NORM_MAX_THREADS / 32];
     const int64_t row = blockIdx.x;
     float *xr = x + row * n;
@@ -266,6 +267,7 @@ static __global__ void rf_k_glu(int act, const float *__restrict__ gate, const f
                                 int8_t *xq, float *xd)
 {
     RF_PDL_WAIT();
+    RF_PDL_LAUNCH_NEXT();
     const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (gid >= n_tok * n) return;
     const int64_t t = gid / n, i = gid % n;

@@ -212,10 +212,22 @@ RF_DEV float rf_max32(float v)
  * the successor start right after the wait, with the products prefetching
  * their weights into L2 before theirs, measured no faster: 8B Q4_K_M
  * tg128 312 vs 335 t/s, 1B 999 vs 1004, H200.) */
+/* The small kernels that precede a product (RMSNorm, GLU, attention, the
+ * 8-bit rounding pass: a few blocks) let it launch at once
+ * (RF_PDL_LAUNCH_NEXT after their own wait), and the decode products touch
+ * their first weight bytes (RF_PREFETCH_L2) before theirs: the first wave's
+ * DRAM latency then overlaps the small kernel. The products themselves do
+ * not let their successors in early (their blocks would take the SM slots
+ * the product's later waves need). RF_PDL_WAIT still waits for the whole
+ * predecessor and its writes, so results are unchanged. */
 #if defined(RF_GPU_VENDOR_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define RF_PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
+#define RF_PDL_LAUNCH_NEXT() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#define RF_PREFETCH_L2(p) asm volatile("prefetch.global.L2 [%0];" ::"l"(p))
 #else
 #define RF_PDL_WAIT() ((void)0)
+#define RF_PDL_LAUNCH_NEXT() ((void)0)
+#define RF_PREFETCH_L2(p) ((void)(p))
 #endif
 
 /* k<<<grid, block, smem, st>>>(args...), with programmatic dependent
