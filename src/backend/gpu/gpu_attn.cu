@@ -51,8 +51,6 @@ static __global__ __launch_bounds__(ATT_THREADS) void rf_k_attention(
     const int32_t *__restrict__ btab, const int32_t *__restrict__ seq_row, const int32_t *__restrict__ pos,
     rf_attn_params p, float *__restrict__ out, int8_t *xq, float *xd)
 {
-    RF_PDL_WAIT();
-    RF_PDL_LAUNCH_NEXT();
     enum { DPL_MAX = ATT_MAX_HD / RF_WARP };
     __shared__ float sm_m[ATT_MAX_WARPS], sm_l[ATT_MAX_WARPS];
     __shared__ float sm_acc[ATT_MAX_WARPS][ATT_MAX_HD];
@@ -66,6 +64,17 @@ static __global__ __launch_bounds__(ATT_THREADS) void rf_k_attention(
     const int32_t *tab = btab + (int64_t)seq_row[t] * p.max_blocks;
     const int last = pos[t];
     const int first = p.window > 0 && last - p.window + 1 > 0 ? last - p.window + 1 : 0;
+    /* positions and block tables come from the host, not the predecessor:
+     * this warp's first two keys (earlier than the step's own, which the
+     * predecessor writes) head for L2 while it drains (vendor.h) */
+    for (int kpos = first + warp, k2 = 0; k2 < 2 && kpos < last; kpos += nw, k2++) {
+        const int64_t o = ((int64_t)tab[kpos / p.block_size] * p.block_size + kpos % p.block_size) * kv_dim +
+                          (int64_t)hk * hd + (d0 < hd ? d0 : 0);
+        RF_PREFETCH_L2(kp + o);
+        RF_PREFETCH_L2(vp + o);
+    }
+    RF_PDL_WAIT();
+    RF_PDL_LAUNCH_NEXT();
 
     float qv[DPL_MAX], acc[DPL_MAX];
 #pragma unroll

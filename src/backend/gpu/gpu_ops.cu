@@ -150,6 +150,7 @@ static __global__ void rf_k_rope(float *x, int n_head, float *x2, int n_head2, c
                                  const float *__restrict__ v, const int32_t *__restrict__ slots, int64_t n_copy)
 {
     RF_PDL_WAIT();
+    RF_PDL_LAUNCH_NEXT();
     const int64_t gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     const int kv_dim = n_head2 * head_dim;
     if (gid >= n_pairs_total) {

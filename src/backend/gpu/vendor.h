@@ -212,11 +212,12 @@ RF_DEV float rf_max32(float v)
  * the successor start right after the wait, with the products prefetching
  * their weights into L2 before theirs, measured no faster: 8B Q4_K_M
  * tg128 312 vs 335 t/s, 1B 999 vs 1004, H200.) */
-/* The small kernels that precede a product (RMSNorm, GLU, attention, the
- * 8-bit rounding pass: a few blocks) let it launch at once
- * (RF_PDL_LAUNCH_NEXT after their own wait), and the decode products touch
- * their first weight bytes (RF_PREFETCH_L2) before theirs: the first wave's
- * DRAM latency then overlaps the small kernel. The products themselves do
+/* The small kernels that precede a product or the attention (RMSNorm, GLU,
+ * attention, RoPE, the 8-bit rounding pass: a few blocks) let it launch at
+ * once (RF_PDL_LAUNCH_NEXT after their own wait), and the decode products
+ * touch their first weight bytes, the attention its first keys
+ * (RF_PREFETCH_L2), before theirs: the first wave's DRAM latency then
+ * overlaps the small kernel. The products themselves do
  * not let their successors in early (their blocks would take the SM slots
  * the product's later waves need). RF_PDL_WAIT still waits for the whole
  * predecessor and its writes, so results are unchanged. */
