@@ -208,10 +208,10 @@ RF_DEV float rf_max32(float v)
  * is scheduled while its predecessor in the stream drains, and waits for
  * that predecessor's results in RF_PDL_WAIT(), the first statement of every
  * kernel; only launch latency overlaps, results are unchanged. Elsewhere
- * (AMD, older NVIDIA) the wait is empty and launches are plain. (Letting
- * the successor start right after the wait, with the products prefetching
- * their weights into L2 before theirs, measured no faster: 8B Q4_K_M
- * tg128 312 vs 335 t/s, 1B 999 vs 1004, H200.) */
+ * (AMD, older NVIDIA) the wait is empty and launches are plain. (Every
+ * kernel letting its successor in right after its wait, with the products
+ * prefetching their whole weight rows into L2 before theirs, measured
+ * slower: 8B Q4_K_M tg128 312 vs 335 t/s, 1B 999 vs 1004, H200.) */
 /* The small kernels that precede a product or the attention (RMSNorm, GLU,
  * attention, RoPE, the 8-bit rounding pass: a few blocks) let it launch at
  * once (RF_PDL_LAUNCH_NEXT after their own wait), and the decode products
