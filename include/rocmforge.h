@@ -172,6 +172,12 @@ rf_status rf_seq_fork(rf_ctx *c, int src_seq, int dst_seq, int n_tokens,
                       rf_error *err);
 /* KV blocks in use / total, for metrics and leak checks. */
 void rf_ctx_kv_usage(const rf_ctx *c, int *blocks_used, int *blocks_total);
+/* Whether this context gives prompt and generated tokens different numerics
+ * (token roles, rf_batch: a GPU context that is deterministic). Then the KV
+ * of tokens fed as generated steps is not the KV the same tokens would get
+ * in a prompt, so a prefix cache that must not change results reuses only
+ * KV that prompt batches made. */
+bool rf_ctx_role_numerics(const rf_ctx *c);
 
 /* A batch: n_tokens entries; entry i appends token[i] to sequence seq[i] at
  * that sequence's next position. Entries of one sequence must be in order.

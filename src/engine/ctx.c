@@ -398,6 +398,11 @@ rf_status rf_decode(rf_ctx *c, const rf_batch *b, rf_error *err)
     return RF_OK;
 }
 
+bool rf_ctx_role_numerics(const rf_ctx *c)
+{
+    return c && c->be.ops->token_roles && c->p.deterministic;
+}
+
 const float *rf_get_logits(rf_ctx *c, int i)
 {
     if (!c || i < 0 || i >= c->n_last) return NULL;

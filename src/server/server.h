@@ -157,7 +157,7 @@ typedef struct srv_cache_entry {
     int seq;                    /* -1: empty */
     int32_t *tokens;            /* (n_ctx) tokens held in its KV */
     int n;
-    int n_prompt;               /* the leading tokens whose KV came from prompt batches */
+    int n_reuse;                /* the leading tokens later prompts may reuse (cache_put) */
     uint64_t last_use;
 } srv_cache_entry;
 

@@ -212,10 +212,11 @@ static bool cache_evict_one(srv_sched *s)
     return true;
 }
 
-/* Keeps seq (holding tokens[0..n), of which [0..n_prompt) were read as a
- * prompt) for later prefix reuse; takes ownership of seq. Entries the new
- * one covers entirely are dropped. */
-static void cache_put(srv_sched *s, int seq, const int32_t *tokens, int n, int n_prompt)
+/* Keeps seq (holding tokens[0..n), of which [0..n_reuse) may be reused:
+ * all of them, or where roles change numerics those read as a prompt) for
+ * later prefix reuse; takes ownership of seq. Entries the new one covers
+ * entirely are dropped. */
+static void cache_put(srv_sched *s, int seq, const int32_t *tokens, int n, int n_reuse)
 {
     srv_cache_entry *slot = NULL;
     for (int i = 0; i < s->n_cache; i++) {
@@ -231,7 +232,7 @@ static void cache_put(srv_sched *s, int seq, const int32_t *tokens, int n, int n
     slot->seq = seq;
     memcpy(slot->tokens, tokens, (size_t)n * sizeof *tokens);
     slot->n = n;
-    slot->n_prompt = n_prompt;
+    slot->n_reuse = n_reuse;
     slot->last_use = ++s->use_clock;
 }
 
@@ -248,7 +249,8 @@ static void slot_release(srv_sched *s, srv_slot *sl, bool retain)
 {
     if (sl->seq >= 0) {
         if (retain && s->n_cache > 0 && sl->job && !sl->job->embed && sl->n_hist >= s->kv_block)
-            cache_put(s, sl->seq, sl->hist, sl->n_hist, sl->job->n_prompt >= 2 ? sl->job->n_prompt : 0);
+            cache_put(s, sl->seq, sl->hist, sl->n_hist,
+                      !rf_ctx_role_numerics(s->ctx) ? sl->n_hist : sl->job->n_prompt >= 2 ? sl->job->n_prompt : 0);
         else
             rf_seq_close(s->ctx, sl->seq);
     }
@@ -296,10 +298,10 @@ static void slot_admit(srv_sched *s, srv_slot *sl, srv_job *j)
         for (int i = 0; i < s->n_cache; i++) {
             srv_cache_entry *e = &s->cache[i];
             if (e->seq < 0) continue;
-            /* only KV that a prompt batch made: the engine may give prompt
-             * and generated tokens different numerics (token roles), and a
-             * reply must not depend on what the cache held */
-            int n = common_prefix(e->tokens, e->n_prompt, j->prompt, j->n_prompt);
+            /* only KV that a prompt batch made where the engine gives prompt
+             * and generated tokens different numerics (token roles, on a
+             * GPU): a reply must not depend on what the cache held */
+            int n = common_prefix(e->tokens, e->n_reuse, j->prompt, j->n_prompt);
             if (n > best_n) { best_n = n; best = e; }
         }
     /* Keep at least one prompt token to decode (its logits start sampling),
