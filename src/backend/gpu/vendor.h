@@ -217,13 +217,20 @@ RF_DEV float rf_max32(float v)
  * once (RF_PDL_LAUNCH_NEXT after their own wait), and the decode products
  * touch their first weight bytes, the attention its first keys
  * (RF_PREFETCH_L2), before theirs: the first wave's DRAM latency then
- * overlaps the small kernel. The products themselves do
- * not let their successors in early (their blocks would take the SM slots
- * the product's later waves need). RF_PDL_WAIT still waits for the whole
- * predecessor and its writes, so results are unchanged. */
+ * overlaps the small kernel. Only a grid of at most RF_PDL_SMALL blocks
+ * (one wave: a decode step's) lets its successor in early: with 512
+ * RMSNorm rows (a prompt) it made the next products 44% slower (1B Q4_K_M
+ * pp512 in gpu_bench, H200), and the products never do. RF_PDL_WAIT still
+ * waits for the whole predecessor and its writes, so results are
+ * unchanged. */
+#define RF_PDL_SMALL 128
 #if defined(RF_GPU_VENDOR_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define RF_PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
-#define RF_PDL_LAUNCH_NEXT() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#define RF_PDL_LAUNCH_NEXT()                                                                            \
+    do {                                                                                                 \
+        if (gridDim.x * gridDim.y * gridDim.z <= RF_PDL_SMALL)                                           \
+            asm volatile("griddepcontrol.launch_dependents;" ::: "memory");                              \
+    } while (0)
 #define RF_PREFETCH_L2(p) asm volatile("prefetch.global.L2 [%0];" ::"l"(p))
 #else
 #define RF_PDL_WAIT() ((void)0)
