@@ -206,8 +206,9 @@ RF_DEV float rf_max32(float v)
 
 /* Programmatic dependent launch (NVIDIA sm_90+): a kernel launched with it
  * is scheduled while its predecessor in the stream drains, and waits for
- * that predecessor's results in RF_PDL_WAIT(), the first statement of every
- * kernel; only launch latency overlaps, results are unchanged. Elsewhere
+ * that predecessor's results in RF_PDL_WAIT(), which every kernel runs
+ * before it reads anything a kernel writes (weights, positions and block
+ * tables may come first); results are unchanged. Elsewhere
  * (AMD, older NVIDIA) the wait is empty and launches are plain. (Every
  * kernel letting its successor in right after its wait, with the products
  * prefetching their whole weight rows into L2 before theirs, measured
