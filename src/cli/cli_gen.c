@@ -281,9 +281,9 @@ int gen_run(gen_state *g, const int32_t *toks, int n_toks, int n_predict, bool i
     int last_n = 0;
     for (int i = 0, n; i < n_toks; i += n) {
         n = n_toks - i < g->n_batch ? n_toks - i : g->n_batch;
-        /* never leave a single token for the last pass: alone in its batch
-         * it would read as a generated step (token roles, rf_batch), not as
-         * the prompt it is */
+        /* never leave a single token for the last pass (with batches of 3
+         * or more): alone in its batch it would read as a generated step
+         * (token roles, rf_batch), not as the prompt it is */
         if (n_toks - i - n == 1 && n > 2) n--;
         rf_batch b = {n, toks + i, seqv, NULL};
         if (rf_decode(g->ctx, &b, &err)) {
