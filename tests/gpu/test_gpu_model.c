@@ -203,6 +203,28 @@ static float *run_positions(const char *path, rf_device_kind kind, const int32_t
     return out;
 }
 
+/* A transformers fixture's meta.txt (dir/meta.txt): sizes and up to 4096
+ * tokens. false: no such file. */
+static bool hf_meta(const char *dir, int *n_vocab, int *n_prompt, int *n_tokens, int32_t *tokens)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/meta.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    static char line[65536];
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "n_vocab ", 8)) *n_vocab = atoi(line + 8);
+        else if (!strncmp(line, "n_prompt ", 9)) *n_prompt = atoi(line + 9);
+        else if (!strncmp(line, "n_tokens ", 9)) *n_tokens = atoi(line + 9);
+        else if (!strncmp(line, "tokens ", 7)) {
+            char *p = line + 7;
+            for (int i = 0; i < 4096 && i < *n_tokens; i++) tokens[i] = (int32_t)strtol(p, &p, 10);
+        }
+    }
+    fclose(f);
+    return true;
+}
+
 static void hf_compare(const char *family, const char *how, const float *lg_gpu, const float *lg_cpu,
                        const float *want, int n_tokens, int n_vocab, double tol)
 {
@@ -241,28 +263,15 @@ static void test_hf(const char *src, const char *family, int *ran)
 {
     char dir[1024], path[1200];
     snprintf(dir, sizeof dir, "%s/tests/fixtures/hf/%s", src, family);
-    snprintf(path, sizeof path, "%s/meta.txt", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) return;
     int n_vocab = 0, n_prompt = 0, n_tokens = 0;
     static int32_t tokens[4096];
-    char line[65536];
-    while (fgets(line, sizeof line, f)) {
-        if (!strncmp(line, "n_vocab ", 8)) n_vocab = atoi(line + 8);
-        else if (!strncmp(line, "n_prompt ", 9)) n_prompt = atoi(line + 9);
-        else if (!strncmp(line, "n_tokens ", 9)) n_tokens = atoi(line + 9);
-        else if (!strncmp(line, "tokens ", 7)) {
-            char *p = line + 7;
-            for (int i = 0; i < 4096 && i < n_tokens; i++) tokens[i] = (int32_t)strtol(p, &p, 10);
-        }
-    }
-    fclose(f);
+    if (!hf_meta(dir, &n_vocab, &n_prompt, &n_tokens, tokens)) return;
     if (n_vocab <= 0 || n_prompt <= 0 || n_tokens < n_prompt || n_tokens > 4096) {
         CHECKF(0, "%s: bad meta.txt", family);
         return;
     }
     snprintf(path, sizeof path, "%s/logits.f32", dir);
-    f = fopen(path, "rb");
+    FILE *f = fopen(path, "rb");
     if (!f) return;
     float *want = malloc(sizeof(float) * (size_t)n_tokens * n_vocab);
     size_t got = fread(want, sizeof(float), (size_t)n_tokens * n_vocab, f);
@@ -365,29 +374,18 @@ static int role_same(const role_run *a, const role_run *b, int k, int p0, int p1
 
 static void test_roles(const char *src, const char *family, int *ran)
 {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/tests/fixtures/hf/%s/meta.txt", src, family);
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    int n_vocab = 0, n_tokens = 0;
+    char dir[1024], path[1200];
+    snprintf(dir, sizeof dir, "%s/tests/fixtures/hf/%s", src, family);
+    int n_vocab = 0, n_prompt = 0, n_tokens = 0;
     static int32_t tokens[4096];
-    char line[65536];
-    while (fgets(line, sizeof line, f)) {
-        if (!strncmp(line, "n_vocab ", 8)) n_vocab = atoi(line + 8);
-        else if (!strncmp(line, "n_tokens ", 9)) n_tokens = atoi(line + 9);
-        else if (!strncmp(line, "tokens ", 7)) {
-            char *p = line + 7;
-            for (int i = 0; i < 4096 && i < n_tokens; i++) tokens[i] = (int32_t)strtol(p, &p, 10);
-        }
-    }
-    fclose(f);
+    if (!hf_meta(dir, &n_vocab, &n_prompt, &n_tokens, tokens)) return;
     /* three sequences: X the fixture's tokens, Y and Z its tokens rotated */
     const int N = n_tokens < 72 ? n_tokens : 72;
     if (n_vocab <= 0 || N < 40) { CHECKF(0, "%s: meta.txt too short for the roles test", family); return; }
     static int32_t ty[4096], tz[4096];
     for (int i = 0; i < N; i++) { ty[i] = tokens[(i + 17) % N]; tz[i] = tokens[(i + 29) % N]; }
     const int32_t *toks[3] = {tokens, ty, tz};
-    snprintf(path, sizeof path, "%s/tests/fixtures/hf/%s/model.gguf", src, family);
+    snprintf(path, sizeof path, "%s/model.gguf", dir);
     rf_model *m = load(path, RF_DEVICE_GPU);
     if (!m) return;
     (*ran)++;
