@@ -69,7 +69,7 @@ fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
   echo "== GPU benchmark (synthetic weights on model shapes)"
   ./$B/tests/gpu/gpu_bench "$@" 2>&1 | tee "$OUT/bench.txt"
-  echo "== end to end: rocmforge synth + rocmforge bench (pp512, tg128) on the GPU"
+  echo "== end to end: rocmforge synth + rocmforge bench (pp512, tg128, tg128 at depth 4096) on the GPU"
   tmpm=${TMPDIR:-/tmp}/rf-gpu-bench.gguf
   for spec in ${RF_E2E:-llama-3.2-1b:Q4_K_M llama-3.2-1b:Q8_0 llama-3.2-1b:F16 llama-3-8b:Q4_K_M llama-3-8b:Q4_0 llama-3-8b:Q8_0}; do
     shape=${spec%%:*} type=${spec##*:}
@@ -77,6 +77,8 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
     if ./$B/rocmforge synth --arch llama --shape "$shape" --type "$type" -o "$tmpm" -q >>"$OUT/bench_e2e.log" 2>&1; then
       echo "-- $shape $type (synth $(( $(date +%s) - t0 )) s)" | tee -a "$OUT/bench_e2e.txt"
       ./$B/rocmforge bench -m "$tmpm" -p 512 -n 128 -r 3 2>>"$OUT/bench_e2e.log" | tee -a "$OUT/bench_e2e.txt"
+      ./$B/rocmforge bench -m "$tmpm" -p 0 -n 128 -d "${RF_DEPTH:-4096}" -r 3 2>>"$OUT/bench_e2e.log" |
+        grep tg128 | tee -a "$OUT/bench_e2e.txt"
       echo "   --no-deterministic (numerics by batch size instead of by token role; not batch invariant):" |
         tee -a "$OUT/bench_e2e.txt"
       ./$B/rocmforge bench -m "$tmpm" -p 512 -n 0 -r 3 --no-deterministic 2>>"$OUT/bench_e2e.log" |

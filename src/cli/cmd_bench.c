@@ -1,9 +1,13 @@
-/* cmd_bench.c — `rocmforge bench -m FILE [-p 512] [-n 128] [-r 5] [-t N]
- * [--json]`: prompt-processing and generation speed, llama-bench style.
+/* cmd_bench.c — `rocmforge bench -m FILE [-p 512] [-n 128] [-d 0] [-r 5]
+ * [-t N] [--json]`: prompt-processing and generation speed, llama-bench
+ * style.
  *
  * ppN: N tokens decoded as one batch into an empty sequence. tgN: N tokens
  * decoded one at a time into an empty sequence (each step is a real decode
  * with logits, as in generation; tokens are random, sampling is excluded).
+ * With -d D (llama-bench's depth), each run's sequence first holds D
+ * tokens, decoded untimed as prompt batches: "pp512 @ d4096", "tg128 @
+ * d4096", the speed at that context length.
  * One warm-up run, then -r timed repetitions; the report is mean ± standard
  * deviation of tokens/s over the repetitions. --json prints an array of
  * results with llama-bench's field names where they exist.
@@ -26,6 +30,7 @@ static void usage(FILE *f)
                "  -m, --model FILE   GGUF model (default: $RF_MODEL or models/stories260K.gguf)\n"
                "  -p N               prompt tokens for the pp test (default 512; 0 = skip)\n"
                "  -n N               generated tokens for the tg test (default 128; 0 = skip)\n"
+               "  -d N               context depth: tokens already in the sequence before each test (default 0)\n"
                "  -r N               repetitions (default 5)\n"
                "  -t N               CPU threads (default: all cores)\n"
                "  --json             print the results as a JSON array\n%s", cli_device_opts_help);
@@ -52,7 +57,7 @@ static void file_facts(const char *path, const char **type, uint64_t *size)
 }
 
 /* One timed run of a test; returns tokens/s or a negative value on error. */
-static double run_once(rf_ctx *c, int n_vocab, int n_tok, bool batched, uint64_t *rng)
+static double run_once(rf_ctx *c, int n_vocab, int n_tok, bool batched, int depth, int n_batch, uint64_t *rng)
 {
     int seq;
     rf_error err = {0};
@@ -60,20 +65,26 @@ static double run_once(rf_ctx *c, int n_vocab, int n_tok, bool batched, uint64_t
         fprintf(stderr, "rocmforge bench: %s\n", err.msg);
         return -1;
     }
-    int32_t *tok = malloc((size_t)n_tok * sizeof *tok), *sq = malloc((size_t)n_tok * sizeof *sq);
-    for (int i = 0; i < n_tok; i++) {
+    const int n_all = depth + n_tok;
+    int32_t *tok = malloc((size_t)n_all * sizeof *tok), *sq = malloc((size_t)n_all * sizeof *sq);
+    for (int i = 0; i < n_all; i++) {
         *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
         tok[i] = (int32_t)((*rng >> 33) % (uint64_t)n_vocab);
         sq[i] = seq;
     }
-    double t0 = rf_time_now();
     rf_status st = RF_OK;
-    if (batched) {
-        rf_batch b = {n_tok, tok, sq, NULL};
+    for (int d0 = 0; d0 < depth && !st; d0 += n_batch) { /* the depth, untimed, as prompt batches */
+        rf_batch b = {depth - d0 < n_batch ? depth - d0 : n_batch, tok + d0, sq, NULL};
+        st = rf_decode(c, &b, &err);
+    }
+    const int32_t *tt = tok + depth;
+    double t0 = rf_time_now();
+    if (!st && batched) {
+        rf_batch b = {n_tok, tt, sq, NULL};
         st = rf_decode(c, &b, &err);
     } else {
         for (int i = 0; i < n_tok && !st; i++) {
-            rf_batch b = {1, tok + i, sq, NULL};
+            rf_batch b = {1, tt + i, sq, NULL};
             st = rf_decode(c, &b, &err);
         }
     }
@@ -91,7 +102,7 @@ static double run_once(rf_ctx *c, int n_vocab, int n_tok, bool batched, uint64_t
 int cmd_bench(int argc, char **argv)
 {
     const char *path = NULL;
-    int n_pp = 512, n_tg = 128, reps = 5, threads = 0;
+    int n_pp = 512, n_tg = 128, reps = 5, threads = 0, depth = 0;
     bool json = false;
     cli_device_opts dev;
     cli_device_opts_init(&dev);
@@ -113,6 +124,7 @@ int cmd_bench(int argc, char **argv)
             continue;
         } else if (!strcmp(a, "-p")) target = &n_pp;
         else if (!strcmp(a, "-n")) target = &n_tg;
+        else if (!strcmp(a, "-d") || !strcmp(a, "--n-depth")) target = &depth;
         else if (!strcmp(a, "-r")) target = &reps;
         else if (!strcmp(a, "-t")) target = &threads;
         else {
@@ -146,8 +158,8 @@ int cmd_bench(int argc, char **argv)
     rf_model_get_info(m, &info);
     rf_ctx_params cp = rf_ctx_default_params();
     cli_device_opts_apply_ctx(&dev, &cp);
-    cp.n_ctx = (n_pp > n_tg ? n_pp : n_tg) + 16;
-    cp.n_batch = n_pp > 0 ? n_pp : 1;
+    cp.n_ctx = depth + (n_pp > n_tg ? n_pp : n_tg) + 16;
+    cp.n_batch = n_pp > 0 ? n_pp : depth > 0 ? (depth < 512 ? depth : 512) : 1;
     rf_ctx *c = NULL;
     if (rf_ctx_create(m, &cp, &c, &err)) {
         fprintf(stderr, "rocmforge bench: %s\n", err.msg);
@@ -163,10 +175,10 @@ int cmd_bench(int argc, char **argv)
 
     json_t *arr = json_array();
     if (!json) {
-        printf("| %-24s | %-6s | %10s | %8s | %-7s | %7s | %8s | %20s |\n", "model", "type", "size", "params", "backend",
+        printf("| %-24s | %-6s | %10s | %8s | %-7s | %7s | %13s | %20s |\n", "model", "type", "size", "params", "backend",
                "threads", "test", "t/s");
-        printf("| %.24s | %.6s | %.10s | %.8s | %.7s | %.7s | %.8s | %.20s |\n", "------------------------", "------",
-               "----------", "--------", "-------", "-------", "--------", "--------------------");
+        printf("| %.24s | %.6s | %.10s | %.8s | %.7s | %.7s | %.13s | %.20s |\n", "------------------------", "------",
+               "----------", "--------", "-------", "-------", "-------------", "--------------------");
     }
     uint64_t rng = 0x9e3779b97f4a7c15ull;
     int rc = 0;
@@ -174,10 +186,10 @@ int cmd_bench(int argc, char **argv)
         int n = test == 0 ? n_pp : n_tg;
         if (n <= 0) continue;
         bool batched = test == 0;
-        if (run_once(c, info.n_vocab, n, batched, &rng) < 0) { rc = 1; break; } /* warm-up */
+        if (run_once(c, info.n_vocab, n, batched, depth, cp.n_batch, &rng) < 0) { rc = 1; break; } /* warm-up */
         double sum = 0, sum2 = 0;
         for (int r = 0; r < reps; r++) {
-            double ts = run_once(c, info.n_vocab, n, batched, &rng);
+            double ts = run_once(c, info.n_vocab, n, batched, depth, cp.n_batch, &rng);
             if (ts < 0) { rc = 1; break; }
             sum += ts;
             sum2 += ts * ts;
@@ -187,7 +199,8 @@ int cmd_bench(int argc, char **argv)
         double var = reps > 1 ? (sum2 - sum * sum / reps) / (reps - 1) : 0;
         double sd = var > 0 ? sqrt(var) : 0;
         char name[32];
-        snprintf(name, sizeof name, "%s%d", batched ? "pp" : "tg", n);
+        if (depth > 0) snprintf(name, sizeof name, "%s%d @ d%d", batched ? "pp" : "tg", n, depth);
+        else snprintf(name, sizeof name, "%s%d", batched ? "pp" : "tg", n);
         if (json) {
             json_t *o = json_object();
             json_object_set_new(o, "model", json_string(base));
@@ -201,6 +214,7 @@ int cmd_bench(int argc, char **argv)
             json_object_set_new(o, "test", json_string(name));
             json_object_set_new(o, "n_prompt", json_integer(batched ? n : 0));
             json_object_set_new(o, "n_gen", json_integer(batched ? 0 : n));
+            json_object_set_new(o, "n_depth", json_integer(depth));
             json_object_set_new(o, "repetitions", json_integer(reps));
             json_object_set_new(o, "avg_ts", json_real(avg));
             json_object_set_new(o, "stddev_ts", json_real(sd));
@@ -213,7 +227,7 @@ int cmd_bench(int argc, char **argv)
             else if (info.n_params >= 1000000ull) snprintf(ps, sizeof ps, "%.2f M", info.n_params / 1e6);
             else snprintf(ps, sizeof ps, "%.2f K", info.n_params / 1e3);
             snprintf(ts, sizeof ts, "%.2f ± %.2f", avg, sd);
-            printf("| %-24.24s | %-6s | %10s | %8s | %-7s | %7d | %8s | %20s |\n", base, type, sz, ps, info.backend,
+            printf("| %-24.24s | %-6s | %10s | %8s | %-7s | %7d | %13s | %20s |\n", base, type, sz, ps, info.backend,
                    n_threads, name, ts);
             fflush(stdout);
         }

@@ -2,7 +2,8 @@
 """engine_cli_bench.py — `rocmforge bench --json` reports one pp and one tg
 result with llama-bench's fields, consistent with the file (SOURCES.md: the
 file is all F32, so size = 4 * params and size is the file minus its
-header), with positive speeds; a bad option value is refused."""
+header), with positive speeds; -d names its tests as llama-bench does; a bad
+option value is refused."""
 import json
 import os
 import subprocess
@@ -36,6 +37,21 @@ for x in res:
         fails += 1
     if not (x["avg_ts"] > 0 and x["stddev_ts"] >= 0 and x["threads"] == 1):
         print("numbers: %s" % x)
+        fails += 1
+# -d: llama-bench's depth: every test runs with that many tokens already in
+# the sequence, named "pp16 @ d48" as llama-bench names it
+r = subprocess.run([rf, "bench", "-m", model, "-p", "16", "-n", "8", "-d", "48", "-r", "1", "-t", "1", "--json"],
+                   capture_output=True, text=True, timeout=300)
+if r.returncode != 0:
+    print("bench -d exit %d: %s" % (r.returncode, r.stderr))
+    fails += 1
+else:
+    res = json.loads(r.stdout)
+    if [(x["test"], x.get("n_depth")) for x in res] != [("pp16 @ d48", 48), ("tg8 @ d48", 48)]:
+        print("depth tests: %s" % [(x["test"], x.get("n_depth")) for x in res])
+        fails += 1
+    if not all(x["avg_ts"] > 0 for x in res):
+        print("depth numbers: %s" % res)
         fails += 1
 r = subprocess.run([rf, "bench", "-m", model, "-r", "0"], capture_output=True, text=True, timeout=60)
 if r.returncode != 2:
