@@ -30,7 +30,7 @@ static void usage(FILE *f)
                "  -m, --model FILE   GGUF model (default: $RF_MODEL or models/stories260K.gguf)\n"
                "  -p N               prompt tokens for the pp test (default 512; 0 = skip)\n"
                "  -n N               generated tokens for the tg test (default 128; 0 = skip)\n"
-               "  -d N               context depth: tokens already in the sequence before each test (default 0)\n"
+               "  -d, --n-depth N    context depth: tokens already in the sequence before each test (default 0)\n"
                "  -r N               repetitions (default 5)\n"
                "  -t N               CPU threads (default: all cores)\n"
                "  --json             print the results as a JSON array\n%s", cli_device_opts_help);
