@@ -312,7 +312,7 @@ rf_status rf_decode(rf_ctx *c, const rf_batch *b, rf_error *err)
      * sequence's tokens keep theirs), and the backend gives each role its
      * own numerics: a token's bits then depend on its role and its own
      * sequence, never on what else shares the batch. */
-    const bool roles = c->be.ops->token_roles && c->p.deterministic;
+    const bool roles = rf_ctx_role_numerics(c);
     int n_prompt = 0;
     if (roles) {
         for (int i = 0; i < n; i++) c->seq_new[b->seq[i]]++;
