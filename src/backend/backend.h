@@ -89,6 +89,17 @@ typedef struct rf_attn_params {
     rf_type kv_type;       /* RF_TYPE_F16 or RF_TYPE_F32 */
 } rf_attn_params;
 
+/* A backend may split a generated token's attention over up to
+ * RF_ATTN_SPLITS chunks of its keys, each leaving a partial state (head_dim
+ * accumulators, a max and a sum) that the last chunk merges: the scratch
+ * for row_heads (rows x query heads) at once, and a counter per row head.
+ * The context's memory plan counts it (reserve_attn). */
+#define RF_ATTN_SPLITS 16
+static inline uint64_t rf_attn_split_bytes(uint64_t row_heads, uint64_t head_dim)
+{
+    return row_heads * (RF_ATTN_SPLITS * (head_dim + 2) * 4 + 4);
+}
+
 /* The host sampler's logit adjustments for a greedy pick on the device
  * (sampler.c defines them): each (pen_tok[i], pen_cnt[i]) of the penalty
  * window, tokens unique, gets l = l <= 0 ? l * repeat : l / repeat, then
@@ -115,6 +126,10 @@ typedef struct rf_backend_ops {
      * weight in ws (scratch for quantized activations). Called once per
      * context. */
     rf_status (*reserve)(void *ctx, const rf_bweight *const *ws, int n_w, int n_tok, rf_error *err);
+    /* Optional: room for the attention of up to n_rows generated tokens at
+     * once split over chunks of their keys (rf_attn_split_bytes). Without
+     * it, or for more rows, each (token, head) takes one pass. */
+    rf_status (*reserve_attn)(void *ctx, int n_rows, int n_head, int head_dim, rf_error *err);
 
     /* out (n, w->n_cols) = rows ids[i] of w, times scale. ids: device, (n). */
     rf_status (*get_rows)(void *ctx, const rf_bweight *w, const int32_t *ids, int n, float scale, float *out, rf_error *err);

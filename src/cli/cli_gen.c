@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -16,7 +17,11 @@ const char cli_device_opts_help[] =
     "      --no-deterministic on a GPU, numerics by batch size instead of by token role: batches of\n"
     "                         12+ tokens (many sequences' steps too) on the matrix units, so a\n"
     "                         token's result then depends on its batch (default: prompts there,\n"
-    "                         generated steps on the decode kernels, whatever the batch)\n";
+    "                         generated steps on the decode kernels, whatever the batch)\n"
+    "      -ctk, --cache-type-k T  KV cache type, f32 or f16 (default: f32); F16 halves the\n"
+    "      -ctv, --cache-type-v T  cache's memory and what long-context attention reads,\n"
+    "                         at ~3e-4 relative error in the logits (llama.cpp's default);\n"
+    "                         K and V take one type\n";
 
 void cli_device_opts_init(cli_device_opts *d)
 {
@@ -24,6 +29,7 @@ void cli_device_opts_init(cli_device_opts *d)
     d->index = 0;
     d->n_gpu_layers = -1;
     d->deterministic = rf_ctx_default_params().deterministic;
+    d->kv_f16_k = d->kv_f16_v = rf_ctx_default_params().kv_f16;
 }
 
 int cli_device_opts_parse(cli_device_opts *d, int argc, char **argv, int *i)
@@ -37,6 +43,19 @@ int cli_device_opts_parse(cli_device_opts *d, int argc, char **argv, int *i)
     }
     if (!strcmp(a, "--no-deterministic") || !strcmp(a, "--deterministic")) {
         d->deterministic = a[2] == 'd';
+        return 1;
+    }
+    const bool ctk = !strcmp(a, "-ctk") || !strcmp(a, "--cache-type-k");
+    if (ctk || !strcmp(a, "-ctv") || !strcmp(a, "--cache-type-v")) {
+        bool f16;
+        if (v && (!strcasecmp(v, "f16") || !strcasecmp(v, "f32"))) {
+            f16 = !strcasecmp(v, "f16");
+        } else {
+            fprintf(stderr, "rocmforge: %s %s: the KV cache types are f32 and f16\n", a, v ? v : "(missing)");
+            return -1;
+        }
+        *(ctk ? &d->kv_f16_k : &d->kv_f16_v) = f16;
+        (*i)++;
         return 1;
     }
     if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers")) target = &d->n_gpu_layers;
@@ -61,10 +80,19 @@ void cli_device_opts_apply(const cli_device_opts *d, rf_model_params *mp)
     if (d->kind == RF_DEVICE_AUTO && d->index != 0) mp->device_kind = RF_DEVICE_GPU; /* --device asks for a GPU */
 }
 
-void cli_device_opts_apply_ctx(const cli_device_opts *d, rf_ctx_params *cp)
+int cli_device_opts_apply_ctx(const cli_device_opts *d, rf_ctx_params *cp)
 {
     cp->deterministic = d->deterministic;
+    if (d->kv_f16_k != d->kv_f16_v) {
+        fprintf(stderr, "rocmforge: the KV cache keeps K and V in one type: -ctk %s and -ctv %s differ\n",
+                d->kv_f16_k ? "f16" : "f32", d->kv_f16_v ? "f16" : "f32");
+        return -1;
+    }
+    cp->kv_f16 = d->kv_f16_k;
+    return 0;
 }
+
+const char *cli_device_opts_kv_type(const cli_device_opts *d) { return d->kv_f16_k ? "f16" : "f32"; }
 
 void gen_opts_init(gen_opts *o)
 {
@@ -215,7 +243,10 @@ int gen_setup(gen_state *g, const gen_opts *o)
         return 1;
     }
     rf_ctx_params cp = rf_ctx_default_params();
-    cli_device_opts_apply_ctx(&o->dev, &cp);
+    if (cli_device_opts_apply_ctx(&o->dev, &cp)) {
+        gen_teardown(g);
+        return 2;
+    }
     cp.n_ctx = o->n_ctx;
     cp.n_batch = o->n_batch;
     cp.n_threads = o->n_threads;

@@ -17,16 +17,22 @@ typedef struct cli_device_opts {
     int index;                /* --device N */
     int n_gpu_layers;         /* -ngl N; -1 = all */
     bool deterministic;       /* false: --no-deterministic */
+    bool kv_f16_k, kv_f16_v;  /* -ctk / -ctv f16 (the context keeps K and V in one type) */
 } cli_device_opts;
 
 void cli_device_opts_init(cli_device_opts *d);
-/* Parses --cpu, -ngl/--n-gpu-layers N, --device N, --no-deterministic at argv[*i]: returns 1
+/* Parses --cpu, -ngl/--n-gpu-layers N, --device N, --no-deterministic,
+ * -ctk/--cache-type-k and -ctv/--cache-type-v TYPE at argv[*i]: returns 1
  * when consumed (advancing *i past a value), 0 when not a device option,
  * -1 on a bad value (message printed). */
 int cli_device_opts_parse(cli_device_opts *d, int argc, char **argv, int *i);
 void cli_device_opts_apply(const cli_device_opts *d, rf_model_params *mp);
-/* The context side of the options (--no-deterministic). */
-void cli_device_opts_apply_ctx(const cli_device_opts *d, rf_ctx_params *cp);
+/* The context side of the options (--no-deterministic, the KV cache type):
+ * 0, or -1 with a message printed when they cannot be honoured (K and V in
+ * different types). */
+int cli_device_opts_apply_ctx(const cli_device_opts *d, rf_ctx_params *cp);
+/* "f16" or "f32": the KV cache type the options ask for */
+const char *cli_device_opts_kv_type(const cli_device_opts *d);
 extern const char cli_device_opts_help[];
 
 typedef struct gen_opts {

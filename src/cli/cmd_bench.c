@@ -157,7 +157,10 @@ int cmd_bench(int argc, char **argv)
     rf_model_info info;
     rf_model_get_info(m, &info);
     rf_ctx_params cp = rf_ctx_default_params();
-    cli_device_opts_apply_ctx(&dev, &cp);
+    if (cli_device_opts_apply_ctx(&dev, &cp)) {
+        rf_model_free(m);
+        return 2;
+    }
     cp.n_ctx = depth + (n_pp > n_tg ? n_pp : n_tg) + 16;
     cp.n_batch = n_pp > 0 ? n_pp : depth > 0 ? (depth < 512 ? depth : 512) : 1;
     rf_ctx *c = NULL;
@@ -211,6 +214,8 @@ int cmd_bench(int argc, char **argv)
             json_object_set_new(o, "backend", json_string(info.backend));
             json_object_set_new(o, "threads", json_integer(n_threads));
             json_object_set_new(o, "deterministic", json_boolean(dev.deterministic));
+            json_object_set_new(o, "type_k", json_string(cli_device_opts_kv_type(&dev)));
+            json_object_set_new(o, "type_v", json_string(cli_device_opts_kv_type(&dev)));
             json_object_set_new(o, "test", json_string(name));
             json_object_set_new(o, "n_prompt", json_integer(batched ? n : 0));
             json_object_set_new(o, "n_gen", json_integer(batched ? 0 : n));

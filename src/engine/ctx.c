@@ -150,7 +150,11 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
         uint64_t wmax = E * (F > qd ? F : qd);
         if (E * V > wmax) wmax = E * V;
         const uint64_t wh = 2 * (wmax < ((uint64_t)1 << 26) ? wmax : ((uint64_t)1 << 26));
-        const uint64_t need = kv_total + act + small + B * widest * 3 + B * widest / 8 + wh;
+        /* the split attention of up to n_seq_max generated tokens at once */
+        const uint64_t att = c->be.ops->reserve_attn
+                                 ? rf_attn_split_bytes((uint64_t)p.n_seq_max * hp->n_head, (uint64_t)hp->head_dim)
+                                 : 0;
+        const uint64_t need = kv_total + act + small + B * widest * 3 + B * widest / 8 + wh + att;
         size_t fr = 0, tot = 0;
         st = c->be.ops->mem_info(c->be.ctx, &fr, &tot, err);
         if (st == RF_OK && need > (uint64_t)fr)
@@ -159,7 +163,7 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
                         "memory (KV cache %.1f MiB, activations and logits %.1f MiB, scratch %.1f MiB), but %s has "
                         "%.1f MiB free of %.1f MiB: use a smaller context (-c) or batch, or run on the CPU (--cpu)",
                         p.n_ctx, p.n_seq_max, p.n_batch, need / 1048576.0, kv_total / 1048576.0, act / 1048576.0,
-                        (small + B * widest * 3 + B * widest / 8 + wh) / 1048576.0,
+                        (small + B * widest * 3 + B * widest / 8 + wh + att) / 1048576.0,
                         c->be.ops->device_name ? c->be.ops->device_name(c->be.ctx) : c->be.ops->name,
                         fr / 1048576.0, tot / 1048576.0);
         if (st) {
@@ -226,6 +230,8 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
         }
         st = c->be.ops->reserve(c->be.ctx, ws, n_w, p.n_batch, err);
         free(ws);
+        if (st == RF_OK && c->be.ops->reserve_attn)
+            st = c->be.ops->reserve_attn(c->be.ctx, p.n_seq_max, hp->n_head, hp->head_dim, err);
         if (st) goto fail;
     }
     kv_init(c, err);

@@ -116,7 +116,6 @@ int cmd_serve(int argc, char **argv)
     o->idle_timeout_s = 60;
     o->request_timeout_s = 600;
     o->grace_s = 10;
-    o->deterministic = rf_ctx_default_params().deterministic;
     srv_limits_default(&o->lim);
     char *key_from_file = NULL;
     int max_body = (int)o->max_body;
@@ -151,8 +150,6 @@ int cmd_serve(int argc, char **argv)
         else if (!strcmp(a, "--timeout")) { NEEDV(); if (parse_int(a, v, 1, 1 << 24, &o->request_timeout_s)) return 2; }
         else if (!strcmp(a, "--idle-timeout")) { NEEDV(); if (parse_int(a, v, 1, 1 << 24, &o->idle_timeout_s)) return 2; }
         else if (!strcmp(a, "--grace")) { NEEDV(); if (parse_int(a, v, 0, 3600, &o->grace_s)) return 2; }
-        else if (!strcmp(a, "--deterministic")) o->deterministic = true;
-        else if (!strcmp(a, "--no-deterministic")) o->deterministic = false;
         else if (OPT("-v", "--verbose")) o->verbose = true;
         else {
             fprintf(stderr, "rocmforge serve: unknown option '%s'\n", a);
@@ -161,6 +158,13 @@ int cmd_serve(int argc, char **argv)
         }
 #undef OPT
 #undef NEEDV
+    }
+    {
+        /* the context side of the device options: numerics, KV cache type */
+        rf_ctx_params cp = rf_ctx_default_params();
+        if (cli_device_opts_apply_ctx(&dev, &cp)) return 2;
+        o->deterministic = cp.deterministic;
+        o->kv_f16 = cp.kv_f16;
     }
     if (!o->model_path) {
         fprintf(stderr, "rocmforge serve: -m FILE is required\n");
@@ -222,8 +226,9 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     srv.ready = 1;
-    fprintf(stderr, "rocmforge serve: ready: model '%s' (%s, %s), %d slots x %d tokens\n",
-            srv.model_id, info.arch, info.backend, o->n_parallel, o->n_ctx);
+    fprintf(stderr, "rocmforge serve: ready: model '%s' (%s, %s), %d slots x %d tokens, KV cache %s, %s numerics\n",
+            srv.model_id, info.arch, info.backend, o->n_parallel, o->n_ctx, o->kv_f16 ? "f16" : "f32",
+            o->deterministic ? "batch-invariant" : "batch-size");
 
     /* Wait for SIGTERM/SIGINT. */
     for (;;) {

@@ -5,6 +5,7 @@ scripts/fixtures/llamacpp/gen_greedy.sh), and the plain mode streams text
 that ends with the timing line on stderr."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -87,6 +88,28 @@ if j.get("stop") != "context_full" or len(j.get("prompt_tokens", [])) + len(j.ge
         j["tokens"] != cases[0]["gen"][:16]:
     print("generation into a full context: %r %r" % (r.returncode, r.stdout[:300]))
     fails += 1
+# -ctk/-ctv f16: the KV cache in F16, half the bytes of the default F32 in the
+# memory plan, and llama.cpp's greedy tokens still (it keeps F16 KV itself by
+# default; on this model the rounding moves no argmax in 20 steps)
+def kv_plan(args):
+    r = subprocess.run([rf, "run", "-m", model, "-p", cases[0]["prompt"], "-n", "20", "--temp", "0", "-t", "1",
+                        "--json", "-v", "-c", "4096"] + args, capture_output=True, text=True, timeout=60)
+    m = re.search(r"KV cache ([0-9.]+) MiB \(.*?, (F16|F32)\)", r.stderr)
+    toks = json.loads(r.stdout)["tokens"] if r.returncode == 0 else None
+    return r, (float(m.group(1)), m.group(2)) if m else None, toks
+r32, p32, t32 = kv_plan([])
+r16, p16, t16 = kv_plan(["-ctk", "f16", "-ctv", "f16"])
+if not p32 or not p16 or p32[1] != "F32" or p16[1] != "F16" or abs(p16[0] * 2 - p32[0]) > 0.11:
+    print("-ctk/-ctv f16: memory plans %r vs %r (%r)" % (p16, p32, r16.stderr[-300:]))
+    fails += 1
+if t16 != cases[0]["gen"][:20] or t32 != cases[0]["gen"][:20]:
+    print("-ctk/-ctv f16: tokens %r / %r vs llama.cpp %r" % (t16, t32, cases[0]["gen"][:20]))
+    fails += 1
+for args, want in ((["-ctk", "q8_0"], "f32 and f16"), (["-ctk", "f16"], "one type")):
+    r = subprocess.run([rf, "run", "-m", model, "-p", "x", "-n", "1"] + args, capture_output=True, text=True, timeout=60)
+    if r.returncode == 0 or want not in r.stderr:
+        print("%s: exit %d, stderr %r (wants %r)" % (" ".join(args), r.returncode, r.stderr[-200:], want))
+        fails += 1
 # `devices` names the CPU kernel variant in use; RF_CPU_ISA=scalar selects that one
 for env, want in ((None, ("scalar", "avx2", "avx512", "amx", "neon")), ("scalar", ("scalar",))):
     e = dict(os.environ)

@@ -796,6 +796,114 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
     rf_gpu_free(G, d_q); rf_gpu_free(G, d_out); rf_gpu_free(G, d_btab); rf_gpu_free(G, d_pos); rf_gpu_free(G, d_seq);
 }
 
+/* Generated tokens (one query per sequence, at its last position) over
+ * long contexts take the split kernel on the step path: keys in chunks over
+ * several blocks, merged by the last. Against the CPU's attention; a
+ * query's bits are the same alone as in the batch (the chunks depend on its
+ * own key count only, and a head's sums not on how many query heads share its
+ * block: 1 alone, 4 in an 18-row batch of 32 heads); its 8-bit output is
+ * the product's own rounding. */
+static void test_attention_split_case(int n_head, int n_head_kv, int hd, float softcap, int window, rf_type kvt)
+{
+    enum { NS = 6, BS = 16, MAXB = 160 };
+    const int lens[NS] = {1, 127, 129, 700, 2047, 2500}; /* one chunk; 2, 6, 16 and 16 chunks */
+    const size_t es = kvt == RF_TYPE_F16 ? 2 : 4;
+    const int kv_dim = n_head_kv * hd, n_blocks = NS * MAXB;
+    const size_t pool = (size_t)n_blocks * BS * kv_dim;
+    uint8_t *kp = calloc(pool, es), *vp = calloc(pool, es);
+    int32_t *btab = malloc(sizeof(int32_t) * NS * MAXB), *perm = malloc(sizeof(int32_t) * n_blocks);
+    for (int i = 0; i < n_blocks; i++) perm[i] = i;
+    for (int i = n_blocks - 1; i > 0; i--) {
+        int j = (int)(rng_u32() % (uint32_t)(i + 1)), tmp = perm[i];
+        perm[i] = perm[j];
+        perm[j] = tmp;
+    }
+    for (int i = 0; i < NS * MAXB; i++) btab[i] = perm[i];
+    /* every key of every sequence: random K and V rows written into the pools */
+    int n_keys = 0;
+    for (int s = 0; s < NS; s++) n_keys += lens[s];
+    int32_t *slots = malloc(sizeof(int32_t) * n_keys);
+    for (int s = 0, k = 0; s < NS; s++)
+        for (int p = 0; p < lens[s]; p++, k++) slots[k] = btab[s * MAXB + p / BS] * BS + p % BS;
+    float *kk = malloc(sizeof(float) * n_keys * kv_dim), *vv = malloc(sizeof(float) * n_keys * kv_dim);
+    fill_rand(kk, (size_t)n_keys * kv_dim, 2.0f);
+    fill_rand(vv, (size_t)n_keys * kv_dim, 1.0f);
+    CPU.ops->kv_write_typed(CPU.ctx, kp, vp, kk, vv, slots, n_keys, kv_dim, kvt);
+    void *d_kp = dev_from(kp, pool * es), *d_vp = dev_from(vp, pool * es);
+    /* the queries: the last position of each sequence, in a shuffled order,
+     * three each (18 rows: 4 query heads a block where there are 32) */
+    enum { NQ = 3 * NS };
+    int32_t pos[NQ], seq[NQ];
+    for (int i = 0; i < NQ; i++) seq[i] = (i * 5 + 3) % NS, pos[i] = lens[seq[i]] - 1;
+    rf_attn_params ap = {.n_head = n_head, .n_head_kv = n_head_kv, .head_dim = hd, .block_size = BS,
+                         .max_blocks = MAXB, .scale = 1.0f / sqrtf((float)hd), .softcap = softcap,
+                         .window = window, .kv_type = kvt};
+    const size_t qn = (size_t)NQ * n_head * hd;
+    float *q = malloc(sizeof(float) * qn), *ref = malloc(sizeof(float) * qn), *out = malloc(sizeof(float) * qn);
+    float *one = malloc(sizeof(float) * qn);
+    fill_rand(q, qn, 2.0f);
+    CPU.ops->attention(CPU.ctx, q, kp, vp, btab, seq, pos, NQ, &ap, ref);
+    float *d_q = dev_from(q, sizeof(float) * qn), *d_out = dev_alloc(sizeof(float) * qn);
+    float *d_one = dev_alloc(sizeof(float) * qn);
+    int32_t *d_btab = dev_from(btab, sizeof(int32_t) * NS * MAXB), *d_pos = dev_from(pos, sizeof pos);
+    int32_t *d_seq = dev_from(seq, sizeof seq);
+    rf_gpu_set_path(G2, RF_GPU_PATH_STEP);
+    const uint64_t n0 = rf_gpu_att_split_launches(G2);
+    dev_poison(d_out, qn);
+    OK(rf_gpu_sync(G, E));
+    OK(rf_gpu_attention(G2, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, NQ, &ap, d_out, E));
+    /* each query alone, from poisoned outputs */
+    dev_poison(d_one, qn);
+    OK(rf_gpu_sync(G, E));
+    for (int i = 0; i < NQ; i++) {
+        const size_t o = (size_t)i * n_head * hd;
+        OK(rf_gpu_attention(G2, d_q + o, d_kp, d_vp, d_btab, d_seq + i, d_pos + i, 1, &ap, d_one + o, E));
+    }
+    OK(rf_gpu_sync(G2, E));
+    CHECKF(rf_gpu_att_split_launches(G2) == n0 + 1 + NQ, "split attention head_dim %d: %llu of %d launches split",
+           hd, (unsigned long long)(rf_gpu_att_split_launches(G2) - n0), 1 + NQ);
+    dev_get(out, d_out, sizeof(float) * qn);
+    dev_get(one, d_one, sizeof(float) * qn);
+    const double err = rel_err_f(out, ref, qn);
+    CHECKF(err < 1e-4, "split attention %d/%d heads, head_dim %d, softcap %g, window %d, KV %s: rel err %.3g",
+           n_head, n_head_kv, hd, softcap, window, rf_type_name(kvt), err);
+    const int nd = bits_differ(out, one, qn);
+    CHECKF(nd == 0, "split attention head_dim %d, KV %s: queries alone differ from the batch in %d of %zu values",
+           hd, rf_type_name(kvt), nd, qn);
+    /* again, the same bits: the chunk counters were left at zero */
+    dev_poison(d_one, qn);
+    OK(rf_gpu_sync(G, E));
+    OK(rf_gpu_attention(G2, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, NQ, &ap, d_one, E));
+    OK(rf_gpu_sync(G2, E));
+    dev_get(one, d_one, sizeof(float) * qn);
+    CHECKF(bits_differ(out, one, qn) == 0, "split attention head_dim %d: a second launch differs", hd);
+    /* the 8-bit form it leaves for the output projection == the product's own rounding */
+    if (hd % 32 == 0) {
+        const int64_t cols = (int64_t)n_head * hd, rows = 40;
+        void *dw = quantized_rand(RF_TYPE_Q8_0, rows, cols);
+        const size_t rb = rf_gpu_row_bytes(RF_TYPE_Q8_0, cols);
+        float *dy1 = dev_alloc(sizeof(float) * NQ * rows), *dy2 = dev_alloc(sizeof(float) * NQ * rows);
+        float *dz = dev_alloc(sizeof(float));
+        OK(rf_gpu_fill_f32(G2, dz, 1, 0.0f, E));
+        OK(rf_gpu_attention(G2, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, NQ, &ap, d_out, E));
+        OK(rf_gpu_matmul(G2, RF_TYPE_Q8_0, dw, rows, cols, rb, d_out, NQ, dy2, E));
+        OK(rf_gpu_add(G2, dz, dz, dz, 1, E));
+        OK(rf_gpu_matmul(G2, RF_TYPE_Q8_0, dw, rows, cols, rb, d_out, NQ, dy1, E));
+        float *a = malloc(sizeof(float) * NQ * rows), *b = malloc(sizeof(float) * NQ * rows);
+        OK(rf_gpu_sync(G2, E));
+        dev_get(a, dy1, sizeof(float) * NQ * rows);
+        dev_get(b, dy2, sizeof(float) * NQ * rows);
+        CHECKF(bits_differ(a, b, (size_t)NQ * rows) == 0,
+               "split attention's 8-bit output (head_dim %d) differs from the product's own rounding", hd);
+        free(a); free(b);
+        rf_gpu_free(G, dw); rf_gpu_free(G, dy1); rf_gpu_free(G, dy2); rf_gpu_free(G, dz);
+    }
+    rf_gpu_set_path(G2, RF_GPU_PATH_AUTO);
+    free(kp); free(vp); free(btab); free(perm); free(slots); free(kk); free(vv); free(q); free(ref); free(out); free(one);
+    rf_gpu_free(G, d_kp); rf_gpu_free(G, d_vp); rf_gpu_free(G, d_q); rf_gpu_free(G, d_out); rf_gpu_free(G, d_one);
+    rf_gpu_free(G, d_btab); rf_gpu_free(G, d_pos); rf_gpu_free(G, d_seq);
+}
+
 static void test_attention(void)
 {
     for (int k = 0; k < 2; k++) {
@@ -812,6 +920,13 @@ static void test_attention(void)
         test_attention_case(4, 2, 64, 64, 0.0f, 100, t);   /* a window across key tiles */
         test_attention_case(6, 2, 96, 32, 0.0f, 0, t);    /* 96-dim heads */
         test_attention_case(4, 2, 32, 16, 0.0f, 0, t);    /* 32-dim heads (the tiny fixtures) */
+        test_attention_split_case(32, 8, 64, 0.0f, 0, t);    /* Llama-3.2-1B's heads */
+        test_attention_split_case(32, 8, 128, 0.0f, 0, t);   /* Llama-3-8B's */
+        test_attention_split_case(28, 4, 128, 0.0f, 0, t);   /* Qwen2.5-7B's: 7 per KV head */
+        test_attention_split_case(16, 1, 64, 0.0f, 0, t);    /* MQA: two groups of 8 per KV head */
+        test_attention_split_case(8, 4, 256, 50.0f, 600, t); /* gemma2: soft-capping, a window across chunks */
+        test_attention_split_case(6, 2, 96, 0.0f, 0, t);     /* 96-dim heads */
+        test_attention_split_case(4, 2, 32, 0.0f, 100, t);   /* 32-dim heads, a short window */
     }
 }
 
@@ -906,6 +1021,7 @@ int main(void)
     OK(rf_gpu_reserve_q8(G2, (size_t)1 << 20, E));
     OK(rf_gpu_reserve_wh(G2, (size_t)GEMM_WH, E));
     rf_gpu_set_mma(G2, true);
+    OK(rf_gpu_reserve_attn(G2, 24, 32, 256, E));
     test_matmul();
     test_fused();
     test_rmsnorm();

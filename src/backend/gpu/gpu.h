@@ -133,6 +133,12 @@ rf_status rf_gpu_reserve_wh(rf_gpu *g, size_t n_elems, rf_error *err);
 uint64_t rf_gpu_gemm_launches(const rf_gpu *g);
 /* How many prompt attentions ran on the matrix units (tests: the path ran). */
 uint64_t rf_gpu_fa_launches(const rf_gpu *g);
+/* Room for the split attention of generated tokens (gpu_attn.cu), for
+ * n_rows rows of n_head heads of up to head_dim (rf_attn_split_bytes). Rows
+ * beyond it, and prompt rows, take the one-pass kernels. Call at load time. */
+rf_status rf_gpu_reserve_attn(rf_gpu *g, int n_rows, int n_head, int head_dim, rf_error *err);
+/* How many split attentions have been launched (tests: the path ran). */
+uint64_t rf_gpu_att_split_launches(const rf_gpu *g);
 
 /* Whether matmul / get_rows accept weights of type t. */
 bool rf_gpu_type_supported(rf_type t);

@@ -167,6 +167,346 @@ static __global__ __launch_bounds__(ATT_THREADS) void rf_k_attention(
     }
 }
 
+/* ------------------------------------- generated tokens: split keys */
+/* A generated token's attention (one query per sequence) over a long
+ * context: the kernel above gives each (token, head) one block, whose warps
+ * take one key at a time (a dependent chain of loads, a warp tree and two
+ * exponentials per key), and leaves most SMs idle (1B: 32 heads on 132
+ * SMs). Here a block takes HPB query heads of one GQA group of one token
+ * (they share each K and V load) and one chunk of its keys; a warp takes RF_WARP consecutive keys at a time, one per lane, each
+ * lane forming its key's whole dot products with the group's queries (in
+ * shared memory), then one max tree per head and tile and the V rows added
+ * with the keys' weights broadcast from shared memory. The chunk depends on
+ * the sequence's key count only (never on the batch), so a token's sums do
+ * not depend on what shares its batch: one block when the keys fit
+ * ATS_CHUNK, else up to ATS_SPLITS blocks whose states (max, sum, V
+ * accumulators) the last one to finish merges in chunk order. */
+#define ATS_THREADS 128
+#define ATS_CHUNK 128
+#define ATS_SPLITS RF_ATTN_SPLITS
+
+/* keys per block for a sequence of n keys: a multiple of ATS_CHUNK, at most
+ * ATS_SPLITS chunks */
+RF_DEV int rf_ats_chunk(int n)
+{
+    const int c = (n + ATS_SPLITS - 1) / ATS_SPLITS;
+    return (c + ATS_CHUNK - 1) / ATS_CHUNK * ATS_CHUNK;
+}
+
+/* 8 consecutive elements of a key row (16 bytes of F16, 32 of F32) */
+RF_DEV void rf_kv_row8(const __half *p, float f[8])
+{
+    const uint4 u = *(const uint4 *)p;
+    const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        f[2 * i] = rf_h2f((uint16_t)(w[i] & 0xffff));
+        f[2 * i + 1] = rf_h2f((uint16_t)(w[i] >> 16));
+    }
+}
+RF_DEV void rf_kv_row8(const float *p, float f[8])
+{
+    const float4 a = *(const float4 *)p, b = *(const float4 *)(p + 4);
+    f[0] = a.x, f[1] = a.y, f[2] = a.z, f[3] = a.w, f[4] = b.x, f[5] = b.y, f[6] = b.z, f[7] = b.w;
+}
+
+/* a lane's N consecutive elements of a V row (N elements apart, aligned) */
+template <int N, typename KV> RF_DEV void rf_kv_lane(const KV *p, float f[N])
+{
+    if (N == 8) {
+        rf_kv_row8(p, f);
+    } else if (N == 4 || N == 2) {
+        float v[4];
+        rf_kv_vec<N == 4 ? 4 : 2>(p, v);
+#pragma unroll
+        for (int i = 0; i < N; i++) f[i] = v[i];
+    } else {
+#pragma unroll
+        for (int i = 0; i < N; i++) f[i] = rf_kv_get(p, i);
+    }
+}
+
+template <typename KV, int HD, int HPB>
+static __global__ __launch_bounds__(ATS_THREADS) void rf_k_attention_split(
+    const float *__restrict__ q, const KV *__restrict__ kp, const KV *__restrict__ vp,
+    const int32_t *__restrict__ btab, const int32_t *__restrict__ seq_row, const int32_t *__restrict__ pos,
+    rf_attn_params p, float *__restrict__ out, int8_t *xq, float *xd, float *part, unsigned *cnt)
+{
+    /* V rows in flight per lane: 8, or 4 where a lane holds 8 dims per head */
+    enum { DPL = (HD + RF_WARP - 1) / RF_WARP, NW = ATS_THREADS / RF_WARP, VU = DPL >= 8 ? 4 : 8 };
+    __shared__ __align__(16) float sq[HPB][HD];
+    __shared__ float sp[NW][HPB][RF_WARP];
+    __shared__ float sm_m[NW][HPB], sm_l[NW][HPB];
+    __shared__ float sacc[NW][HPB][HD];
+    __shared__ int s_last;
+
+    const int t = blockIdx.x, split = blockIdx.z;
+    const int G = p.n_head / p.n_head_kv, n_grp = (G + HPB - 1) / HPB;
+    const int hk = blockIdx.y / n_grp, g0 = (blockIdx.y % n_grp) * HPB;
+    const int ng = G - g0 < HPB ? G - g0 : HPB;
+    const int h0 = hk * G + g0;
+    const int kv_dim = p.n_head_kv * HD, bs = p.block_size;
+    const int lane = rf_lane(), warp = rf_warp_id(), d0 = lane * DPL;
+    const int32_t *tab = btab + (int64_t)seq_row[t] * p.max_blocks;
+    const int last = pos[t];
+    const int first = p.window > 0 && last - p.window + 1 > 0 ? last - p.window + 1 : 0;
+    const int chunk = rf_ats_chunk(last - first + 1);
+    const int n_act = (last - first + chunk) / chunk;
+    const int kb = first + split * chunk, ke = kb + chunk - 1 < last ? kb + chunk - 1 : last;
+    if (split >= n_act) return; /* reads nothing its predecessor writes */
+    /* positions and block tables come from the host: this warp's first keys'
+     * rows (earlier than the step's own, which the predecessor writes) head
+     * for L1 while it drains (vendor.h) */
+    {
+        const int kpos = kb + warp * RF_WARP + lane;
+        if (kpos <= ke && kpos < last) {
+            const int64_t o = ((int64_t)tab[kpos / bs] * bs + kpos % bs) * kv_dim + (int64_t)hk * HD;
+#pragma unroll
+            for (int b = 0; b < HD * (int)sizeof(KV); b += 128) {
+                RF_PREFETCH_L1((const char *)(kp + o) + b);
+                RF_PREFETCH_L1((const char *)(vp + o) + b);
+            }
+        }
+    }
+    RF_PDL_WAIT();
+    RF_PDL_LAUNCH_NEXT_ANY(); /* 128-thread blocks: the grid is resident at once */
+    const float *qb = q + ((int64_t)t * p.n_head + h0) * HD;
+    for (int i = threadIdx.x; i < ng * HD; i += ATS_THREADS) sq[i / HD][i % HD] = qb[i] * p.scale;
+    __syncthreads();
+
+    float m[HPB], l[HPB], acc[HPB][DPL];
+#pragma unroll
+    for (int g = 0; g < HPB; g++) {
+        m[g] = -INFINITY, l[g] = 0.f;
+#pragma unroll
+        for (int d = 0; d < DPL; d++) acc[g][d] = 0.f;
+    }
+    const KV *kh = kp + (int64_t)hk * HD, *vh = vp + (int64_t)hk * HD + (d0 < HD ? d0 : 0);
+    for (int k0 = kb + warp * RF_WARP; k0 <= ke; k0 += NW * RF_WARP) {
+        const int kpos = k0 + lane;
+        const bool ok = kpos <= ke;
+        const int slot = ok ? tab[kpos / bs] * bs + kpos % bs : 0;
+        /* this lane's V row heads for L1 while the scores are formed: the
+         * tile's V rows are then read from there, 8 keys at a time */
+        if (ok) {
+#pragma unroll
+            for (int b = 0; b < HD * (int)sizeof(KV); b += 128)
+                RF_PREFETCH_L1((const char *)(vp + (int64_t)slot * kv_dim + (int64_t)hk * HD) + b);
+        }
+        float s[HPB];
+#pragma unroll
+        for (int g = 0; g < HPB; g++) s[g] = 0.f;
+        if (ok) {
+            const KV *kr = kh + (int64_t)slot * kv_dim;
+#pragma unroll 4
+            for (int c = 0; c < HD / 8; c++) {
+                float f[8];
+                rf_kv_row8(kr + 8 * c, f);
+#pragma unroll
+                for (int g = 0; g < HPB; g++)
+                    if (g < ng) {
+                        const float4 a = *(const float4 *)&sq[g][8 * c], b = *(const float4 *)&sq[g][8 * c + 4];
+                        s[g] += a.x * f[0] + a.y * f[1] + a.z * f[2] + a.w * f[3] + b.x * f[4] + b.y * f[5] +
+                                b.z * f[6] + b.w * f[7];
+                    }
+            }
+        }
+        /* the tile's softmax per head: one max tree; the sums stay per lane */
+#pragma unroll
+        for (int g = 0; g < HPB; g++)
+            if (g < ng) {
+                float sg = s[g];
+                if (p.softcap > 0.0f) sg = p.softcap * tanhf(sg / p.softcap);
+                sg = ok ? sg : -INFINITY;
+                const float mn = fmaxf(m[g], rf_warp_max(sg)); /* lane 0's key is in range */
+                const float corr = __expf(m[g] - mn), e = ok ? __expf(sg - mn) : 0.f;
+                l[g] = l[g] * corr + e;
+#pragma unroll
+                for (int d = 0; d < DPL; d++) acc[g][d] *= corr;
+                sp[warp][g][lane] = e;
+                m[g] = mn;
+            }
+        rf_syncwarp();
+        /* V rows of the tile's keys in order; lanes own head dims */
+        const int nk = ke - k0 + 1 < RF_WARP ? ke - k0 + 1 : RF_WARP;
+        for (int j0 = 0; j0 < nk; j0 += VU) {
+            float vv[VU][DPL];
+#pragma unroll
+            for (int i = 0; i < VU; i++) {
+                const int sj = rf_shfl(slot, (j0 + i) & (RF_WARP - 1));
+                if (j0 + i < nk && d0 < HD) rf_kv_lane<DPL>(vh + (int64_t)sj * kv_dim, vv[i]);
+                else {
+#pragma unroll
+                    for (int d = 0; d < DPL; d++) vv[i][d] = 0.f;
+                }
+            }
+#pragma unroll
+            for (int i = 0; i < VU; i++)
+                if (j0 + i < nk) {
+#pragma unroll
+                    for (int g = 0; g < HPB; g++)
+                        if (g < ng) {
+                            const float e = sp[warp][g][j0 + i];
+#pragma unroll
+                            for (int d = 0; d < DPL; d++) acc[g][d] += e * vv[i][d];
+                        }
+                }
+        }
+        rf_syncwarp();
+    }
+    /* the block's state: warps merged in order */
+#pragma unroll
+    for (int g = 0; g < HPB; g++)
+        if (g < ng) {
+            const float lw = rf_warp_sum(l[g]);
+            if (lane == 0) sm_m[warp][g] = m[g], sm_l[warp][g] = lw;
+            if (d0 < HD) {
+#pragma unroll
+                for (int d = 0; d < DPL; d++) sacc[warp][g][d0 + d] = acc[g][d];
+            }
+        }
+    __syncthreads();
+    const int64_t o0 = ((int64_t)t * p.n_head + h0) * HD;
+    if (n_act == 1) {
+        /* whole groups of 32 threads over the contiguous rows of the group's
+         * heads (HD a multiple of 32 where xq is given) */
+        for (int i = threadIdx.x; i < ng * HD; i += ATS_THREADS) {
+            const int g = i / HD, d = i % HD;
+            float M = -INFINITY;
+            for (int w = 0; w < NW; w++) M = fmaxf(M, sm_m[w][g]);
+            float L = 0.f, a = 0.f;
+            for (int w = 0; w < NW; w++)
+                if (sm_m[w][g] != -INFINITY) {
+                    const float c = __expf(sm_m[w][g] - M);
+                    L += sm_l[w][g] * c;
+                    a += sacc[w][g][d] * c;
+                }
+            const float v = L > 0.f ? a / L : 0.f;
+            out[o0 + i] = v;
+            if (xq) rf_q8_put(v, o0 + i, xq, xd);
+        }
+        return;
+    }
+    /* a chunk's state: (head, chunk) rows of HD accumulators, max, sum */
+    for (int i = threadIdx.x; i < ng * HD; i += ATS_THREADS) {
+        const int g = i / HD, d = i % HD;
+        float M = -INFINITY;
+        for (int w = 0; w < NW; w++) M = fmaxf(M, sm_m[w][g]);
+        float L = 0.f, a = 0.f;
+        for (int w = 0; w < NW; w++)
+            if (sm_m[w][g] != -INFINITY) {
+                const float c = __expf(sm_m[w][g] - M);
+                L += sm_l[w][g] * c;
+                a += sacc[w][g][d] * c;
+            }
+        float *pr = part + (((int64_t)t * p.n_head + h0 + g) * ATS_SPLITS + split) * (HD + 2);
+        pr[d] = a;
+        if (d == 0) pr[HD] = M, pr[HD + 1] = L;
+    }
+    __threadfence();
+    __syncthreads();
+    unsigned *cn = cnt + (int64_t)t * gridDim.y + blockIdx.y;
+    if (threadIdx.x == 0) s_last = atomicAdd(cn, 1u) == (unsigned)n_act - 1;
+    __syncthreads();
+    if (!s_last) return;
+    /* the last block: every chunk's state, merged in chunk order */
+    __threadfence();
+    for (int i = threadIdx.x; i < ng * HD; i += ATS_THREADS) {
+        const int g = i / HD, d = i % HD;
+        const volatile float *pr = part + ((int64_t)t * p.n_head + h0 + g) * ATS_SPLITS * (HD + 2);
+        float M = -INFINITY;
+        for (int c = 0; c < n_act; c++) M = fmaxf(M, pr[c * (HD + 2) + HD]);
+        float L = 0.f, a = 0.f;
+        for (int c = 0; c < n_act; c++) {
+            const float mc = pr[c * (HD + 2) + HD];
+            if (mc == -INFINITY) continue;
+            const float e = __expf(mc - M);
+            L += pr[c * (HD + 2) + HD + 1] * e;
+            a += pr[c * (HD + 2) + d] * e;
+        }
+        const float v = L > 0.f ? a / L : 0.f;
+        out[o0 + i] = v;
+        if (xq) rf_q8_put(v, o0 + i, xq, xd);
+    }
+    if (threadIdx.x == 0) *cn = 0; /* ready for the next launch */
+}
+
+template <int HD, int HPB>
+static void rf_ats_go(rf_gpu *g, int64_t n_tok, const float *d_q, const void *d_k, const void *d_v,
+                      const int32_t *d_btab, const int32_t *d_seq_row, const int32_t *d_pos, const rf_attn_params *p,
+                      float *d_out, int8_t *xq, float *xd)
+{
+    const int G = p->n_head / p->n_head_kv;
+    const dim3 grid((unsigned)n_tok, (unsigned)(p->n_head_kv * ((G + HPB - 1) / HPB)), ATS_SPLITS);
+    if (p->kv_type == RF_TYPE_F16)
+        rf_launch(g->pdl, rf_k_attention_split<__half, HD, HPB>, grid, dim3(ATS_THREADS), 0, g->stream, d_q,
+                  (const __half *)d_k, (const __half *)d_v, d_btab, d_seq_row, d_pos, *p, d_out, xq, xd, g->d_att_part,
+                  g->d_att_cnt);
+    else
+        rf_launch(g->pdl, rf_k_attention_split<float, HD, HPB>, grid, dim3(ATS_THREADS), 0, g->stream, d_q,
+                  (const float *)d_k, (const float *)d_v, d_btab, d_seq_row, d_pos, *p, d_out, xq, xd, g->d_att_part,
+                  g->d_att_cnt);
+}
+
+/* Query heads per block: 1 gives the most blocks (one token's short
+ * context: 1B has 8 KV heads, 32 query heads), 4 shares each K and V load
+ * among 4 heads of a GQA group where there are blocks enough; a head's sums
+ * are the same either way (its scores, softmax and V sums do not depend on
+ * which heads share its block), so the choice may follow the batch.
+ * RF_GPU_ATT_HPB=1 or 4 forces one (comparisons). */
+template <int HD>
+static void rf_ats_pick(rf_gpu *g, int64_t n_tok, const float *d_q, const void *d_k, const void *d_v,
+                        const int32_t *d_btab, const int32_t *d_seq_row, const int32_t *d_pos, const rf_attn_params *p,
+                        float *d_out, int8_t *xq, float *xd)
+{
+    static int force = -1;
+    if (force < 0) {
+        const char *e = getenv("RF_GPU_ATT_HPB");
+        force = e ? atoi(e) : 0;
+    }
+    const int G = p->n_head / p->n_head_kv;
+    const bool four = force ? force == 4 : G >= 4 && n_tok * p->n_head >= 4 * 128;
+    if (four) rf_ats_go<HD, 4>(g, n_tok, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, p, d_out, xq, xd);
+    else rf_ats_go<HD, 1>(g, n_tok, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, p, d_out, xq, xd);
+}
+
+/* RF_GPU_ATT_SPLIT=0: every generated token on the plain kernel (comparisons) */
+static bool rf_gpu_att_split_on(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("RF_GPU_ATT_SPLIT");
+        on = !(e && e[0] == '0');
+    }
+    return on != 0;
+}
+
+/* The split kernel for these rows, when it applies (not prompt rows, which
+ * take the matrix units or the plain kernel; head dims 32, 64, 96, 128,
+ * 256; rows within the reserved scratch); false: the plain kernel. */
+static bool rf_ats_try(rf_gpu *g, const float *d_q, const void *d_k, const void *d_v, const int32_t *d_btab,
+                       const int32_t *d_seq_row, const int32_t *d_pos, int64_t n_tok, const rf_attn_params *p,
+                       float *d_out, int8_t *xq, float *xd)
+{
+    if (!rf_gpu_att_split_on() || g->path == RF_GPU_PATH_PROMPT || !g->d_att_part) return false;
+    if ((p->kv_type != RF_TYPE_F16 && p->kv_type != RF_TYPE_F32) || n_tok * p->n_head > g->att_heads_cap ||
+        p->head_dim > g->att_hd_cap)
+        return false;
+    if (p->n_head > 65535) return false;
+    switch (p->head_dim) {
+    case 32: rf_ats_pick<32>(g, n_tok, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, p, d_out, xq, xd); break;
+    case 64: rf_ats_pick<64>(g, n_tok, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, p, d_out, xq, xd); break;
+    case 96: rf_ats_pick<96>(g, n_tok, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, p, d_out, xq, xd); break;
+    case 128: rf_ats_pick<128>(g, n_tok, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, p, d_out, xq, xd); break;
+    case 256: rf_ats_pick<256>(g, n_tok, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, p, d_out, xq, xd); break;
+    default: return false;
+    }
+    g->n_att_split++;
+    return true;
+}
+
+extern "C" uint64_t rf_gpu_att_split_launches(const rf_gpu *g) { return g->n_att_split; }
+
 /* ----------------------------------------- prompts on the matrix units */
 /* Where batch invariance is not asked for (rf_gpu_mma_for), prompts take a
  * FlashAttention-2 style kernel: a block holds 16 queries per warp of one
@@ -451,6 +791,11 @@ extern "C" rf_status rf_gpu_attention(rf_gpu *g, const float *d_q, const void *d
     const bool q8 = p->head_dim % 32 == 0 && rf_gpu_q8_fusable(g, n_out, (int64_t)p->n_head * p->head_dim);
     int8_t *xq = q8 ? g->d_xq : NULL;
     float *xd = q8 ? g->d_xd : NULL;
+    if (rf_ats_try(g, d_q, d_k_pool, d_v_pool, d_btab, d_seq_row, d_pos, n_tok, p, d_out, xq, xd)) {
+        if (q8) GPU_LAUNCHED_Q8("attention_split", d_out, n_out);
+        else GPU_LAUNCHED("attention_split");
+        return RF_OK;
+    }
     if (p->kv_type == RF_TYPE_F32)
         rf_launch(g->pdl, rf_k_attention<float>, dim3(grid), dim3(ATT_THREADS), 0, g->stream, d_q, (const float *)d_k_pool,
                                                                    (const float *)d_v_pool, d_btab, d_seq_row, d_pos,

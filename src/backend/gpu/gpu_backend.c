@@ -413,6 +413,12 @@ static rf_status gb_reserve(void *ctx, const rf_bweight *const *ws, int n_w, int
     return st;
 }
 
+static rf_status gb_reserve_attn(void *ctx, int n_rows, int n_head, int head_dim, rf_error *err)
+{
+    gb_ctx *c = ctx;
+    return rf_gpu_reserve_attn(c->g, n_rows, n_head, head_dim, err);
+}
+
 static rf_status gb_greedy(void *ctx, const float *logits, int n_vocab, const rf_greedy_adj *adj, int32_t *id,
                            rf_error *err)
 {
@@ -695,6 +701,7 @@ static rf_backend_ops gb_ops = {
     .download = gb_download,
     .weight_bind = gb_weight_bind,
     .reserve = gb_reserve,
+    .reserve_attn = gb_reserve_attn,
     .get_rows = gb_get_rows,
     .matmul = gb_matmul,
     .add_bias = gb_add_bias,

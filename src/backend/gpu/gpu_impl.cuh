@@ -53,6 +53,12 @@ struct rf_gpu {
     uint64_t n_fa;                /* matrix-unit attention launches (tests) */
     uint64_t fa_smem_set;         /* bit per (head dim / 16, KV type): its shared-memory limit raised */
     uint64_t fa_smem_bad;         /* the same: refused (that attention takes the plain kernel) */
+    float *d_att_part;            /* split decode attention: a state per (row, head, chunk) (rf_gpu_reserve_attn) */
+    unsigned *d_att_cnt;          /* (att_heads_cap) chunks done per (row, KV head group), zero between launches */
+    int64_t att_heads_cap;        /* rows x heads the scratch holds */
+    int att_hd_cap;               /* widest head it holds */
+    bool att_owned;
+    uint64_t n_att_split;         /* split attention launches (tests) */
 };
 
 /* After any launch, copy or sync: the activation scratches (8-bit, F16) no

@@ -58,6 +58,8 @@ size_t rf_gpu_row_bytes(rf_type t, int64_t n_cols) { return rf_type_row_bytes(t,
 rf_status rf_gpu_upload_rows(rf_gpu *g, void *d_dst, const void *src, rf_type t, int64_t n_rows, int64_t n_cols,
                              size_t src_stride, rf_error *err) NONE()
 uint64_t rf_gpu_fa_launches(const rf_gpu *g) { (void)g; return 0; }
+rf_status rf_gpu_reserve_attn(rf_gpu *g, int n_rows, int n_head, int head_dim, rf_error *err) NONE()
+uint64_t rf_gpu_att_split_launches(const rf_gpu *g) { (void)g; return 0; }
 rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows, int64_t n_cols,
                         size_t row_stride, const float *d_x, int64_t n_tok, float *d_y, rf_error *err) NONE()
 rf_status rf_gpu_matmul_vec(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows, int64_t n_cols,

@@ -53,6 +53,19 @@ static void rf_scratch_release(rf_gpu *g)
     (void)gpuFree(g->d_xh);
 }
 
+static void rf_att_release(rf_gpu *g)
+{
+    if (g->att_owned) {
+        (void)gpuFree(g->d_att_part);
+        (void)gpuFree(g->d_att_cnt);
+    }
+    g->d_att_part = NULL;
+    g->d_att_cnt = NULL;
+    g->att_heads_cap = 0;
+    g->att_hd_cap = 0;
+    g->att_owned = false;
+}
+
 static void rf_wh_release(rf_gpu *g)
 {
     if (g->wh_owned) (void)gpuFree(g->d_wh);
@@ -111,6 +124,7 @@ extern "C" void rf_gpu_close(rf_gpu *g)
     free(g->h_adj);
     rf_scratch_release(g);
     rf_wh_release(g);
+    rf_att_release(g);
     free(g);
 }
 
@@ -309,8 +323,43 @@ extern "C" rf_status rf_gpu_reserve_wh(rf_gpu *g, size_t n_elems, rf_error *err)
     return RF_OK;
 }
 
+extern "C" rf_status rf_gpu_reserve_attn(rf_gpu *g, int n_rows, int n_head, int head_dim, rf_error *err)
+{
+    const int64_t heads = (int64_t)n_rows * n_head;
+    if (heads <= 0 || head_dim <= 0) return RF_OK;
+    if (heads <= g->att_heads_cap && head_dim <= g->att_hd_cap) return RF_OK;
+    const int64_t nh = heads > g->att_heads_cap ? heads : g->att_heads_cap;
+    const int hd = head_dim > g->att_hd_cap ? head_dim : g->att_hd_cap;
+    float *part = NULL;
+    unsigned *cnt = NULL;
+    rf_status st = rf_gpu_alloc(g, (size_t)rf_attn_split_bytes((uint64_t)nh, (uint64_t)hd) - (size_t)nh * sizeof(unsigned),
+                                (void **)&part, "split attention scratch", err);
+    if (st == RF_OK) st = rf_gpu_alloc(g, (size_t)nh * sizeof(unsigned), (void **)&cnt, "split attention counters", err);
+    if (st == RF_OK && gpuMemsetAsync(cnt, 0, (size_t)nh * sizeof(unsigned), g->stream) != gpuSuccess)
+        st = rf_err(err, RF_ERR_BACKEND, "GPU: clearing the split attention counters failed");
+    if (st == RF_OK && gpuStreamSynchronize(g->stream) != gpuSuccess)
+        st = rf_err(err, RF_ERR_BACKEND, "GPU: clearing the split attention counters failed");
+    if (st != RF_OK) {
+        if (part) (void)gpuFree(part);
+        if (cnt) (void)gpuFree(cnt);
+        return st;
+    }
+    rf_att_release(g);
+    g->d_att_part = part;
+    g->d_att_cnt = cnt;
+    g->att_heads_cap = nh;
+    g->att_hd_cap = hd;
+    g->att_owned = true;
+    return RF_OK;
+}
+
 extern "C" void rf_gpu_share_q8(rf_gpu *dst, const rf_gpu *src)
 {
+    rf_att_release(dst);
+    dst->d_att_part = src->d_att_part;
+    dst->d_att_cnt = src->d_att_cnt;
+    dst->att_heads_cap = src->att_heads_cap;
+    dst->att_hd_cap = src->att_hd_cap;
     rf_wh_release(dst);
     dst->d_wh = src->d_wh;
     dst->wh_cap = src->wh_cap;

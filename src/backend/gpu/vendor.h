@@ -232,11 +232,17 @@ RF_DEV float rf_max32(float v)
         if (gridDim.x * gridDim.y * gridDim.z <= RF_PDL_SMALL)                                           \
             asm volatile("griddepcontrol.launch_dependents;" ::: "memory");                              \
     } while (0)
+/* the successor's launch whatever this grid's size: for kernels whose
+ * blocks are all resident at once */
+#define RF_PDL_LAUNCH_NEXT_ANY() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
 #define RF_PREFETCH_L2(p) asm volatile("prefetch.global.L2 [%0];" ::"l"(p))
+#define RF_PREFETCH_L1(p) asm volatile("prefetch.global.L1 [%0];" ::"l"(p))
 #else
 #define RF_PDL_WAIT() ((void)0)
 #define RF_PDL_LAUNCH_NEXT() ((void)0)
+#define RF_PDL_LAUNCH_NEXT_ANY() ((void)0)
 #define RF_PREFETCH_L2(p) ((void)(p))
+#define RF_PREFETCH_L1(p) ((void)(p))
 #endif
 
 /* k<<<grid, block, smem, st>>>(args...), with programmatic dependent
