@@ -7,7 +7,10 @@
  * with logits, as in generation; tokens are random, sampling is excluded).
  * With -d D (llama-bench's depth), each run's sequence first holds D
  * tokens, decoded untimed as prompt batches: "pp512 @ d4096", "tg128 @
- * d4096", the speed at that context length.
+ * d4096", the speed at that context length. With -np N, N sequences at
+ * once (llama-batched-bench's B): "pp512 x8" decodes 8 prompts of 512 in
+ * one batch, "tg128 x8" steps 8 sequences together, 128 steps; t/s counts
+ * all of them.
  * One warm-up run, then -r timed repetitions; the report is mean ± standard
  * deviation of tokens/s over the repetitions. --json prints an array of
  * results with llama-bench's field names where they exist.
@@ -24,6 +27,8 @@
 #include "cli_gen.h"
 #include "gguf/gguf.h"
 
+#define RF_BENCH_NP_MAX 256
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: rocmforge bench [-m FILE] [options]\n"
@@ -31,6 +36,8 @@ static void usage(FILE *f)
                "  -p N               prompt tokens for the pp test (default 512; 0 = skip)\n"
                "  -n N               generated tokens for the tg test (default 128; 0 = skip)\n"
                "  -d, --n-depth N    context depth: tokens already in the sequence before each test (default 0)\n"
+               "  -np, --parallel N  sequences at once (default 1): pp decodes N prompts in one batch, tg\n"
+               "                     steps N sequences together; t/s counts every sequence's tokens\n"
                "  -r N               repetitions (default 5)\n"
                "  -t N               CPU threads (default: all cores)\n"
                "  --json             print the results as a JSON array\n%s", cli_device_opts_help);
@@ -56,53 +63,65 @@ static void file_facts(const char *path, const char **type, uint64_t *size)
     gguf_free(f);
 }
 
-/* One timed run of a test; returns tokens/s or a negative value on error. */
-static double run_once(rf_ctx *c, int n_vocab, int n_tok, bool batched, int depth, int n_batch, uint64_t *rng)
+/* One timed run of a test over np sequences at once; returns tokens/s (all
+ * sequences' tokens) or a negative value on error. */
+static double run_once(rf_ctx *c, int n_vocab, int n_tok, bool batched, int depth, int n_batch, int np,
+                       uint64_t *rng)
 {
-    int seq;
+    int seq[RF_BENCH_NP_MAX];
     rf_error err = {0};
-    if (rf_seq_open(c, &seq, &err)) {
-        fprintf(stderr, "rocmforge bench: %s\n", err.msg);
-        return -1;
-    }
+    rf_status st = RF_OK;
+    int n_open = 0;
+    for (; n_open < np && !st; n_open++)
+        if ((st = rf_seq_open(c, &seq[n_open], &err))) break;
     const int n_all = depth + n_tok;
-    int32_t *tok = malloc((size_t)n_all * sizeof *tok), *sq = malloc((size_t)n_all * sizeof *sq);
-    for (int i = 0; i < n_all; i++) {
+    int32_t *tok = malloc((size_t)n_all * np * sizeof *tok), *sq = malloc((size_t)n_all * np * sizeof *sq);
+    if (!tok || !sq) st = rf_err(&err, RF_ERR_NOMEM, "bench: %d tokens", n_all * np);
+    for (int i = 0; !st && i < n_all * np; i++) {
         *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
         tok[i] = (int32_t)((*rng >> 33) % (uint64_t)n_vocab);
-        sq[i] = seq;
     }
-    rf_status st = RF_OK;
-    for (int d0 = 0; d0 < depth && !st; d0 += n_batch) { /* the depth, untimed, as prompt batches */
-        rf_batch b = {depth - d0 < n_batch ? depth - d0 : n_batch, tok + d0, sq, NULL};
-        st = rf_decode(c, &b, &err);
+    /* the depth, untimed, as prompt batches of each sequence */
+    for (int s = 0; s < np && !st; s++) {
+        for (int i = 0; i < n_batch && i < depth; i++) sq[i] = seq[s];
+        for (int d0 = 0; d0 < depth && !st; d0 += n_batch) {
+            rf_batch b = {depth - d0 < n_batch ? depth - d0 : n_batch, tok + (size_t)s * n_all + d0, sq, NULL};
+            st = rf_decode(c, &b, &err);
+        }
     }
-    const int32_t *tt = tok + depth;
+    /* the timed tokens, sequence-major: np prompts in one batch, or np
+     * sequences' steps in each batch */
+    int32_t *tt = tok + (size_t)np * depth;
+    if (!st) {
+        for (int s = 0; s < np; s++)
+            for (int i = 0; i < n_tok; i++) tt[batched ? s * n_tok + i : i * np + s] = tok[(size_t)s * n_all + depth + i];
+        for (int i = 0; i < n_tok * np; i++) sq[i] = seq[batched ? i / n_tok : i % np];
+    }
     double t0 = rf_time_now();
     if (!st && batched) {
-        rf_batch b = {n_tok, tt, sq, NULL};
+        rf_batch b = {n_tok * np, tt, sq, NULL};
         st = rf_decode(c, &b, &err);
     } else {
         for (int i = 0; i < n_tok && !st; i++) {
-            rf_batch b = {1, tt + i, sq, NULL};
+            rf_batch b = {np, tt + (size_t)i * np, sq + (size_t)i * np, NULL};
             st = rf_decode(c, &b, &err);
         }
     }
     double dt = rf_time_now() - t0;
-    rf_seq_close(c, seq);
+    for (int s = 0; s < n_open; s++) rf_seq_close(c, seq[s]);
     free(tok);
     free(sq);
     if (st) {
         fprintf(stderr, "rocmforge bench: %s\n", err.msg);
         return -1;
     }
-    return n_tok / dt;
+    return (double)n_tok * np / dt;
 }
 
 int cmd_bench(int argc, char **argv)
 {
     const char *path = NULL;
-    int n_pp = 512, n_tg = 128, reps = 5, threads = 0, depth = 0;
+    int n_pp = 512, n_tg = 128, reps = 5, threads = 0, depth = 0, np = 1;
     bool json = false;
     cli_device_opts dev;
     cli_device_opts_init(&dev);
@@ -126,6 +145,7 @@ int cmd_bench(int argc, char **argv)
         else if (!strcmp(a, "-n")) target = &n_tg;
         else if (!strcmp(a, "-d") || !strcmp(a, "--n-depth")) target = &depth;
         else if (!strcmp(a, "-r")) target = &reps;
+        else if (!strcmp(a, "-np") || !strcmp(a, "--parallel")) target = &np;
         else if (!strcmp(a, "-t")) target = &threads;
         else {
             fprintf(stderr, "rocmforge bench: unknown option '%s'\n", a);
@@ -134,7 +154,8 @@ int cmd_bench(int argc, char **argv)
         }
         char *e;
         long x = v ? strtol(v, &e, 10) : -1;
-        if (!v || *e || x < 0 || x > (1 << 20) || (target == &reps && x < 1)) {
+        if (!v || *e || x < 0 || x > (1 << 20) || ((target == &reps || target == &np) && x < 1) ||
+            (target == &np && x > RF_BENCH_NP_MAX)) {
             fprintf(stderr, "rocmforge bench: bad value for %s\n", a);
             return 2;
         }
@@ -161,8 +182,10 @@ int cmd_bench(int argc, char **argv)
         rf_model_free(m);
         return 2;
     }
-    cp.n_ctx = depth + (n_pp > n_tg ? n_pp : n_tg) + 16;
-    cp.n_batch = n_pp > 0 ? n_pp : depth > 0 ? (depth < 512 ? depth : 512) : 1;
+    cp.n_ctx = np * (depth + (n_pp > n_tg ? n_pp : n_tg) + 16);
+    cp.n_seq_max = np;
+    cp.n_batch = n_pp > 0 ? n_pp * np : depth > 0 ? (depth < 512 ? depth : 512) : np;
+    if (cp.n_batch < np) cp.n_batch = np;
     rf_ctx *c = NULL;
     if (rf_ctx_create(m, &cp, &c, &err)) {
         fprintf(stderr, "rocmforge bench: %s\n", err.msg);
@@ -178,10 +201,10 @@ int cmd_bench(int argc, char **argv)
 
     json_t *arr = json_array();
     if (!json) {
-        printf("| %-24s | %-6s | %10s | %8s | %-7s | %7s | %13s | %20s |\n", "model", "type", "size", "params", "backend",
+        printf("| %-24s | %-6s | %10s | %8s | %-7s | %7s | %16s | %20s |\n", "model", "type", "size", "params", "backend",
                "threads", "test", "t/s");
-        printf("| %.24s | %.6s | %.10s | %.8s | %.7s | %.7s | %.13s | %.20s |\n", "------------------------", "------",
-               "----------", "--------", "-------", "-------", "-------------", "--------------------");
+        printf("| %.24s | %.6s | %.10s | %.8s | %.7s | %.7s | %.16s | %.20s |\n", "------------------------", "------",
+               "----------", "--------", "-------", "-------", "----------------", "--------------------");
     }
     uint64_t rng = 0x9e3779b97f4a7c15ull;
     int rc = 0;
@@ -189,10 +212,10 @@ int cmd_bench(int argc, char **argv)
         int n = test == 0 ? n_pp : n_tg;
         if (n <= 0) continue;
         bool batched = test == 0;
-        if (run_once(c, info.n_vocab, n, batched, depth, cp.n_batch, &rng) < 0) { rc = 1; break; } /* warm-up */
+        if (run_once(c, info.n_vocab, n, batched, depth, cp.n_batch, np, &rng) < 0) { rc = 1; break; } /* warm-up */
         double sum = 0, sum2 = 0;
         for (int r = 0; r < reps; r++) {
-            double ts = run_once(c, info.n_vocab, n, batched, depth, cp.n_batch, &rng);
+            double ts = run_once(c, info.n_vocab, n, batched, depth, cp.n_batch, np, &rng);
             if (ts < 0) { rc = 1; break; }
             sum += ts;
             sum2 += ts * ts;
@@ -202,8 +225,9 @@ int cmd_bench(int argc, char **argv)
         double var = reps > 1 ? (sum2 - sum * sum / reps) / (reps - 1) : 0;
         double sd = var > 0 ? sqrt(var) : 0;
         char name[32];
-        if (depth > 0) snprintf(name, sizeof name, "%s%d @ d%d", batched ? "pp" : "tg", n, depth);
-        else snprintf(name, sizeof name, "%s%d", batched ? "pp" : "tg", n);
+        int k = snprintf(name, sizeof name, "%s%d", batched ? "pp" : "tg", n);
+        if (np > 1) k += snprintf(name + k, sizeof name - (size_t)k, " x%d", np);
+        if (depth > 0) snprintf(name + k, sizeof name - (size_t)k, " @ d%d", depth);
         if (json) {
             json_t *o = json_object();
             json_object_set_new(o, "model", json_string(base));
@@ -220,6 +244,7 @@ int cmd_bench(int argc, char **argv)
             json_object_set_new(o, "n_prompt", json_integer(batched ? n : 0));
             json_object_set_new(o, "n_gen", json_integer(batched ? 0 : n));
             json_object_set_new(o, "n_depth", json_integer(depth));
+            json_object_set_new(o, "n_parallel", json_integer(np));
             json_object_set_new(o, "repetitions", json_integer(reps));
             json_object_set_new(o, "avg_ts", json_real(avg));
             json_object_set_new(o, "stddev_ts", json_real(sd));
@@ -232,7 +257,7 @@ int cmd_bench(int argc, char **argv)
             else if (info.n_params >= 1000000ull) snprintf(ps, sizeof ps, "%.2f M", info.n_params / 1e6);
             else snprintf(ps, sizeof ps, "%.2f K", info.n_params / 1e3);
             snprintf(ts, sizeof ts, "%.2f ± %.2f", avg, sd);
-            printf("| %-24.24s | %-6s | %10s | %8s | %-7s | %7d | %13s | %20s |\n", base, type, sz, ps, info.backend,
+            printf("| %-24.24s | %-6s | %10s | %8s | %-7s | %7d | %16s | %20s |\n", base, type, sz, ps, info.backend,
                    n_threads, name, ts);
             fflush(stdout);
         }
