@@ -151,8 +151,8 @@ typedef struct rf_ctx_params {
                              never on what else shares its batch. false: a
                              backend may choose numerics by batch size (the
                              GPU: batches of 12+ tokens on the matrix units) */
-    bool kv_f16;          /* KV cache in F16: half the memory, ~3e-4 relative logit
-                             error (as llama.cpp's default); false = F32 */
+    bool kv_f16;          /* KV cache in F16 (the default, as llama.cpp's): half
+                             the memory, ~3e-4 relative logit error; false = F32 */
 } rf_ctx_params;
 
 rf_ctx_params rf_ctx_default_params(void);

@@ -18,9 +18,9 @@ const char cli_device_opts_help[] =
     "                         12+ tokens (many sequences' steps too) on the matrix units, so a\n"
     "                         token's result then depends on its batch (default: prompts there,\n"
     "                         generated steps on the decode kernels, whatever the batch)\n"
-    "      -ctk, --cache-type-k T  KV cache type, f32 or f16 (default: f32); F16 halves the\n"
-    "      -ctv, --cache-type-v T  cache's memory and what long-context attention reads,\n"
-    "                         at ~3e-4 relative error in the logits (llama.cpp's default);\n"
+    "      -ctk, --cache-type-k T  KV cache type, f16 (default, as llama.cpp's) or f32: F32\n"
+    "      -ctv, --cache-type-v T  doubles the cache's memory and what long-context attention\n"
+    "                         reads, and takes off F16's ~3e-4 relative error in the logits;\n"
     "                         K and V take one type\n";
 
 void cli_device_opts_init(cli_device_opts *d)

@@ -23,6 +23,7 @@ rf_ctx_params rf_ctx_default_params(void)
     p.n_batch = 512;
     p.kv_block_size = 16;
     p.deterministic = true;
+    p.kv_f16 = true;   /* llama.cpp's default: half the memory and long-context reads of F32 */
     return p;
 }
 
@@ -114,7 +115,7 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
     c->max_blocks = (p.n_ctx + c->bs - 1) / c->bs;
     c->n_blocks = c->max_blocks + p.n_seq_max - 1;  /* each sequence may leave one block part-filled */
     c->kv_dim = hp->n_head_kv * hp->head_dim;
-    /* F32 unless asked otherwise; a backend without F32 pools keeps F16 */
+    /* F16 unless F32 is asked for; a backend without F32 pools keeps F16 */
     c->kv_type = p.kv_f16 || !c->be.ops->kv_write_typed ? RF_TYPE_F16 : RF_TYPE_F32;
     c->kv_elem = c->kv_type == RF_TYPE_F16 ? 2 : 4;
 

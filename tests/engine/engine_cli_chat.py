@@ -37,8 +37,10 @@ want_ids = gen[:n]
 if eos in want_ids:
     want_ids = want_ids[:want_ids.index(eos)]
 # text of those ids: run --json on the same prompt, whose tokens we compare
+# (-ctk/-ctv f32: the fixtures' F32 KV cache)
+F32 = ["-ctk", "f32", "-ctv", "f32"]
 r = subprocess.run([rf, "run", "-m", model, "-p", chatml, "-n", str(len(want_ids)), "--temp", "0", "-t", "1",
-                    "--json"], capture_output=True, text=True, timeout=120)
+                    "--json"] + F32, capture_output=True, text=True, timeout=120)
 j = json.loads(r.stdout)
 fails = 0
 if j["tokens"] != want_ids:
@@ -46,7 +48,7 @@ if j["tokens"] != want_ids:
     fails += 1
 want = j["text"].lstrip(" ")
 
-r = subprocess.run([rf, "chat", "-m", model, "--temp", "0", "-n", str(n), "-t", "1"],
+r = subprocess.run([rf, "chat", "-m", model, "--temp", "0", "-n", str(n), "-t", "1"] + F32,
                    input="Hello\n/reset\nHello\n", capture_output=True, text=True, timeout=120)
 answers = r.stdout.split("\n")
 if r.returncode != 0:
@@ -63,7 +65,7 @@ if "(conversation reset)" not in r.stderr:
     print("no reset notice: %r" % r.stderr)
     fails += 1
 
-r2 = subprocess.run([rf, "chat", "-m", model, "--temp", "0", "-n", str(n), "-t", "1", "-s", "You tell stories."],
+r2 = subprocess.run([rf, "chat", "-m", model, "--temp", "0", "-n", str(n), "-t", "1", "-s", "You tell stories."] + F32,
                     input="Hello\n", capture_output=True, text=True, timeout=120)
 if r2.returncode != 0 or r2.stdout.startswith(want + "\n"):
     print("system prompt had no effect or failed: %d %r" % (r2.returncode, r2.stdout))

@@ -30,10 +30,11 @@ for line in open(os.path.join(src, "tests/fixtures/llamacpp/stories260K.greedy.t
         cases[-1]["gen"] = [int(x) for x in w[2:]]
 
 fails = 0
+F32 = ["-ctk", "f32", "-ctv", "f32"]  # the fixtures' F32 KV cache
 for i, c in enumerate(cases):
     n = len(c["gen"])
     r = subprocess.run([rf, "run", "-m", model, "-p", c["prompt"], "-n", str(n), "--temp", "0",
-                        "--ignore-eos", "-t", "1", "--json"], capture_output=True, text=True, timeout=120)
+                        "--ignore-eos", "-t", "1", "--json"] + F32, capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         print("case %d: exit %d: %s" % (i, r.returncode, r.stderr))
         fails += 1
@@ -68,7 +69,7 @@ if r.returncode != 1 or "nonexistent.gguf" not in r.stderr:
 import tempfile
 with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as tf:
     tf.write(cases[0]["prompt"])
-r = subprocess.run([rf, "run", "-m", model, "-f", tf.name, "-n", "20", "--temp", "0", "-t", "1", "--json"],
+r = subprocess.run([rf, "run", "-m", model, "-f", tf.name, "-n", "20", "--temp", "0", "-t", "1", "--json"] + F32,
                    capture_output=True, text=True, timeout=60)
 os.unlink(tf.name)
 if r.returncode != 0 or json.loads(r.stdout)["tokens"] != cases[0]["gen"][:20]:
@@ -82,30 +83,30 @@ if r.returncode != 1 or "does not fit the context" not in r.stderr:
     print("prompt over the context: exit %d stderr %r" % (r.returncode, r.stderr))
     fails += 1
 r = subprocess.run([rf, "run", "-m", model, "-p", cases[0]["prompt"], "-c", "20", "-n", "100", "--temp", "0",
-                    "--json"], capture_output=True, text=True, timeout=60)
+                    "--json"] + F32, capture_output=True, text=True, timeout=60)
 j = json.loads(r.stdout) if r.returncode == 0 else {}
 if j.get("stop") != "context_full" or len(j.get("prompt_tokens", [])) + len(j.get("tokens", [])) != 21 or \
         j["tokens"] != cases[0]["gen"][:16]:
     print("generation into a full context: %r %r" % (r.returncode, r.stdout[:300]))
     fails += 1
-# -ctk/-ctv f16: the KV cache in F16, half the bytes of the default F32 in the
-# memory plan, and llama.cpp's greedy tokens still (it keeps F16 KV itself by
-# default; on this model the rounding moves no argmax in 20 steps)
+# the KV cache in F16 by default (as llama.cpp's), half the bytes of -ctk/-ctv
+# f32 in the memory plan, and llama.cpp's greedy tokens still (on this model
+# the F16 rounding moves no argmax in 20 steps)
 def kv_plan(args):
     r = subprocess.run([rf, "run", "-m", model, "-p", cases[0]["prompt"], "-n", "20", "--temp", "0", "-t", "1",
                         "--json", "-v", "-c", "4096"] + args, capture_output=True, text=True, timeout=60)
     m = re.search(r"KV cache ([0-9.]+) MiB \(.*?, (F16|F32)\)", r.stderr)
     toks = json.loads(r.stdout)["tokens"] if r.returncode == 0 else None
     return r, (float(m.group(1)), m.group(2)) if m else None, toks
-r32, p32, t32 = kv_plan([])
-r16, p16, t16 = kv_plan(["-ctk", "f16", "-ctv", "f16"])
+r16, p16, t16 = kv_plan([])
+r32, p32, t32 = kv_plan(F32)
 if not p32 or not p16 or p32[1] != "F32" or p16[1] != "F16" or abs(p16[0] * 2 - p32[0]) > 0.11:
-    print("-ctk/-ctv f16: memory plans %r vs %r (%r)" % (p16, p32, r16.stderr[-300:]))
+    print("KV cache: memory plans %r (default) vs %r (f32) (%r)" % (p16, p32, r16.stderr[-300:]))
     fails += 1
 if t16 != cases[0]["gen"][:20] or t32 != cases[0]["gen"][:20]:
-    print("-ctk/-ctv f16: tokens %r / %r vs llama.cpp %r" % (t16, t32, cases[0]["gen"][:20]))
+    print("KV cache f16 / f32: tokens %r / %r vs llama.cpp %r" % (t16, t32, cases[0]["gen"][:20]))
     fails += 1
-for args, want in ((["-ctk", "q8_0"], "f32 and f16"), (["-ctk", "f16"], "one type")):
+for args, want in ((["-ctk", "q8_0"], "f32 and f16"), (["-ctk", "f32"], "one type")):
     r = subprocess.run([rf, "run", "-m", model, "-p", "x", "-n", "1"] + args, capture_output=True, text=True, timeout=60)
     if r.returncode == 0 or want not in r.stderr:
         print("%s: exit %d, stderr %r (wants %r)" % (" ".join(args), r.returncode, r.stderr[-200:], want))

@@ -22,7 +22,7 @@ for (let i = 0; prompts.length < 32 && i < n * n + n; i++) {
 }
 if (prompts.length < 32) throw new Error('not enough distinct prompts');
 
-const srv = await startServer(['--parallel', '32', '-c', '256', '--deterministic', '--cache-entries', '0']);
+const srv = await startServer(['--parallel', '32', '-c', '256', '--deterministic', '--cache-entries', '0', '-ctk', 'f32', '-ctv', 'f32']);
 
 async function run(prompt, i) {
   const body = { prompt, max_tokens: N, temperature: 0, stream: true };

@@ -46,7 +46,7 @@ for (const l of run.stdout.split('\n')) {
 }
 check(ref.length === texts.length, `llama.cpp harness gave ${ref.length} embeddings for ${texts.length} texts`);
 
-const srv = await startServer(['--parallel', '4', '-c', '512']);
+const srv = await startServer(['--parallel', '4', '-c', '512', '-ctk', 'f32', '-ctv', 'f32']); // embd_ref.c's F32 KV
 const client = await openaiClient(srv);
 const fl = await client.embeddings.create({ model: 'stories260K.gguf', input: texts, encoding_format: 'float' });
 const b64 = await client.embeddings.create({ model: 'stories260K.gguf', input: texts });

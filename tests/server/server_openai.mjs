@@ -25,7 +25,8 @@ function expected(c, n) {
   return { text: full.slice(head.length), n: toks.length, stopped: e >= 0 };
 }
 
-const srv = await startServer(['--parallel', '4', '-c', '512', '--api-key', 'sk-abc']);
+// -ctk/-ctv f32: the fixtures' and the logprob reference's F32 KV cache
+const srv = await startServer(['--parallel', '4', '-c', '512', '--api-key', 'sk-abc', '-ctk', 'f32', '-ctv', 'f32']);
 const client = await (await import('./lib.mjs')).openaiClient(srv, 'sk-abc');
 const MODEL = 'stories260K.gguf';
 
