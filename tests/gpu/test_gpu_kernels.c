@@ -223,7 +223,8 @@ static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const in
         free(y1);
     }
 
-    /* 16+ tokens of these types run on the integer tiles, which must give
+    /* 16+ tokens of these types run on the integer tiles here (main sets
+     * RF_GPU_IMMA=16), which must give
      * the one-token decode kernels' bits for every token (batch invariance) */
     const bool tiles = t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q6_K ||
                        t == RF_TYPE_IQ4_NL || t == RF_TYPE_IQ4_XS;
@@ -1008,6 +1009,9 @@ int main(void)
         if (!strcmp(rf_gpu_vendor(), "none")) rf_test_skip("built without a GPU backend (RF_GPU=off or no toolkit)");
         rf_test_skip("no GPU device found");
     }
+    /* the integer tiles from 16 tokens (default 128), so that this test's
+     * shapes exercise them against the one-token products */
+    setenv("RF_GPU_IMMA", "16", 0);
     const char *seed = getenv("RF_TEST_SEED");
     rng_state = seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL) * 2654435761u + (uint64_t)clock();
     if (!rng_state) rng_state = 1;

@@ -11,7 +11,8 @@
  * rocmforge loads the file, prefills the 64 prompt tokens in one
  * rf_decode asking logits for every row, then decodes the 16 tokens one at a
  * time; every position's logits must be within 1e-4 relative L2 error of
- * transformers'. A family the engine does not support fails (it does not
+ * transformers' (on a GPU 5e-3: its prompt runs on the matrix units, see
+ * main). A family the engine does not support fails (it does not
  * skip): the fixture exists, so the feature is missing.
  *
  * "llamacpp": the same run through llama.cpp (dlopen, F32 KV cache) must be
@@ -296,6 +297,13 @@ int main(int argc, char **argv)
         double tol = REL_TOL;
         if (llamacpp && !strncmp(family, "gemma", 5))
             tol = 1e-3;
+        /* On a GPU the prompt batch takes the matrix units (F16 operands,
+         * 2^-11 relative each; rf_batch's token roles), and every later
+         * step reads the K/V that batch wrote: gpu_model's 5e-3 bound for
+         * them (measured 1.7e-3 on llama). gpu_model holds the decode paths
+         * alone, the prompt fed token by token, to 1e-4. */
+        if (use_gpu)
+            tol = 5e-3;
         for (int i = 0; i < agree_end; i++)
             CHECKF(errs[i] <= tol, "pos %d: rel L2 %.3g > %g", i, errs[i], tol);
         if (expect_diverge) {

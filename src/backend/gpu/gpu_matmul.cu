@@ -1112,13 +1112,20 @@ static bool rf_gpu_int_type(rf_type t)
 
 /* Whether n_tok tokens of a wtype product go to the integer tiles
  * (bit-identical to the decode kernels, so any threshold keeps batch
- * invariance): from RF_GPU_IMMA tokens (default 16; 0 turns them off). */
+ * invariance): from RF_GPU_IMMA tokens (default 128; 0 turns them off).
+ * Below that the decode kernels take 8 tokens a launch, each launch
+ * streaming the weights: the tiles are bound by their per-lane scale
+ * decoding (gpu-notes v16), and many sequences' steps at once ran 3-4x
+ * faster without them (H100, tg32 with 16 / 32 / 64 sequences, t/s
+ * summed: 8B Q4_K_M 302 / 583 / 1104 on the tiles, 1079 / 1110 / 1131
+ * without; 1B Q4_K_M 1216 / 2281 / 4121 vs 4886 / 5325 / 5604), while at
+ * 512 tokens the tiles were 1.7x the decode kernels (v16). */
 static bool rf_gpu_int_tiles(rf_type t, int64_t n_tok)
 {
     static int64_t min_tok = -1;
     if (min_tok < 0) {
         const char *e = getenv("RF_GPU_IMMA");
-        min_tok = e && *e ? atoll(e) : 16;
+        min_tok = e && *e ? atoll(e) : 128;
         if (min_tok <= 0) min_tok = INT64_MAX;
     }
     return n_tok >= min_tok && (t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q6_K ||
