@@ -655,6 +655,36 @@ static void test_elementwise(void)
 
 /* ------------------------------------------------ KV cache and attention */
 
+/* The 8-bit form an attention leaves for the output projection (head dims
+ * that are multiples of 32) must be the product's own rounding of its
+ * output: a Q8_0 product right after the attention (which reads that form)
+ * against one after another launch (which rounds the output itself), bit
+ * for bit. */
+static void check_attn_q8(rf_gpu *g, const float *d_q, const void *d_kp, const void *d_vp, const int32_t *d_btab,
+                          const int32_t *d_seq, const int32_t *d_pos, int n_rows, const rf_attn_params *ap,
+                          float *d_out)
+{
+    const int64_t cols = (int64_t)ap->n_head * ap->head_dim, rows = 48;
+    void *dw = quantized_rand(RF_TYPE_Q8_0, rows, cols);
+    const size_t rb = rf_gpu_row_bytes(RF_TYPE_Q8_0, cols);
+    float *dy1 = dev_alloc(sizeof(float) * n_rows * rows), *dy2 = dev_alloc(sizeof(float) * n_rows * rows);
+    float *dz = dev_alloc(sizeof(float));
+    OK(rf_gpu_fill_f32(g, dz, 1, 0.0f, E));
+    OK(rf_gpu_attention(g, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, n_rows, ap, d_out, E));
+    OK(rf_gpu_matmul(g, RF_TYPE_Q8_0, dw, rows, cols, rb, d_out, n_rows, dy2, E));
+    OK(rf_gpu_add(g, dz, dz, dz, 1, E));
+    OK(rf_gpu_matmul(g, RF_TYPE_Q8_0, dw, rows, cols, rb, d_out, n_rows, dy1, E));
+    OK(rf_gpu_sync(g, E));
+    float *a = malloc(sizeof(float) * n_rows * rows), *b = malloc(sizeof(float) * n_rows * rows);
+    dev_get(a, dy1, sizeof(float) * n_rows * rows);
+    dev_get(b, dy2, sizeof(float) * n_rows * rows);
+    CHECKF(bits_differ(a, b, (size_t)n_rows * rows) == 0,
+           "attention's 8-bit output (head_dim %d, %d rows, %s path) differs from the product's own rounding",
+           ap->head_dim, n_rows, g == G ? "plain" : "step");
+    free(a); free(b);
+    rf_gpu_free(G, dw); rf_gpu_free(G, dy1); rf_gpu_free(G, dy2); rf_gpu_free(G, dz);
+}
+
 static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float softcap, int window, rf_type kvt)
 {
     const size_t es = kvt == RF_TYPE_F16 ? 2 : 4;
@@ -770,27 +800,8 @@ static void test_attention_case(int n_head, int n_head_kv, int hd, int bs, float
             rf_gpu_free(G, d_o2);
         }
     }
-    /* the 8-bit form the attention leaves for the output projection == the
-     * product's own rounding of the output */
-    {
-        const int64_t cols = (int64_t)n_head * hd, rows = 48;
-        void *dw = quantized_rand(RF_TYPE_Q8_0, rows, cols);
-        const size_t rb = rf_gpu_row_bytes(RF_TYPE_Q8_0, cols);
-        float *dy1 = dev_alloc(sizeof(float) * n_all * rows), *dy2 = dev_alloc(sizeof(float) * n_all * rows);
-        float *dz = dev_alloc(sizeof(float));
-        OK(rf_gpu_fill_f32(G, dz, 1, 0.0f, E));
-        OK(rf_gpu_attention(G, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, n_all, &ap, d_out, E));
-        OK(rf_gpu_matmul(G, RF_TYPE_Q8_0, dw, rows, cols, rb, d_out, n_all, dy2, E));
-        OK(rf_gpu_add(G, dz, dz, dz, 1, E));
-        OK(rf_gpu_matmul(G, RF_TYPE_Q8_0, dw, rows, cols, rb, d_out, n_all, dy1, E));
-        float *a = malloc(sizeof(float) * n_all * rows), *b = malloc(sizeof(float) * n_all * rows);
-        dev_get(a, dy1, sizeof(float) * n_all * rows);
-        dev_get(b, dy2, sizeof(float) * n_all * rows);
-        CHECKF(bits_differ(a, b, (size_t)n_all * rows) == 0,
-               "attention's 8-bit output (head_dim %d, %d tokens) differs from the product's own rounding", hd, n_all);
-        free(a); free(b);
-        rf_gpu_free(G, dw); rf_gpu_free(G, dy1); rf_gpu_free(G, dy2); rf_gpu_free(G, dz);
-    }
+    /* the 8-bit form the attention leaves for the output projection */
+    check_attn_q8(G, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, n_all, &ap, d_out);
 
     free(kp); free(vp); free(slots); free(pos); free(seq); free(kk); free(vv); free(chk); free(q); free(ref); free(out);
     rf_gpu_free(G, d_kp); rf_gpu_free(G, d_vp); rf_gpu_free(G, d_kk); rf_gpu_free(G, d_vv); rf_gpu_free(G, d_slots);
@@ -878,27 +889,8 @@ static void test_attention_split_case(int n_head, int n_head_kv, int hd, float s
     OK(rf_gpu_sync(G2, E));
     dev_get(one, d_one, sizeof(float) * qn);
     CHECKF(bits_differ(out, one, qn) == 0, "split attention head_dim %d: a second launch differs", hd);
-    /* the 8-bit form it leaves for the output projection == the product's own rounding */
-    if (hd % 32 == 0) {
-        const int64_t cols = (int64_t)n_head * hd, rows = 40;
-        void *dw = quantized_rand(RF_TYPE_Q8_0, rows, cols);
-        const size_t rb = rf_gpu_row_bytes(RF_TYPE_Q8_0, cols);
-        float *dy1 = dev_alloc(sizeof(float) * NQ * rows), *dy2 = dev_alloc(sizeof(float) * NQ * rows);
-        float *dz = dev_alloc(sizeof(float));
-        OK(rf_gpu_fill_f32(G2, dz, 1, 0.0f, E));
-        OK(rf_gpu_attention(G2, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, NQ, &ap, d_out, E));
-        OK(rf_gpu_matmul(G2, RF_TYPE_Q8_0, dw, rows, cols, rb, d_out, NQ, dy2, E));
-        OK(rf_gpu_add(G2, dz, dz, dz, 1, E));
-        OK(rf_gpu_matmul(G2, RF_TYPE_Q8_0, dw, rows, cols, rb, d_out, NQ, dy1, E));
-        float *a = malloc(sizeof(float) * NQ * rows), *b = malloc(sizeof(float) * NQ * rows);
-        OK(rf_gpu_sync(G2, E));
-        dev_get(a, dy1, sizeof(float) * NQ * rows);
-        dev_get(b, dy2, sizeof(float) * NQ * rows);
-        CHECKF(bits_differ(a, b, (size_t)NQ * rows) == 0,
-               "split attention's 8-bit output (head_dim %d) differs from the product's own rounding", hd);
-        free(a); free(b);
-        rf_gpu_free(G, dw); rf_gpu_free(G, dy1); rf_gpu_free(G, dy2); rf_gpu_free(G, dz);
-    }
+    /* the 8-bit form it leaves for the output projection */
+    check_attn_q8(G2, d_q, d_kp, d_vp, d_btab, d_seq, d_pos, NQ, &ap, d_out);
     rf_gpu_set_path(G2, RF_GPU_PATH_AUTO);
     free(kp); free(vp); free(btab); free(perm); free(slots); free(kk); free(vv); free(q); free(ref); free(out); free(one);
     rf_gpu_free(G, d_kp); rf_gpu_free(G, d_vp); rf_gpu_free(G, d_q); rf_gpu_free(G, d_out); rf_gpu_free(G, d_one);
