@@ -75,7 +75,8 @@ static double run_once(rf_ctx *c, int n_vocab, int n_tok, bool batched, int dept
     for (; n_open < np && !st; n_open++)
         if ((st = rf_seq_open(c, &seq[n_open], &err))) break;
     const int n_all = depth + n_tok;
-    int32_t *tok = malloc((size_t)n_all * np * sizeof *tok), *sq = malloc((size_t)n_all * np * sizeof *sq);
+    /* each sequence's n_all tokens, then the timed ones in batch order */
+    int32_t *tok = malloc(((size_t)n_all + n_tok) * np * sizeof *tok), *sq = malloc((size_t)n_all * np * sizeof *sq);
     if (!tok || !sq) st = rf_err(&err, RF_ERR_NOMEM, "bench: %d tokens", n_all * np);
     for (int i = 0; !st && i < n_all * np; i++) {
         *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
@@ -91,7 +92,7 @@ static double run_once(rf_ctx *c, int n_vocab, int n_tok, bool batched, int dept
     }
     /* the timed tokens, sequence-major: np prompts in one batch, or np
      * sequences' steps in each batch */
-    int32_t *tt = tok + (size_t)np * depth;
+    int32_t *tt = tok + (size_t)np * n_all;
     if (!st) {
         for (int s = 0; s < np; s++)
             for (int i = 0; i < n_tok; i++) tt[batched ? s * n_tok + i : i * np + s] = tok[(size_t)s * n_all + depth + i];
