@@ -138,6 +138,13 @@ rf_status rf_chat_apply(const rf_model *m, const char *tmpl,
 
 typedef struct rf_ctx rf_ctx;
 
+/* K/V cache element type (rf_ctx_params.kv_type) */
+typedef enum rf_kv_type {
+    RF_KV_AUTO = 0, /* the backend's: F16 on a GPU, F32 on the CPU (rf_ctx_params) */
+    RF_KV_F16,
+    RF_KV_F32,
+} rf_kv_type;
+
 typedef struct rf_ctx_params {
     int n_ctx;            /* total KV capacity in tokens over all sequences; 0 = model's train ctx (capped) */
     int n_seq_max;        /* most sequences alive at once */
@@ -151,14 +158,19 @@ typedef struct rf_ctx_params {
                              never on what else shares its batch. false: a
                              backend may choose numerics by batch size (the
                              GPU: batches of 12+ tokens on the matrix units) */
-    bool kv_f16;          /* KV cache in F16 (the default, as llama.cpp's): half
-                             the memory, ~3e-4 relative logit error; false = F32 */
+    rf_kv_type kv_type;   /* the K/V cache's type. RF_KV_AUTO (default): F16 on a
+                             GPU, as llama.cpp's (half the memory and the
+                             long-context reads, ~3e-4 relative logit error),
+                             F32 on the CPU (its attention over F16 keys ran
+                             prompts ~30% slower); rf_ctx_kv_type says which */
 } rf_ctx_params;
 
 rf_ctx_params rf_ctx_default_params(void);
 rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params,
                         rf_ctx **out, rf_error *err);
 void rf_ctx_free(rf_ctx *c);
+/* The K/V cache's type: RF_KV_F16 or RF_KV_F32 (never AUTO). */
+rf_kv_type rf_ctx_kv_type(const rf_ctx *c);
 
 /* Sequences own KV blocks through a block table. */
 rf_status rf_seq_open(rf_ctx *c, int *seq_id, rf_error *err);

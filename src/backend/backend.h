@@ -116,6 +116,7 @@ typedef struct rf_greedy_adj {
 
 typedef struct rf_backend_ops {
     const char *name;                                  /* "cpu", "cuda", "hip" */
+    bool kv_f16_default;                               /* RF_KV_AUTO's pick: F16 (true) or F32 */
     bool (*supports)(void *ctx, rf_type t);            /* matmul weight type */
     void *(*alloc)(void *ctx, size_t bytes, rf_error *err);
     void (*free)(void *ctx, void *buf);

@@ -18,10 +18,11 @@ const char cli_device_opts_help[] =
     "                         12+ tokens (many sequences' steps too) on the matrix units, so a\n"
     "                         token's result then depends on its batch (default: prompts there,\n"
     "                         generated steps on the decode kernels, whatever the batch)\n"
-    "      -ctk, --cache-type-k T  KV cache type, f16 (default, as llama.cpp's) or f32: F32\n"
-    "      -ctv, --cache-type-v T  doubles the cache's memory and what long-context attention\n"
-    "                         reads, and takes off F16's ~3e-4 relative error in the logits;\n"
-    "                         K and V take one type\n";
+    "      -ctk, --cache-type-k T  KV cache type, f16 or f32 (default: f16 on a GPU, as\n"
+    "      -ctv, --cache-type-v T  llama.cpp's, f32 on the CPU, whose attention is faster on\n"
+    "                         it); F32 doubles the cache's memory and what long-context\n"
+    "                         attention reads, and takes off F16's ~3e-4 relative error in\n"
+    "                         the logits; K and V take one type\n";
 
 void cli_device_opts_init(cli_device_opts *d)
 {
@@ -29,7 +30,7 @@ void cli_device_opts_init(cli_device_opts *d)
     d->index = 0;
     d->n_gpu_layers = -1;
     d->deterministic = rf_ctx_default_params().deterministic;
-    d->kv_f16_k = d->kv_f16_v = rf_ctx_default_params().kv_f16;
+    d->kv_k = d->kv_v = rf_ctx_default_params().kv_type;
 }
 
 int cli_device_opts_parse(cli_device_opts *d, int argc, char **argv, int *i)
@@ -47,14 +48,11 @@ int cli_device_opts_parse(cli_device_opts *d, int argc, char **argv, int *i)
     }
     const bool ctk = !strcmp(a, "-ctk") || !strcmp(a, "--cache-type-k");
     if (ctk || !strcmp(a, "-ctv") || !strcmp(a, "--cache-type-v")) {
-        bool f16;
-        if (v && (!strcasecmp(v, "f16") || !strcasecmp(v, "f32"))) {
-            f16 = !strcasecmp(v, "f16");
-        } else {
+        if (!v || (strcasecmp(v, "f16") && strcasecmp(v, "f32"))) {
             fprintf(stderr, "rocmforge: %s %s: the KV cache types are f32 and f16\n", a, v ? v : "(missing)");
             return -1;
         }
-        *(ctk ? &d->kv_f16_k : &d->kv_f16_v) = f16;
+        *(ctk ? &d->kv_k : &d->kv_v) = strcasecmp(v, "f16") ? RF_KV_F32 : RF_KV_F16;
         (*i)++;
         return 1;
     }
@@ -83,16 +81,17 @@ void cli_device_opts_apply(const cli_device_opts *d, rf_model_params *mp)
 int cli_device_opts_apply_ctx(const cli_device_opts *d, rf_ctx_params *cp)
 {
     cp->deterministic = d->deterministic;
-    if (d->kv_f16_k != d->kv_f16_v) {
+    if (d->kv_k != d->kv_v) {
+        static const char *const nm[] = {"the default", "f16", "f32"};
         fprintf(stderr, "rocmforge: the KV cache keeps K and V in one type: -ctk %s and -ctv %s differ\n",
-                d->kv_f16_k ? "f16" : "f32", d->kv_f16_v ? "f16" : "f32");
+                nm[d->kv_k], nm[d->kv_v]);
         return -1;
     }
-    cp->kv_f16 = d->kv_f16_k;
+    cp->kv_type = d->kv_k;
     return 0;
 }
 
-const char *cli_device_opts_kv_type(const cli_device_opts *d) { return d->kv_f16_k ? "f16" : "f32"; }
+const char *cli_kv_type_name(const rf_ctx *c) { return rf_ctx_kv_type(c) == RF_KV_F16 ? "f16" : "f32"; }
 
 void gen_opts_init(gen_opts *o)
 {

@@ -17,7 +17,7 @@ typedef struct cli_device_opts {
     int index;                /* --device N */
     int n_gpu_layers;         /* -ngl N; -1 = all */
     bool deterministic;       /* false: --no-deterministic */
-    bool kv_f16_k, kv_f16_v;  /* -ctk / -ctv f16 (the context keeps K and V in one type) */
+    rf_kv_type kv_k, kv_v;    /* -ctk / -ctv (AUTO: the backend's; K and V take one type) */
 } cli_device_opts;
 
 void cli_device_opts_init(cli_device_opts *d);
@@ -31,8 +31,8 @@ void cli_device_opts_apply(const cli_device_opts *d, rf_model_params *mp);
  * 0, or -1 with a message printed when they cannot be honoured (K and V in
  * different types). */
 int cli_device_opts_apply_ctx(const cli_device_opts *d, rf_ctx_params *cp);
-/* "f16" or "f32": the KV cache type the options ask for */
-const char *cli_device_opts_kv_type(const cli_device_opts *d);
+/* "f16" or "f32": a context's K/V cache type */
+const char *cli_kv_type_name(const rf_ctx *c);
 extern const char cli_device_opts_help[];
 
 typedef struct gen_opts {

@@ -239,8 +239,8 @@ int cmd_bench(int argc, char **argv)
             json_object_set_new(o, "backend", json_string(info.backend));
             json_object_set_new(o, "threads", json_integer(n_threads));
             json_object_set_new(o, "deterministic", json_boolean(dev.deterministic));
-            json_object_set_new(o, "type_k", json_string(cli_device_opts_kv_type(&dev)));
-            json_object_set_new(o, "type_v", json_string(cli_device_opts_kv_type(&dev)));
+            json_object_set_new(o, "type_k", json_string(cli_kv_type_name(c)));
+            json_object_set_new(o, "type_v", json_string(cli_kv_type_name(c)));
             json_object_set_new(o, "test", json_string(name));
             json_object_set_new(o, "n_prompt", json_integer(batched ? n : 0));
             json_object_set_new(o, "n_gen", json_integer(batched ? 0 : n));

@@ -23,7 +23,6 @@ rf_ctx_params rf_ctx_default_params(void)
     p.n_batch = 512;
     p.kv_block_size = 16;
     p.deterministic = true;
-    p.kv_f16 = true;   /* llama.cpp's default: half the memory and long-context reads of F32 */
     return p;
 }
 
@@ -97,6 +96,8 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
     if (p.kv_block_size <= 0) p.kv_block_size = 16;
     if (p.kv_block_size > 4096)
         return rf_err(err, RF_ERR_INVALID_ARG, "kv_block_size %d out of range [1, 4096]", p.kv_block_size);
+    if (p.kv_type != RF_KV_AUTO && p.kv_type != RF_KV_F16 && p.kv_type != RF_KV_F32)
+        return rf_err(err, RF_ERR_INVALID_ARG, "kv_type %d is not RF_KV_AUTO, RF_KV_F16 or RF_KV_F32", (int)p.kv_type);
 
     rf_status st = RF_OK;
     rf_ctx *c = rf_calloc(1, sizeof *c, err, "context");
@@ -115,8 +116,9 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
     c->max_blocks = (p.n_ctx + c->bs - 1) / c->bs;
     c->n_blocks = c->max_blocks + p.n_seq_max - 1;  /* each sequence may leave one block part-filled */
     c->kv_dim = hp->n_head_kv * hp->head_dim;
-    /* F16 unless F32 is asked for; a backend without F32 pools keeps F16 */
-    c->kv_type = p.kv_f16 || !c->be.ops->kv_write_typed ? RF_TYPE_F16 : RF_TYPE_F32;
+    /* as asked, or the backend's pick; a backend without F32 pools keeps F16 */
+    const bool kv16 = p.kv_type == RF_KV_F16 || (p.kv_type == RF_KV_AUTO && c->be.ops->kv_f16_default);
+    c->kv_type = kv16 || !c->be.ops->kv_write_typed ? RF_TYPE_F16 : RF_TYPE_F32;
     c->kv_elem = c->kv_type == RF_TYPE_F16 ? 2 : 4;
 
     uint64_t B = (uint64_t)p.n_batch, E = (uint64_t)hp->n_embd, V = (uint64_t)hp->n_vocab;
@@ -243,6 +245,8 @@ fail:
     rf_ctx_free(c);
     return st;
 }
+
+rf_kv_type rf_ctx_kv_type(const rf_ctx *c) { return c->kv_type == RF_TYPE_F16 ? RF_KV_F16 : RF_KV_F32; }
 
 void rf_ctx_free(rf_ctx *c)
 {

@@ -34,7 +34,7 @@ struct rf_ctx {
     int n_blocks;            /* KV pool blocks */
     int max_blocks;          /* block table width: ceil(n_ctx / bs) */
     int kv_dim;              /* n_head_kv * head_dim */
-    rf_type kv_type;         /* F16 (params.kv_f16, the default, or a backend without F32 pools) or F32 */
+    rf_type kv_type;         /* F16 or F32 (params.kv_type; F16 where the backend has no F32 pools) */
     size_t kv_elem;          /* bytes per KV element */
 
     /* host bookkeeping */

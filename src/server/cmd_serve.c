@@ -164,7 +164,7 @@ int cmd_serve(int argc, char **argv)
         rf_ctx_params cp = rf_ctx_default_params();
         if (cli_device_opts_apply_ctx(&dev, &cp)) return 2;
         o->deterministic = cp.deterministic;
-        o->kv_f16 = cp.kv_f16;
+        o->kv_type = cp.kv_type;
     }
     if (!o->model_path) {
         fprintf(stderr, "rocmforge serve: -m FILE is required\n");
@@ -227,7 +227,7 @@ int cmd_serve(int argc, char **argv)
     }
     srv.ready = 1;
     fprintf(stderr, "rocmforge serve: ready: model '%s' (%s, %s), %d slots x %d tokens, KV cache %s, %s numerics\n",
-            srv.model_id, info.arch, info.backend, o->n_parallel, o->n_ctx, o->kv_f16 ? "f16" : "f32",
+            srv.model_id, info.arch, info.backend, o->n_parallel, o->n_ctx, cli_kv_type_name(srv.sched.ctx),
             o->deterministic ? "batch-invariant" : "batch-size");
 
     /* Wait for SIGTERM/SIGINT. */

@@ -48,7 +48,7 @@ typedef struct srv_options {
     const char *api_key;        /* NULL: no auth */
     const char *cors_origin;    /* NULL: no CORS headers */
     bool deterministic;
-    bool kv_f16;                /* KV cache in F16 (-ctk/-ctv f16) */
+    rf_kv_type kv_type;         /* -ctk/-ctv (AUTO: the backend's) */
     bool verbose;
     srv_limits lim;
 } srv_options;

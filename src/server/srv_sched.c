@@ -705,7 +705,7 @@ int srv_sched_start(srv_sched *s, rf_model *m, const srv_options *opt, rf_error 
     cp.kv_block_size = s->kv_block;
     cp.embeddings = true;
     cp.deterministic = opt->deterministic;
-    cp.kv_f16 = opt->kv_f16;
+    cp.kv_type = opt->kv_type;
     rf_status st = rf_ctx_create(m, &cp, &s->ctx, err);
     if (st != RF_OK) return -1;
 

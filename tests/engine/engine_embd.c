@@ -78,7 +78,7 @@ int main(void)
     const double tol = strcmp(info.backend, "cpu") ? 5e-3 : 1e-5;
     static float alone[MAX_TEXTS][4096];
     rf_ctx_params cp = rf_ctx_default_params();
-    cp.kv_f16 = false; /* as the fixture's llama.cpp context */
+    cp.kv_type = RF_KV_F32; /* as the fixture's llama.cpp context */
     cp.embeddings = true;
     cp.n_seq_max = MAX_TEXTS;
     cp.n_ctx = 1024;

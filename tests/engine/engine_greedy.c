@@ -99,7 +99,7 @@ static void run_model(const char *models, const char *src, const char *file, con
 
         all_logits[ci] = calloc((size_t)fc->n_gen * V, sizeof(float));
         rf_ctx_params cp = rf_ctx_default_params();
-        cp.kv_f16 = false; /* the fixtures' F32 KV cache */
+        cp.kv_type = RF_KV_F32; /* the fixtures' F32 KV cache */
         cp.n_ctx = 1024;
         rf_ctx *c = NULL;
         st = rf_ctx_create(m, &cp, &c, &err);
@@ -148,7 +148,7 @@ static void run_model(const char *models, const char *src, const char *file, con
     /* all cases at once: prompts in one batch, then one token each per step */
     {
         rf_ctx_params cp = rf_ctx_default_params();
-        cp.kv_f16 = false;
+        cp.kv_type = RF_KV_F32;
         cp.n_ctx = 2048;
         cp.n_seq_max = n_cases;
         rf_ctx *c = NULL;

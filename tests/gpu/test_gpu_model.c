@@ -106,7 +106,7 @@ static void test_llamacpp(const char *models, const char *src, const char *file,
     for (int ci = 0; ci < fx.n_cases; ci++) {
         fx_case *fc = &fx.cases[ci];
         rf_ctx_params cp = rf_ctx_default_params();
-        cp.kv_f16 = false; /* the fixtures' F32 KV cache */
+        cp.kv_type = RF_KV_F32; /* the fixtures' F32 KV cache */
         cp.n_ctx = 1024;
         cp.deterministic = g_det;
         rf_ctx *c = NULL;
@@ -169,7 +169,7 @@ static float *run_positions(const char *path, rf_device_kind kind, const int32_t
     if (!m) return NULL;
     rf_error err = {0};
     rf_ctx_params cp = rf_ctx_default_params();
-    cp.kv_f16 = false; /* F32 K/V, as transformers keeps them: F16 alone costs ~3e-4, over the bound */
+    cp.kv_type = RF_KV_F32; /* F32 K/V, as transformers keeps them: F16 alone costs ~3e-4, over the bound */
     cp.n_ctx = 256;
     cp.n_batch = 128;
     cp.deterministic = g_det;
@@ -448,7 +448,7 @@ static void greedy(rf_model *m, int32_t *out, int n_gen, bool stepwise)
 {
     rf_error err = {0};
     rf_ctx_params cp = rf_ctx_default_params();
-    cp.kv_f16 = false; /* the kernels' agreement alone, not F16 rounding of slightly different K/V */
+    cp.kv_type = RF_KV_F32; /* the kernels' agreement alone, not F16 rounding of slightly different K/V */
     cp.n_ctx = 512;
     cp.deterministic = g_det;
     rf_ctx *c = NULL;

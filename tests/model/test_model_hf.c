@@ -141,7 +141,7 @@ static int run_engine(const fixture *fx, double *errs, int *top_agree)
     cp.n_seq_max = 1;
     cp.n_batch = 128;
     cp.deterministic = true;
-    cp.kv_f16 = false;   /* F32 KV: F16 alone costs ~3e-4, over the bound */
+    cp.kv_type = RF_KV_F32;   /* F32 KV: F16 alone costs ~3e-4, over the bound */
     rf_ctx *c = NULL;
     if (rf_ctx_create(m, &cp, &c, &err) != RF_OK) {
         fprintf(stderr, "rf_ctx_create: %s\n", err.msg);

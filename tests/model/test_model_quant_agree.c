@@ -261,7 +261,7 @@ static int run_ours(const char *path, const int32_t *tokens, float *logits)
     cp.n_seq_max = 1;
     cp.n_batch = N_POS;
     cp.deterministic = true;
-    cp.kv_f16 = false;   /* as llama.cpp's exact context: F32 KV */
+    cp.kv_type = RF_KV_F32;   /* as llama.cpp's exact context: F32 KV */
     rf_ctx *c = NULL;
     if (rf_ctx_create(m, &cp, &c, &err) != RF_OK) {
         fprintf(stderr, "rf_ctx_create: %s\n", err.msg);

@@ -694,6 +694,7 @@ static void gb_destroy(void *ctx)
 
 static rf_backend_ops gb_ops = {
     .name = "gpu",
+    .kv_f16_default = true, /* half the K/V bytes: depth 4096 tg128 +9% on 1B/8B (docs/gpu-notes.md v32) */
     .supports = gb_supports,
     .alloc = gb_alloc,
     .free = gb_free,
