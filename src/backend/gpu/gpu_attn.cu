@@ -495,7 +495,6 @@ static bool rf_ats_try(rf_gpu *g, const float *d_q, const void *d_k, const void 
     if ((p->kv_type != RF_TYPE_F16 && p->kv_type != RF_TYPE_F32) || n_tok * p->n_head > g->att_heads_cap ||
         p->head_dim > g->att_hd_cap)
         return false;
-    if (p->n_head > 65535) return false;
     switch (p->head_dim) {
     case 32: rf_ats_pick<32>(g, n_tok, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, p, d_out, xq, xd); break;
     case 64: rf_ats_pick<64>(g, n_tok, d_q, d_k, d_v, d_btab, d_seq_row, d_pos, p, d_out, xq, xd); break;

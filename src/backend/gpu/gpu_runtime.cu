@@ -335,9 +335,8 @@ extern "C" rf_status rf_gpu_reserve_attn(rf_gpu *g, int n_rows, int n_head, int 
     rf_status st = rf_gpu_alloc(g, (size_t)rf_attn_split_bytes((uint64_t)nh, (uint64_t)hd) - (size_t)nh * sizeof(unsigned),
                                 (void **)&part, "split attention scratch", err);
     if (st == RF_OK) st = rf_gpu_alloc(g, (size_t)nh * sizeof(unsigned), (void **)&cnt, "split attention counters", err);
-    if (st == RF_OK && gpuMemsetAsync(cnt, 0, (size_t)nh * sizeof(unsigned), g->stream) != gpuSuccess)
-        st = rf_err(err, RF_ERR_BACKEND, "GPU: clearing the split attention counters failed");
-    if (st == RF_OK && gpuStreamSynchronize(g->stream) != gpuSuccess)
+    if (st == RF_OK && (gpuMemsetAsync(cnt, 0, (size_t)nh * sizeof(unsigned), g->stream) != gpuSuccess ||
+                        gpuStreamSynchronize(g->stream) != gpuSuccess))
         st = rf_err(err, RF_ERR_BACKEND, "GPU: clearing the split attention counters failed");
     if (st != RF_OK) {
         if (part) (void)gpuFree(part);
