@@ -15,7 +15,8 @@
  * the same run (bytes read + written per second).
  *
  * usage: gpu_bench MODEL... where MODEL is 8b-q4km | 8b-q4_0 | 8b-q8_0 |
- *        1b-q4km | 1b-q8_0 | 1b-f16 (default: all). Prints one line each.
+ *        1b-q4km | 1b-q8_0 | 1b-f16, or matvec: the decode products alone,
+ *        per type and shape (default: all). Prints one line each.
  */
 #include <math.h>
 #include <stdio.h>
@@ -267,36 +268,52 @@ static void bench(const shape *s, double copy_bps)
 }
 
 /* One decode product (1 token) per weight type on a 14336 x 4096 matrix:
- * achieved bytes/s of the weights, integer (DP4A) and F32 paths. */
+ * achieved bytes/s of the weights, integer (DP4A) and F32 paths; then the
+ * integer path of the main types on the other shapes of an 8B / 1B layer
+ * and the 1B LM head (128256 x 2048). Each product is repeated on the same
+ * weights, so those smaller than the L2 (50 MB on an H100 / H200) are
+ * read from it after the first run: their figures are the L2-warm speed,
+ * not what a decode step, which streams every weight from memory once,
+ * gets. */
+static void bench_matvec_one(rf_type t, int64_t rows, int64_t cols, int path, const float *x, float *y,
+                             double copy_bps)
+{
+    mat m = mk(t, rows, cols, false);
+    const double bytes = (double)rf_type_row_bytes(m.t, (uint64_t)cols) * rows; /* GGUF bytes */
+    for (int w = 0; w < 3; w++)
+        OK(path ? rf_gpu_matmul_vec_f32(G, m.t, m.d, rows, cols, m.stride, x, 1, y, E)
+                : rf_gpu_matmul_vec(G, m.t, m.d, rows, cols, m.stride, x, 1, y, E));
+    OK(rf_gpu_sync(G, E));
+    const int reps = 50;
+    double t0 = rf_time_now();
+    for (int r = 0; r < reps; r++)
+        OK(path ? rf_gpu_matmul_vec_f32(G, m.t, m.d, rows, cols, m.stride, x, 1, y, E)
+                : rf_gpu_matmul_vec(G, m.t, m.d, rows, cols, m.stride, x, 1, y, E));
+    OK(rf_gpu_sync(G, E));
+    const double dt = (rf_time_now() - t0) / reps;
+    printf("matvec %-7s %-4s %6lldx%-5lld: %7.1f us  %6.0f GB/s  (%4.1f%% of the copy rate)\n", rf_type_name(t),
+           path ? "f32" : "int", (long long)rows, (long long)cols, dt * 1e6, bytes / dt / 1e9,
+           100.0 * bytes / dt / copy_bps);
+    rf_gpu_free(G, m.d);
+}
+
 static void bench_matvec(double copy_bps)
 {
     static const rf_type ts[] = {RF_TYPE_Q4_0, RF_TYPE_Q8_0, RF_TYPE_Q4_K, RF_TYPE_Q5_K, RF_TYPE_Q6_K,
                                  RF_TYPE_IQ4_XS, RF_TYPE_F16, RF_TYPE_BF16};
-    const int64_t rows = 14336, cols = 4096;
-    float *x = mkf((size_t)cols), *y = mkf((size_t)rows);
-    float xs[4096];
-    for (int i = 0; i < 4096; i++) xs[i] = (float)((i * 7919) % 2001 - 1000) / 1000.0f;
-    OK(rf_gpu_upload(G, x, xs, sizeof xs, E));
-    for (size_t k = 0; k < sizeof ts / sizeof *ts; k++) {
-        mat m = mk(ts[k], rows, cols, false);
-        const double bytes = (double)rf_type_row_bytes(m.t, (uint64_t)cols) * rows; /* GGUF bytes */
-        for (int path = 0; path < 2; path++) {
-            for (int w = 0; w < 3; w++)
-                OK(path ? rf_gpu_matmul_vec_f32(G, m.t, m.d, rows, cols, m.stride, x, 1, y, E)
-                        : rf_gpu_matmul_vec(G, m.t, m.d, rows, cols, m.stride, x, 1, y, E));
-            OK(rf_gpu_sync(G, E));
-            const int reps = 50;
-            double t0 = rf_time_now();
-            for (int r = 0; r < reps; r++)
-                OK(path ? rf_gpu_matmul_vec_f32(G, m.t, m.d, rows, cols, m.stride, x, 1, y, E)
-                        : rf_gpu_matmul_vec(G, m.t, m.d, rows, cols, m.stride, x, 1, y, E));
-            OK(rf_gpu_sync(G, E));
-            const double dt = (rf_time_now() - t0) / reps;
-            printf("matvec %-7s %-4s 14336x4096: %7.1f us  %6.0f GB/s  (%4.1f%% of the copy rate)\n",
-                   rf_type_name(ts[k]), path ? "f32" : "int", dt * 1e6, bytes / dt / 1e9, 100.0 * bytes / dt / copy_bps);
-        }
-        rf_gpu_free(G, m.d);
-    }
+    const int64_t xn = 16384;
+    float *x = mkf((size_t)xn), *y = mkf((size_t)128256);
+    float *xs = malloc(sizeof(float) * xn);
+    for (int i = 0; i < xn; i++) xs[i] = (float)((i * 7919) % 2001 - 1000) / 1000.0f;
+    OK(rf_gpu_upload(G, x, xs, sizeof(float) * xn, E));
+    free(xs);
+    for (size_t k = 0; k < sizeof ts / sizeof *ts; k++)
+        for (int path = 0; path < 2; path++) bench_matvec_one(ts[k], 14336, 4096, path, x, y, copy_bps);
+    static const int64_t sh[][2] = {{4096, 14336}, {6144, 4096}, {4096, 4096}, {16384, 2048}, {2048, 8192},
+                                    {2048, 2048}, {128256, 2048}};
+    static const rf_type ts2[] = {RF_TYPE_Q4_K, RF_TYPE_Q6_K, RF_TYPE_Q4_0, RF_TYPE_Q8_0};
+    for (size_t i = 0; i < sizeof sh / sizeof *sh; i++)
+        for (size_t k = 0; k < sizeof ts2 / sizeof *ts2; k++) bench_matvec_one(ts2[k], sh[i][0], sh[i][1], 0, x, y, copy_bps);
     rf_gpu_free(G, x);
     rf_gpu_free(G, y);
 }

@@ -247,10 +247,53 @@ static int gb_exec_fused(gb_ctx *c, rf_gpu *g, const gb_rec *q, int n_left, rf_s
     return 0;
 }
 
+/* RF_GPU_SKIP=norm,glu,rope,attn,mm (any of them): leave those ops out of
+ * every recorded step -- the residual adds and RMSNorms, the gated
+ * activations, RoPE and the KV writes, the attention, the products of
+ * fewer than 65536 rows (all but the LM head of real vocabularies). The outputs are then wrong: this only measures what
+ * the ops cost inside a real step (docs/gpu-notes.md, "What limits us"). */
+static unsigned gb_skip_mask(void)
+{
+    static int mask = -1;
+    if (mask < 0) {
+        static const char *names[] = {"norm", "glu", "rope", "attn", "mm"};
+        const char *e = getenv("RF_GPU_SKIP");
+        mask = 0;
+        for (const char *p = e; p && *p;) {
+            const size_t n = strcspn(p, ",");
+            for (int k = 0; k < 5; k++)
+                if (n == strlen(names[k]) && !strncmp(p, names[k], n)) mask |= 1 << k;
+            p += n + (p[n] == ',');
+        }
+        if (mask)
+            fprintf(stderr, "rocmforge: RF_GPU_SKIP=%s: those ops are left out of every recorded step; the "
+                            "outputs are wrong (only for timing what they cost)\n", e);
+    }
+    return (unsigned)mask;
+}
+
+static bool gb_skipped(const gb_rec *r)
+{
+    const unsigned m = gb_skip_mask();
+    if (!m) return false;
+    switch (r->op) {
+    case GB_ADD: case GB_RMSNORM: return m & 1;
+    case GB_GLU: return m & 2;
+    case GB_ROPE: case GB_KV_WRITE: return m & 4;
+    case GB_ATTENTION: return m & 8;
+    case GB_MATMUL: return (m & 16) && r->w.n_rows < 65536; /* the LM head stays */
+    }
+    return false;
+}
+
 static rf_status gb_flush(gb_ctx *c, rf_gpu *g, rf_error *err)
 {
     for (int k = 0; k < c->n_queue;) {
         rf_status st = RF_OK;
+        if (gb_skipped(&c->queue[k])) {
+            k++;
+            continue;
+        }
         int done = gb_exec_fused(c, g, &c->queue[k], c->n_queue - k, &st, err);
         if (!done) {
             st = gb_exec(c, g, &c->queue[k], err);
