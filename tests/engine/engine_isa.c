@@ -7,7 +7,9 @@
  * GEMV paths) must give the scalar variant's logits exactly. Models: random
  * weights of small llama shapes with 64- and 128-wide heads, in Q4_0,
  * Q4_K_M, Q5_K_M and IQ4_XS (every repacked type but Q8_0 and IQ4_NL, which
- * share Q4_0's kernels), written by `rocmforge synth`. */
+ * share Q4_0's kernels), written by `rocmforge synth`. Each with an F32 and
+ * an F16 K/V cache: the F16 rows are converted one at a time (scalar), 8
+ * (F16C, with AVX2) or 16 (AVX-512, AMX) at a time, exactly either way. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,7 @@ static char tmpdir[256];
  * out ((1 + N_DECODE) x n_vocab), with the variant isa; false when the CPU
  * lacks it. The model is loaded under that variant too (which weights are
  * repacked depends on it). */
-static bool run(const char *path, rf_cpu_isa isa, float *out, int *n_vocab)
+static bool run(const char *path, rf_cpu_isa isa, rf_kv_type kv, float *out, int *n_vocab)
 {
     if (!rf_cpu_kernels_force(isa)) return false;
     rf_model_params mp = rf_model_default_params();
@@ -44,6 +46,7 @@ static bool run(const char *path, rf_cpu_isa isa, float *out, int *n_vocab)
     *n_vocab = V;
     rf_ctx_params cp = rf_ctx_default_params();
     cp.n_ctx = 64;
+    cp.kv_type = kv;
     int seq = 0;
     CHECK(rf_ctx_create(m, &cp, &c, &err) == RF_OK && rf_seq_open(c, &seq, &err) == RF_OK);
     int32_t tok[N_PROMPT], sq[N_PROMPT];
@@ -89,23 +92,32 @@ int main(void)
         snprintf(log, sizeof log, "%s/cli.log", tmpdir);
         CHECKF(rf_test_run_cli(args, log) == 0, "synth %s %s failed (see %s/cli.log)", models[mi].shape, models[mi].type, tmpdir);
         int V = 0;
-        static float ref[(1 + N_DECODE) * 512], got[(1 + N_DECODE) * 512];
-        CHECK(run(path, RF_ISA_SCALAR, ref, &V));
-        CHECK(V == 512);
-        for (int isa = RF_ISA_SCALAR + 1; isa < RF_ISA_COUNT; isa++) {
-            if (!run(path, (rf_cpu_isa)isa, got, &V)) {
-                fprintf(stderr, "%s: variant %s not available here\n", models[mi].type, rf_cpu_isa_name((rf_cpu_isa)isa));
-                continue;
+        static float ref[(1 + N_DECODE) * 512], got[(1 + N_DECODE) * 512], ref32[(1 + N_DECODE) * 512];
+        for (int k = 0; k < 2; k++) {
+            const rf_kv_type kv = k ? RF_KV_F16 : RF_KV_F32;
+            const char *kvn = k ? "F16 K/V" : "F32 K/V";
+            CHECK(run(path, RF_ISA_SCALAR, kv, ref, &V));
+            CHECK(V == 512);
+            if (!k) memcpy(ref32, ref, sizeof ref);
+            else /* the F16 cache really ran: its rounding moves the logits */
+                CHECKF(memcmp(ref32, ref, sizeof ref) != 0, "%s: F16 K/V gives the F32 cache's logits", models[mi].type);
+            for (int isa = RF_ISA_SCALAR + 1; isa < RF_ISA_COUNT; isa++) {
+                if (!run(path, (rf_cpu_isa)isa, kv, got, &V)) {
+                    fprintf(stderr, "%s: variant %s not available here\n", models[mi].type,
+                            rf_cpu_isa_name((rf_cpu_isa)isa));
+                    continue;
+                }
+                int bad = 0, first = -1;
+                for (int i = 0; i < (1 + N_DECODE) * V; i++)
+                    if (memcmp(&ref[i], &got[i], sizeof(float)) && bad++ == 0) first = i;
+                CHECKF(bad == 0,
+                       "%s %s, %s: %d logits differ from the scalar variant's (first: step %d, id %d: %.9g vs %.9g)",
+                       models[mi].type, rf_cpu_isa_name((rf_cpu_isa)isa), kvn, bad, first / V, first % V,
+                       first >= 0 ? got[first] : 0.f, first >= 0 ? ref[first] : 0.f);
+                fprintf(stderr, "%s, %s: %s gives the scalar variant's logits bit for bit (%d values)\n",
+                        models[mi].type, kvn, rf_cpu_isa_name((rf_cpu_isa)isa), (1 + N_DECODE) * V);
+                compared++;
             }
-            int bad = 0, first = -1;
-            for (int i = 0; i < (1 + N_DECODE) * V; i++)
-                if (memcmp(&ref[i], &got[i], sizeof(float)) && bad++ == 0) first = i;
-            CHECKF(bad == 0, "%s %s: %d logits differ from the scalar variant's (first: step %d, id %d: %.9g vs %.9g)",
-                   models[mi].type, rf_cpu_isa_name((rf_cpu_isa)isa), bad, first / V, first % V,
-                   first >= 0 ? got[first] : 0.f, first >= 0 ? ref[first] : 0.f);
-            fprintf(stderr, "%s: %s gives the scalar variant's logits bit for bit (%d values)\n", models[mi].type,
-                    rf_cpu_isa_name((rf_cpu_isa)isa), (1 + N_DECODE) * V);
-            compared++;
         }
     }
     char rm[300];

@@ -407,11 +407,51 @@ typedef struct attn_job {
     int sl;                 /* query heads per work item */
 } attn_job;
 
-/* A K or V row of the pool as F32: in place, or converted into buf. */
-static inline const float *kv_row(const void *pool, size_t off, bool f16, int hd, float *buf)
+#if CPU_X86_SCORES
+__attribute__((target("avx512f"))) static void f16_rows_avx512(const uint16_t *src, float *dst, int hd)
 {
-    if (!f16) return (const float *)pool + off;
+    for (int i = 0; i < hd; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+}
+
+__attribute__((target("avx2,f16c"))) static void f16_rows_f16c(const uint16_t *src, float *dst, int hd)
+{
+    for (int i = 0; i < hd; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+}
+#endif
+
+/* How kv_row reads the pool's rows: F32 in place (0); F16 converted one
+ * at a time (1), 8 (2, F16C) or 16 (3, AVX-512) at a time. The conversion
+ * is exact, so all give the same floats; one at a time made the prompt's
+ * attention over F16 keys ~30% slower than over F32 ones (1B Q4_0 pp512,
+ * 2 threads). */
+static int kv_conv(const rf_attn_params *p)
+{
+    if (p->kv_type != RF_TYPE_F16) return 0;
+#if CPU_X86_SCORES
+    const rf_cpu_isa isa = rf_cpu_kernels_init();
+    if ((isa == RF_ISA_AVX512 || isa == RF_ISA_AMX) && p->head_dim % 16 == 0) return 3;
+    if (isa != RF_ISA_SCALAR && p->head_dim % 8 == 0 && __builtin_cpu_supports("f16c")) return 2;
+#endif
+    return 1;
+}
+
+/* A K or V row of the pool as F32: in place, or converted into buf. */
+static inline const float *kv_row(const void *pool, size_t off, int conv, int hd, float *buf)
+{
+    if (!conv) return (const float *)pool + off;
     const uint16_t *r16 = (const uint16_t *)pool + off;
+#if CPU_X86_SCORES
+    if (conv == 3) {
+        f16_rows_avx512(r16, buf, hd);
+        return buf;
+    }
+    if (conv == 2) {
+        f16_rows_f16c(r16, buf, hd);
+        return buf;
+    }
+#endif
     for (int i = 0; i < hd; i++) buf[i] = rf_f16_to_f32(r16[i]);
     return buf;
 }
@@ -454,11 +494,6 @@ __attribute__((target("avx512f"))) static void dot16_ggml_avx512(const float *k,
     _mm512_storeu_ps(out, _mm512_mul_ps(_mm512_permutexvar_ps(perm, o), _mm512_set1_ps(scale)));
 }
 
-__attribute__((target("avx512f"))) static void f16_rows_avx512(const uint16_t *src, float *dst, int hd)
-{
-    for (int i = 0; i < hd; i += 16)
-        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
-}
 #endif
 
 /* Scores of query heads h0..h0+g-1 against keys p0..p1: sc[h * ld + pos - p0]. */
@@ -468,11 +503,12 @@ CPU_CLONES static void attn_scores(const attn_job *j, int t, int hk, int h0, int
     const int hd = p->head_dim, kv_dim = p->n_head_kv * hd, bs = p->block_size;
     const float *q = j->q + ((size_t)t * p->n_head + h0) * hd;      /* (g, hd) */
     const int32_t *tab = j->btab + (size_t)j->seq_row[t] * p->max_blocks;
-    const bool f16 = p->kv_type == RF_TYPE_F16;
+    const int conv = kv_conv(p);
     float buf[CPU_MAX_HEAD_DIM];
     int pos = p0;
 #if CPU_X86_SCORES
     /* with the AVX-512 variants (which the CPU has, since they were chosen) */
+    const bool f16 = p->kv_type == RF_TYPE_F16;
     const rf_cpu_isa isa = rf_cpu_kernels_init();
     if ((isa == RF_ISA_AVX512 || isa == RF_ISA_AMX) && hd % 64 == 0 && hd <= 256 && p->softcap <= 0.0f) {
         /* 16 keys at a time, as F32 rows side by side */
@@ -495,7 +531,7 @@ CPU_CLONES static void attn_scores(const attn_job *j, int t, int hk, int h0, int
         const int blk = pos / bs, end = (blk + 1) * bs - 1 < p1 ? (blk + 1) * bs - 1 : p1;
         size_t off = ((size_t)tab[blk] * bs + (size_t)(pos - blk * bs)) * kv_dim + (size_t)hk * hd;
         for (; pos <= end; pos++, off += kv_dim) {
-            const float *kr = kv_row(j->k_pool, off, f16, hd, buf);
+            const float *kr = kv_row(j->k_pool, off, conv, hd, buf);
             for (int h = 0; h < g; h++) {
                 float s = dot_ggml(kr, q + (size_t)h * hd, hd) * p->scale;
                 if (p->softcap > 0.0f) s = p->softcap * tanhf(s / p->softcap);
@@ -514,7 +550,7 @@ CPU_CLONES static void attn_group(const attn_job *j, float *scratch, int t, int 
     const int last = j->pos[t];
     const int first = p->window > 0 && last - p->window + 1 > 0 ? last - p->window + 1 : 0;
     const int n_pos = last - first + 1;
-    const bool f16 = p->kv_type == RF_TYPE_F16;
+    const int conv = kv_conv(p);
     float *acc = scratch;                                           /* (g, 64, hd) */
     float *st = scratch + (size_t)g * 64 * hd;                      /* (g, n_pos) when store */
     const bool store = (size_t)g * 64 * hd + (size_t)g * n_pos <= ATTN_SCRATCH_FLOATS;
@@ -571,7 +607,7 @@ CPU_CLONES static void attn_group(const attn_job *j, float *scratch, int t, int 
                 for (int pos = first + ((l - first % 64) + 64) % 64; pos <= last; pos += 64) {
                     const int blk = pos / bs;
                     const size_t off = ((size_t)tab[blk] * bs + (size_t)(pos - blk * bs)) * kv_dim + (size_t)hk * hd;
-                    const float *vr = kv_row(j->v_pool, off, f16, hd, buf);
+                    const float *vr = kv_row(j->v_pool, off, conv, hd, buf);
                     for (int hh = 0; hh < nh; hh++) {
                         const float pp = st[(size_t)(hb + hh) * n_pos + (pos - first)] * inv[hb + hh];
                         float *ah = a + (size_t)hh * hd;
@@ -595,7 +631,7 @@ CPU_CLONES static void attn_group(const attn_job *j, float *scratch, int t, int 
             const int blk = pos / bs, end = (blk + 1) * bs - 1 < c1 ? (blk + 1) * bs - 1 : c1;
             size_t off = ((size_t)tab[blk] * bs + (size_t)(pos - blk * bs)) * kv_dim + (size_t)hk * hd;
             for (; pos <= end; pos++, off += kv_dim) {
-                const float *vr = kv_row(j->v_pool, off, f16, hd, buf);
+                const float *vr = kv_row(j->v_pool, off, conv, hd, buf);
                 for (int h = 0; h < g; h++)
                     pr[h] = (store ? st[(size_t)h * n_pos + (pos - first)] : ch[h * ATTN_CHUNK + (pos - c0)]) * inv[h];
                 for (int h = 0; h < g; h++) {
@@ -753,7 +789,10 @@ static void cpu_destroy(void *ctx)
 
 static const rf_backend_ops cpu_ops = {
     .name = "cpu",
-    .kv_f16_default = false, /* F16 keys cost the prompt's attention ~30% (1B Q4_0 pp512, 2 threads) */
+    /* F32: over F16 keys (rows converted 16 at a time, kv_conv) prompts still ran 0-5% slower
+     * (1B Q4_0 / Q5_K_M pp512, 2 threads), and Q5_K_M's fell to 0.97x llama.cpp in one
+     * cpu-compare run; generation at depth 1024 was as fast or faster (BENCHMARKS.md) */
+    .kv_f16_default = false,
     .supports = cpu_supports,
     .alloc = cpu_alloc,
     .free = cpu_free,
