@@ -432,7 +432,8 @@ static int kv_conv(const rf_attn_params *p)
 #if CPU_X86_SCORES
     const rf_cpu_isa isa = rf_cpu_kernels_init();
     if ((isa == RF_ISA_AVX512 || isa == RF_ISA_AMX) && p->head_dim % 16 == 0) return 3;
-    if (isa != RF_ISA_SCALAR && p->head_dim % 8 == 0 && __builtin_cpu_supports("f16c")) return 2;
+    /* every x86 variant past scalar requires F16C (cpu_kernels.c, x86_detect) */
+    if (isa != RF_ISA_SCALAR && p->head_dim % 8 == 0) return 2;
 #endif
     return 1;
 }
