@@ -405,6 +405,7 @@ typedef struct attn_job {
     float *out;
     float *scratch;         /* (nth, ATTN_SCRATCH_FLOATS) */
     int sl;                 /* query heads per work item */
+    int conv;               /* how kv_row reads the pool's rows (kv_conv) */
 } attn_job;
 
 #if CPU_X86_SCORES
@@ -504,12 +505,12 @@ CPU_CLONES static void attn_scores(const attn_job *j, int t, int hk, int h0, int
     const int hd = p->head_dim, kv_dim = p->n_head_kv * hd, bs = p->block_size;
     const float *q = j->q + ((size_t)t * p->n_head + h0) * hd;      /* (g, hd) */
     const int32_t *tab = j->btab + (size_t)j->seq_row[t] * p->max_blocks;
-    const int conv = kv_conv(p);
+    const int conv = j->conv;
     float buf[CPU_MAX_HEAD_DIM];
     int pos = p0;
 #if CPU_X86_SCORES
     /* with the AVX-512 variants (which the CPU has, since they were chosen) */
-    const bool f16 = p->kv_type == RF_TYPE_F16;
+    const bool f16 = conv != 0;
     const rf_cpu_isa isa = rf_cpu_kernels_init();
     if ((isa == RF_ISA_AVX512 || isa == RF_ISA_AMX) && hd % 64 == 0 && hd <= 256 && p->softcap <= 0.0f) {
         /* 16 keys at a time, as F32 rows side by side */
@@ -551,7 +552,7 @@ CPU_CLONES static void attn_group(const attn_job *j, float *scratch, int t, int 
     const int last = j->pos[t];
     const int first = p->window > 0 && last - p->window + 1 > 0 ? last - p->window + 1 : 0;
     const int n_pos = last - first + 1;
-    const int conv = kv_conv(p);
+    const int conv = j->conv;
     float *acc = scratch;                                           /* (g, 64, hd) */
     float *st = scratch + (size_t)g * 64 * hd;                      /* (g, n_pos) when store */
     const bool store = (size_t)g * 64 * hd + (size_t)g * n_pos <= ATTN_SCRATCH_FLOATS;
@@ -696,7 +697,7 @@ static void cpu_attention(void *ctx, const float *q, const void *k_pool, const v
                           const int32_t *seq_row, const int32_t *pos, int n_tok, const rf_attn_params *p, float *out)
 {
     cpu_ctx *c = ctx;
-    attn_job j = {q, k_pool, v_pool, btab, seq_row, pos, n_tok, p, out, c->attn_scratch, attn_slice(p)};
+    attn_job j = {q, k_pool, v_pool, btab, seq_row, pos, n_tok, p, out, c->attn_scratch, attn_slice(p), kv_conv(p)};
     if (n_tok * p->n_head_kv < 2) {
         attn_worker(&j, 0, 1);
         return;

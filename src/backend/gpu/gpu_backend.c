@@ -250,8 +250,9 @@ static int gb_exec_fused(gb_ctx *c, rf_gpu *g, const gb_rec *q, int n_left, rf_s
 /* RF_GPU_SKIP=norm,glu,rope,attn,mm (any of them): leave those ops out of
  * every recorded step -- the residual adds and RMSNorms, the gated
  * activations, RoPE and the KV writes, the attention, the products of
- * fewer than 65536 rows (all but the LM head of real vocabularies). The outputs are then wrong: this only measures what
- * the ops cost inside a real step (docs/gpu-notes.md, "What limits us"). */
+ * fewer than 65536 rows (all but the LM head of real vocabularies). The
+ * outputs are then wrong: this only measures what the ops cost inside a
+ * real step (docs/gpu-notes.md, "What limits us"). */
 static unsigned gb_skip_mask(void)
 {
     static int mask = -1;
@@ -261,7 +262,7 @@ static unsigned gb_skip_mask(void)
         mask = 0;
         for (const char *p = e; p && *p;) {
             const size_t n = strcspn(p, ",");
-            for (int k = 0; k < 5; k++)
+            for (int k = 0; k < (int)(sizeof names / sizeof *names); k++)
                 if (n == strlen(names[k]) && !strncmp(p, names[k], n)) mask |= 1 << k;
             p += n + (p[n] == ',');
         }
