@@ -16,7 +16,8 @@
  *
  * usage: gpu_bench MODEL... where MODEL is 8b-q4km | 8b-q4_0 | 8b-q8_0 |
  *        1b-q4km | 1b-q8_0 | 1b-f16, or matvec: the decode products alone,
- *        per type and shape (default: all). Prints one line each.
+ *        per type and shape (default: all), or tiles: products of 16-128
+ *        tokens (not in the default). Prints one line each.
  */
 #include <math.h>
 #include <stdio.h>
@@ -318,6 +319,43 @@ static void bench_matvec(double copy_bps)
     rf_gpu_free(G, y);
 }
 
+/* Products of 16-128 tokens (many sequences' steps): which kernels run
+ * follows the environment (RF_GPU_IMMA: the token count from which the
+ * integer tiles take them; RF_GPU_LG=0: the older tiles), so a run per
+ * setting compares them. us per call and per token. */
+static void bench_tiles(void)
+{
+    static const int64_t sh[][2] = {{14336, 4096}, {4096, 14336}, {4096, 4096}};
+    static const rf_type ts[] = {RF_TYPE_Q4_K, RF_TYPE_Q6_K, RF_TYPE_Q4_0, RF_TYPE_Q8_0};
+    static const int toks[] = {16, 32, 64, 128};
+    const int64_t xn = 128 * 14336;
+    float *x = mkf((size_t)xn), *y = mkf((size_t)128 * 14336);
+    float *xs = malloc(sizeof(float) * xn);
+    for (int64_t i = 0; i < xn; i++) xs[i] = (float)((i * 7919) % 2001 - 1000) / 1000.0f;
+    OK(rf_gpu_upload(G, x, xs, sizeof(float) * xn, E));
+    free(xs);
+    for (size_t i = 0; i < sizeof sh / sizeof *sh; i++)
+        for (size_t k = 0; k < sizeof ts / sizeof *ts; k++) {
+            mat m = mk(ts[k], sh[i][0], sh[i][1], false);
+            for (size_t q = 0; q < sizeof toks / sizeof *toks; q++) {
+                const int n = toks[q];
+                for (int w = 0; w < 2; w++) OK(rf_gpu_matmul_vec(G, m.t, m.d, m.rows, m.cols, m.stride, x, n, y, E));
+                OK(rf_gpu_sync(G, E));
+                const int reps = 20;
+                const double t0 = rf_time_now();
+                for (int r = 0; r < reps; r++) OK(rf_gpu_matmul_vec(G, m.t, m.d, m.rows, m.cols, m.stride, x, n, y, E));
+                OK(rf_gpu_sync(G, E));
+                const double dt = (rf_time_now() - t0) / reps;
+                printf("tiles %-5s %6lldx%-5lld %3d tokens: %8.1f us  %6.2f us/token  %6.1f T MAC/s\n",
+                       rf_type_name(m.t), (long long)m.rows, (long long)m.cols, n, dt * 1e6, dt * 1e6 / n,
+                       (double)m.rows * m.cols * n / dt / 1e12);
+            }
+            rf_gpu_free(G, m.d);
+        }
+    rf_gpu_free(G, x);
+    rf_gpu_free(G, y);
+}
+
 int main(int argc, char **argv)
 {
     if (rf_gpu_device_count() <= 0) {
@@ -333,13 +371,15 @@ int main(int argc, char **argv)
         memcpy(junk + 8 * i, &st, 8);
     }
     sanitize_junk();
-    OK(rf_gpu_reserve_q8(G, (size_t)8 * 16384, E));
+    OK(rf_gpu_reserve_q8(G, (size_t)128 * 16384, E));
     const double cr = copy_rate();
     printf("device %s (%s), %d SMs, %.0f MiB; device-to-device copy %.0f GB/s (read + write)\n", inf->name,
            inf->arch, inf->n_sm, inf->mem_total / 1048576.0, cr / 1e9);
     bool want_mv = argc < 2;
     for (int a = 1; a < argc; a++) want_mv |= !strcmp(argv[a], "matvec");
     if (want_mv) bench_matvec(cr);
+    for (int a = 1; a < argc; a++)
+        if (!strcmp(argv[a], "tiles")) bench_tiles();
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
         bool want = argc < 2;
         for (int a = 1; a < argc; a++) want |= !strcmp(argv[a], shapes[i].name);

@@ -224,25 +224,38 @@ static void test_matmul_type(rf_type t, int64_t n_rows, int64_t n_cols, const in
     }
 
     /* 16+ tokens of these types run on the integer tiles here (main sets
-     * RF_GPU_IMMA=16), which must give
-     * the one-token decode kernels' bits for every token (batch invariance) */
+     * RF_GPU_IMMA=16), fewer on the decode kernels a few tokens a launch
+     * (13: launches of 8, 4 and 1); either must give the one-token decode
+     * kernels' bits for every token (batch invariance) */
     const bool tiles = t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q6_K ||
                        t == RF_TYPE_IQ4_NL || t == RF_TYPE_IQ4_XS;
-    if (tiles && max_tok >= 16) {
-        float *y1 = malloc(sizeof(float) * max_tok * n_rows);
-        const uint64_t before = rf_gpu_int_tile_launches(G);
-        dev_poison(d_y, (size_t)(max_tok * n_rows));
-        OK(rf_gpu_matmul(G, t, d_w, n_rows, n_cols, dstride, d_x, max_tok, d_y, E));
-        dev_get(y, d_y, sizeof(float) * max_tok * n_rows);
-        CHECKF(rf_gpu_int_tile_launches(G) > before, "matmul %s, %d tokens: the integer tiles did not run",
-               rf_type_name(t), max_tok);
-        for (int t2 = 0; t2 < max_tok; t2++)
+    const bool int_types = tiles || t == RF_TYPE_Q5_K;
+    for (int pass = 0; pass < 2 && int_types; pass++) {
+        const int nt = pass == 0 ? (max_tok < 13 ? max_tok : 13) : max_tok;
+        const bool on_tiles = tiles && nt >= 16;
+        if (nt < 2 || (pass == 1 && !on_tiles)) continue;
+        float *y1 = malloc(sizeof(float) * nt * n_rows);
+        const uint64_t before = rf_gpu_int_tile_launches(G), lg_before = rf_gpu_lg_tile_launches(G);
+        dev_poison(d_y, (size_t)(nt * n_rows));
+        OK(rf_gpu_matmul(G, t, d_w, n_rows, n_cols, dstride, d_x, nt, d_y, E));
+        dev_get(y, d_y, sizeof(float) * nt * n_rows);
+        CHECKF((rf_gpu_int_tile_launches(G) > before) == on_tiles, "matmul %s, %d tokens: the integer tiles %s",
+               rf_type_name(t), nt, on_tiles ? "did not run" : "ran");
+        /* which tiles: the lane-group ones on NVIDIA unless switched off
+         * (the gpu_kernels_lg_off test runs the older ones) */
+        const char *lg_env = getenv("RF_GPU_LG");
+        const bool want_lg = on_tiles && !(lg_env && lg_env[0] == '0');
+        if (!strcmp(rf_gpu_vendor(), "cuda"))
+            CHECKF((rf_gpu_lg_tile_launches(G) > lg_before) == want_lg, "matmul %s, %d tokens: the lane-group tiles %s",
+                   rf_type_name(t), nt, want_lg ? "did not run" : "ran");
+        for (int t2 = 0; t2 < nt; t2++)
             OK(rf_gpu_matmul(G, t, d_w, n_rows, n_cols, dstride, d_x + (int64_t)t2 * n_cols, 1,
                              d_y + (int64_t)t2 * n_rows, E));
-        dev_get(y1, d_y, sizeof(float) * max_tok * n_rows);
-        const int nd = bits_differ(y, y1, (size_t)(max_tok * n_rows));
-        CHECKF(nd == 0, "matmul %s %lld x %lld: integer tiles (%d tokens) differ from one-token products in %d of %lld",
-               rf_type_name(t), (long long)n_rows, (long long)n_cols, max_tok, nd, (long long)(max_tok * n_rows));
+        dev_get(y1, d_y, sizeof(float) * nt * n_rows);
+        const int nd = bits_differ(y, y1, (size_t)(nt * n_rows));
+        CHECKF(nd == 0, "matmul %s %lld x %lld: %s (%d tokens) differ from one-token products in %d of %lld",
+               rf_type_name(t), (long long)n_rows, (long long)n_cols, on_tiles ? "integer tiles" : "decode products",
+               nt, nd, (long long)(nt * n_rows));
         free(y1);
     }
 

@@ -118,8 +118,10 @@ void rf_gpu_set_mma(rf_gpu *g, bool on);
 enum { RF_GPU_PATH_AUTO = 0, RF_GPU_PATH_PROMPT = 1, RF_GPU_PATH_STEP = 2 };
 void rf_gpu_set_path(rf_gpu *g, int path);
 
-/* How many integer prompt tiles have been launched (tests: the path ran). */
+/* How many integer tiles have been launched (tests: the path ran). */
 uint64_t rf_gpu_int_tile_launches(const rf_gpu *g);
+/* Of those, the lane-group tiles' (the others serve where those are refused). */
+uint64_t rf_gpu_lg_tile_launches(const rf_gpu *g);
 
 /* Room for n_elems weights decoded to F16: prompts on the matrix units
  * (rf_gpu_set_mma) decode each weight once, a block of rows at a time (as

@@ -223,16 +223,19 @@ RF_DEV void rf_ld16_a2(const uint8_t *p, uint32_t w[4])
 
 /* The float formula of one lane's item, shared by the decode lanes and the
  * integer tiles (rf_k_matmul_int) so both compile to the same roundings. */
-RF_DEV float rf_f_q4k(float acc, float dx0, float dx1, float dl0, float ml0, float dl1, float ml1, int p0, int s0,
-                      int p1, int s1)
+/* Each takes its integer dots and sums as floats (exact conversions: the
+ * tiles convert the run sums once per token and block, the decode lanes
+ * each time). */
+RF_DEV float rf_f_q4k_f(float acc, float dx0, float dx1, float dl0, float ml0, float dl1, float ml1, float p0,
+                        float s0, float p1, float s1)
 {
-    return acc + (dx0 * (dl0 * (float)p0 - ml0 * (float)s0) + dx1 * (dl1 * (float)p1 - ml1 * (float)s1));
+    return acc + (dx0 * (dl0 * p0 - ml0 * s0) + dx1 * (dl1 * p1 - ml1 * s1));
 }
 /* Q6_K: one 16-weight run, p already minus 32 x its activation sum */
-RF_DEV float rf_f_q6k(float s, float dx, float dk, int p) { return s + dx * (dk * (float)p); }
+RF_DEV float rf_f_q6k(float s, float dx, float dk, float p) { return s + dx * (dk * p); }
 /* a 32-weight block with one scale (Q4_0, IQ4_NL, Q8_0: ggml's order) */
-RF_DEV float rf_f_blk(float acc, int p, float d, float dx) { return acc + (float)p * (d * dx); }
-RF_DEV float rf_f_xs(float acc, float dx, float dl, int p) { return acc + dx * (dl * (float)p); }
+RF_DEV float rf_f_blk(float acc, float p, float d, float dx) { return acc + p * (d * dx); }
+RF_DEV float rf_f_xs(float acc, float dx, float dl, float p) { return acc + dx * (dl * p); }
 RF_DEV void rf_q4k_scales(const uint8_t *b, int g, float *dl0, float *ml0, float *dl1, float *ml1)
 {
     const uint32_t dm = *(const uint32_t *)b;
@@ -277,7 +280,7 @@ template <> struct rf_kq<RF_TYPE_Q4_K> {
             const int p1 = rf_dp4a(hi3, c.w, rf_dp4a(hi2, c.z, rf_dp4a(hi1, c.y, rf_dp4a(hi0, c.x, 0))));
             const int s1 = rf_dp4a(RF_ONES, c.w, rf_dp4a(RF_ONES, c.z, rf_dp4a(RF_ONES, c.y, rf_dp4a(RF_ONES, c.x, 0))));
             const float2 dx = *(const float2 *)(xd + t * (n_cols / 32) + sb * 8 + 2 * g);
-            acc[t] = rf_f_q4k(acc[t], dx.x, dx.y, dl0, ml0, dl1, ml1, p0, s0, p1, s1);
+            acc[t] = rf_f_q4k_f(acc[t], dx.x, dx.y, dl0, ml0, dl1, ml1, (float)p0, (float)s0, (float)p1, (float)s1);
         }
     }
 };
@@ -319,7 +322,7 @@ template <> struct rf_kq<RF_TYPE_Q6_K> {
                 const int4 a = *(const int4 *)(xt + 32 * k);
                 const int p = rf_dp4a(q[k][3], a.w, rf_dp4a(q[k][2], a.z, rf_dp4a(q[k][1], a.y, rf_dp4a(q[k][0], a.x, 0))));
                 const int sx = rf_dp4a(RF_ONES, a.w, rf_dp4a(RF_ONES, a.z, rf_dp4a(RF_ONES, a.y, rf_dp4a(RF_ONES, a.x, 0))));
-                s = rf_f_q6k(s, dxk[k], dk[k], p - 32 * sx);
+                s = rf_f_q6k(s, dxk[k], dk[k], (float)(p - 32 * sx));
             }
             acc[t] += s;
         }
@@ -357,7 +360,7 @@ template <bool NL> struct rf_kq_nib32 {
                 sx = rf_dp4a(RF_ONES, c.x, rf_dp4a(RF_ONES, c.y, rf_dp4a(RF_ONES, c.z, rf_dp4a(RF_ONES, c.w, sx))));
                 p -= 8 * sx;
             }
-            acc[t] = rf_f_blk(acc[t], p, d, xd[t * (n_cols / 32) + blk]);
+            acc[t] = rf_f_blk(acc[t], (float)p, d, xd[t * (n_cols / 32) + blk]);
         }
     }
 };
@@ -380,7 +383,7 @@ template <> struct rf_kq<RF_TYPE_Q8_0> {
             const int4 a = *(const int4 *)xt, c = *(const int4 *)(xt + 16);
             int p = rf_dp4a((int)q[0], a.x, rf_dp4a((int)q[1], a.y, rf_dp4a((int)q[2], a.z, rf_dp4a((int)q[3], a.w, 0))));
             p = rf_dp4a((int)q[4], c.x, rf_dp4a((int)q[5], c.y, rf_dp4a((int)q[6], c.z, rf_dp4a((int)q[7], c.w, p))));
-            acc[t] = rf_f_blk(acc[t], p, d, xd[t * (n_cols / 32) + blk]);
+            acc[t] = rf_f_blk(acc[t], (float)p, d, xd[t * (n_cols / 32) + blk]);
         }
     }
 };
@@ -424,7 +427,7 @@ template <> struct rf_kq<RF_TYPE_IQ4_XS> {
             const int4 a = *(const int4 *)xt, c = *(const int4 *)(xt + 16);
             int p = rf_dp4a(lo[0], a.x, rf_dp4a(lo[1], a.y, rf_dp4a(lo[2], a.z, rf_dp4a(lo[3], a.w, 0))));
             p = rf_dp4a(hi[0], c.x, rf_dp4a(hi[1], c.y, rf_dp4a(hi[2], c.z, rf_dp4a(hi[3], c.w, p))));
-            acc[t] = rf_f_xs(acc[t], xd[t * (n_cols / 32) + sb * 8 + j], dl, p);
+            acc[t] = rf_f_xs(acc[t], xd[t * (n_cols / 32) + sb * 8 + j], dl, (float)p);
         }
     }
 };
@@ -523,9 +526,12 @@ template <> struct rf_kt<RF_TYPE_Q4_K> {
     }
     enum { NDX = 2 };
     RF_DEV int64_t dxoff(int64_t blk, int j) { return blk * 8 + 2 * (j >> 1); }
-    RF_DEV float item(float acc, const S &s, const float *dx, const int *p, const int *sx)
+    /* PT, SXT: the dots and run sums as int or already as float (the same values) */
+    template <typename PT, typename SXT>
+    RF_DEV float item(float acc, const S &s, const float *dx, const PT *p, const SXT *sx)
     {
-        return rf_f_q4k(acc, dx[0], dx[1], s.dl0, s.ml0, s.dl1, s.ml1, p[0], sx[0], p[1], sx[1]);
+        return rf_f_q4k_f(acc, dx[0], dx[1], s.dl0, s.ml0, s.dl1, s.ml1, (float)p[0], (float)sx[0], (float)p[1],
+                          (float)sx[1]);
     }
 };
 template <> struct rf_kt<RF_TYPE_Q6_K> {
@@ -553,13 +559,13 @@ template <> struct rf_kt<RF_TYPE_Q6_K> {
     }
     enum { NDX = 4 };
     RF_DEV int64_t dxoff(int64_t blk, int j) { return blk * 8 + 4 * (j >> 1); }
-    RF_DEV float item(float acc, const S &s, const float *dx, const int *p, const int *)
+    template <typename PT, typename SXT> RF_DEV float item(float acc, const S &s, const float *dx, const PT *p, const SXT *)
     {
         float t = 0.f;
-        t = rf_f_q6k(t, dx[0], s.dk[0], p[0]);
-        t = rf_f_q6k(t, dx[1], s.dk[1], p[1]);
-        t = rf_f_q6k(t, dx[2], s.dk[2], p[2]);
-        t = rf_f_q6k(t, dx[3], s.dk[3], p[3]);
+        t = rf_f_q6k(t, dx[0], s.dk[0], (float)p[0]);
+        t = rf_f_q6k(t, dx[1], s.dk[1], (float)p[1]);
+        t = rf_f_q6k(t, dx[2], s.dk[2], (float)p[2]);
+        t = rf_f_q6k(t, dx[3], s.dk[3], (float)p[3]);
         return acc + t;
     }
 };
@@ -588,9 +594,9 @@ template <int T> struct rf_kt_b32 {
     }
     enum { NDX = 1 };
     RF_DEV int64_t dxoff(int64_t blk, int) { return blk; }
-    RF_DEV float item(float acc, const S &s, const float *dx, const int *p, const int *)
+    template <typename PT, typename SXT> RF_DEV float item(float acc, const S &s, const float *dx, const PT *p, const SXT *)
     {
-        return rf_f_blk(acc, p[0], s.d, dx[0]);
+        return rf_f_blk(acc, (float)p[0], s.d, dx[0]);
     }
 };
 template <> struct rf_kt<RF_TYPE_Q4_0> : rf_kt_b32<RF_TYPE_Q4_0> {};
@@ -615,9 +621,9 @@ template <> struct rf_kt<RF_TYPE_IQ4_XS> {
     }
     enum { NDX = 1 };
     RF_DEV int64_t dxoff(int64_t blk, int j) { return blk * 8 + j; }
-    RF_DEV float item(float acc, const S &s, const float *dx, const int *p, const int *)
+    template <typename PT, typename SXT> RF_DEV float item(float acc, const S &s, const float *dx, const PT *p, const SXT *)
     {
-        return rf_f_xs(acc, dx[0], s.dl, p[0]);
+        return rf_f_xs(acc, dx[0], s.dl, (float)p[0]);
     }
 };
 
@@ -752,6 +758,256 @@ static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
                 if (r < n_rows && t < n_tok) y[t * n_rows + r] = c;
             }
         }
+    }
+}
+
+/* ------------------------------------------- lane-group integer tiles */
+/* The integer tiles again, with the same bits, arranged so that a block
+ * reads its rows' weights in order, a few blocks at a time, with copies in
+ * flight while it multiplies. The decode warp's tree (rf_warp_sum: lanes L
+ * and L ^ RF_WARP/2 first, ... L ^ 1 last) is cut into RF_LG_WARPS
+ * subtrees: warp w of a block owns the lanes L = w + RF_LG_WARPS * u,
+ * u < ACC = RF_WARP / RF_LG_WARPS (they differ in the bits of L the tree
+ * joins first), and keeps one accumulator per lane for the block's whole
+ * tile of BM rows by BN tokens. Lane L's items are blocks
+ * L / LPB + k * (RF_WARP / LPB), part L % LPB, so within every RF_WARP /
+ * LPB consecutive blocks the block's warps use each byte once; the block
+ * stages NB (a divisor of that) consecutive blocks of its rows and tokens
+ * at a time with asynchronous 16-byte copies, one stage ahead. Each
+ * accumulator takes its lane's items in block order through the decode
+ * lane's formula (K::item); at the end a warp joins its accumulators in
+ * the tree's order (u ^ ACC/2 first), and the warps' sums are joined
+ * through shared memory in the rest of it (w ^ RF_LG_WARPS/2 first). A
+ * row's staged bytes start at the 16-byte boundary below them (rows of 18-
+ * or 34-byte blocks are only 2-byte aligned); a granule is copied only
+ * when it holds bytes of the row's stage. */
+#define RF_LG_WARPS 8
+#define RF_LG_THREADS (RF_LG_WARPS * RF_WARP)
+#if defined(RF_GPU_VENDOR_CUDA)
+#define RF_LG_MINB 2 /* two blocks per SM: at most 128 registers */
+#else
+#define RF_LG_MINB 1
+#endif
+/* the loop over a warp's lanes, unrolled where the fragments are narrow (no
+ * matrix units: 32 words a fragment, too much code to unroll) */
+#if defined(RF_IMMA_NV) || defined(RF_IMMA_MFMA)
+#define RF_LG_UNROLL_LANES _Pragma("unroll")
+#else
+#define RF_LG_UNROLL_LANES _Pragma("unroll 1")
+#endif
+
+template <int T, int W> struct rf_lg { /* W: the warp width (host code asks for the device's) */
+    typedef rf_kt<T> K;
+    enum {
+        STEP = W / K::LPB,
+        NB = K::QK == 256 ? (STEP < 4 ? STEP : 4) : (STEP < 32 ? STEP : 32), /* blocks a stage */
+        WB = NB * K::BYTES,                                                    /* a row's bytes a stage */
+        WP0 = (WB + 16 + 15) / 16 * 16,
+        WP = (WP0 / 4) % 8 == 4 ? WP0 : WP0 + 16, /* row pitch: 8 rows x 4 words on distinct banks */
+        GW = WB / 16 + 1,                         /* granules a row, from the boundary below */
+        XB = NB * K::QK, XP = XB + 16, DXN = XB / 32, SXN = K::SX ? XB / 16 : 0
+    };
+};
+template <int T, int UMR, int UNT, int W> struct rf_lg_geo {
+    typedef rf_lg<T, W> L;
+    enum {
+        BM = 16 * UMR, BN = 16 * UNT,
+        SP = L::NB * rf_kt<T>::LPB + 1, /* decoded scales a row (+1: rows on distinct banks) */
+        STAGE = BM * L::WP + BN * L::XP + BN * L::DXN * 4,
+        EXTRA = BN * L::SXN * 4 + BM * SP * (int)sizeof(typename rf_kt<T>::S), /* one buffer: sums, scales */
+        RED = RF_LG_WARPS * BM * BN * 4,
+        SMEM = 2 * STAGE + EXTRA > RED ? 2 * STAGE + EXTRA : RED
+    };
+};
+
+template <int T, int UMR, int UNT>
+RF_DEV void rf_lg_issue(uint8_t *buf, int64_t s, const uint8_t *w, int64_t n_rows, int64_t n_blk, size_t row_stride,
+                        const int8_t *xq, const float *xd, int64_t n_cols, int64_t n_tok, int64_t R0, int64_t T0)
+{
+    typedef rf_kt<T> K;
+    typedef rf_lg<T, RF_WARP> L;
+    typedef rf_lg_geo<T, UMR, UNT, RF_WARP> G;
+    enum { GX = L::XB / 16 };
+    const int64_t b0 = s * L::NB, nb = n_blk - b0 < L::NB ? n_blk - b0 : L::NB;
+    uint8_t *sW = buf, *sX = buf + G::BM * L::WP;
+    float *sD = (float *)(sX + G::BN * L::XP);
+    for (int i = threadIdx.x; i < G::BM * L::GW; i += RF_LG_THREADS) {
+        const int r = i / L::GW, q = i % L::GW;
+        const bool rok = R0 + r < n_rows;
+        const uint8_t *a = w + (rok ? R0 + r : 0) * (int64_t)row_stride + b0 * K::BYTES;
+        const uint8_t *g = (const uint8_t *)((uintptr_t)a & ~(uintptr_t)15) + 16 * q;
+        const bool ok = rok && g < a + nb * K::BYTES;
+        rf_cp16(sW + r * L::WP + 16 * q, ok ? g : w, ok);
+    }
+    for (int i = threadIdx.x; i < G::BN * GX; i += RF_LG_THREADS) {
+        const int t = i / GX, q = i % GX;
+        const bool ok = T0 + t < n_tok && 16 * q < nb * K::QK;
+        rf_cp16(sX + t * L::XP + 16 * q, ok ? xq + (T0 + t) * n_cols + b0 * K::QK + 16 * q : xq, ok);
+    }
+    for (int i = threadIdx.x; i < G::BN * L::DXN; i += RF_LG_THREADS) {
+        const int t = i / L::DXN, q = i % L::DXN;
+        const bool ok = T0 + t < n_tok && q < nb * (K::QK / 32);
+        rf_cp4(sD + t * L::DXN + q, ok ? xd + (T0 + t) * (n_cols / 32) + b0 * (K::QK / 32) + q : xd, ok);
+    }
+    rf_cp_commit();
+}
+
+template <int T, int UMR, int UNT>
+static __global__ __launch_bounds__(RF_LG_THREADS, RF_LG_MINB) void rf_k_matmul_lg(
+    const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
+    const int8_t *__restrict__ xq, const float *__restrict__ xd, int64_t n_tok, float *__restrict__ y)
+{
+    typedef rf_kt<T> K;
+    typedef rf_lg<T, RF_WARP> L;
+    typedef rf_lg_geo<T, UMR, UNT, RF_WARP> G;
+    typedef typename K::S S;
+    enum { ACC = RF_WARP / RF_LG_WARPS, NC = RF_IMMA_NC, NA = RF_IMMA_NA, NE = UMR * UNT * NC, BM = G::BM,
+           BN = G::BN };
+    extern __shared__ __align__(16) uint8_t rf_lg_smem[];
+    const int tid = threadIdx.x, warp = rf_warp_id();
+    const int64_t R0 = (int64_t)blockIdx.y * BM, T0 = (int64_t)blockIdx.x * BN;
+    const int64_t n_blk = n_cols / K::QK, n_st = (n_blk + L::NB - 1) / L::NB;
+    /* where each fragment row's bytes sit past the 16-byte boundary, before the stage's offset */
+    int ra[UMR][NA];
+#pragma unroll
+    for (int m = 0; m < UMR; m++) {
+#pragma unroll
+        for (int i = 0; i < NA; i++) {
+            const int64_t r = R0 + 16 * m + rf_imma_a_row(i);
+            ra[m][i] = (int)((uintptr_t)(w + (r < n_rows ? r : 0) * (int64_t)row_stride) & 15);
+        }
+    }
+    float acc[ACC][NE];
+#pragma unroll
+    for (int u = 0; u < ACC; u++)
+#pragma unroll
+        for (int e = 0; e < NE; e++) acc[u][e] = 0.f;
+
+    RF_PDL_WAIT();
+    rf_lg_issue<T, UMR, UNT>(rf_lg_smem, 0, w, n_rows, n_blk, row_stride, xq, xd, n_cols, n_tok, R0, T0);
+    for (int64_t s = 0; s < n_st; s++) {
+        if (s + 1 < n_st)
+            rf_lg_issue<T, UMR, UNT>(rf_lg_smem + ((s + 1) & 1) * G::STAGE, s + 1, w, n_rows, n_blk, row_stride, xq,
+                                     xd, n_cols, n_tok, R0, T0);
+        else
+            rf_cp_commit();
+        rf_cp_wait<1>();
+        __syncthreads();
+        const uint8_t *sW = rf_lg_smem + (s & 1) * G::STAGE, *sX = sW + BM * L::WP;
+        const float *sD = (const float *)(sX + BN * L::XP);
+        float *sS = (float *)(rf_lg_smem + 2 * G::STAGE);
+        S *sC = (S *)(sS + BN * L::SXN);
+        const int64_t b0 = s * L::NB, kb = b0 - b0 % L::STEP;
+        const int wo = (int)((b0 * K::BYTES) & 15);
+        /* each (row, block, part)'s scales decoded once (a warp's lanes
+         * would each decode their rows' four times), and (Q4_K) the
+         * activations' 16-element run sums */
+        for (int i = tid; i < BM * L::NB * K::LPB; i += RF_LG_THREADS) {
+            const int r = i / (L::NB * K::LPB), lb = i / K::LPB % L::NB, j = i % K::LPB;
+            const int64_t rr = R0 + r < n_rows ? R0 + r : 0;
+            const int o = (int)((uintptr_t)(w + rr * (int64_t)row_stride + b0 * K::BYTES) & 15);
+            sC[r * G::SP + lb * K::LPB + j] = K::scales(sW + r * L::WP + o + lb * K::BYTES, j);
+        }
+        if (K::SX) {
+            for (int i = tid; i < BN * L::SXN; i += RF_LG_THREADS) {
+                enum { D = L::SXN ? L::SXN : 1 }; /* (a loop that runs only where SXN > 0) */
+                const uint4 v = *(const uint4 *)(sX + (i / D) * L::XP + 16 * (i % D));
+                sS[i] = (float)rf_dp4a(RF_ONES, (int)v.w, rf_dp4a(RF_ONES, (int)v.z, rf_dp4a(RF_ONES, (int)v.y,
+                        rf_dp4a(RF_ONES, (int)v.x, 0))));
+            }
+        }
+        __syncthreads();
+        RF_LG_UNROLL_LANES
+        for (int u = 0; u < ACC; u++) {
+            const int ln = warp + RF_LG_WARPS * u, j = ln % K::LPB;
+            const int64_t blk = kb + ln / K::LPB;
+            if (blk < b0 || blk >= b0 + L::NB || blk >= n_blk) continue; /* lane ln has no item here */
+            const int lb = (int)(blk - b0);
+            uint32_t aw[UMR][K::NR][NA];
+            S sc[UMR][RF_IMMA_NRS];
+#pragma unroll
+            for (int m = 0; m < UMR; m++) {
+#pragma unroll
+                for (int i = 0; i < NA; i++) {
+                    const int row = 16 * m + rf_imma_a_row(i);
+                    uint32_t a4[K::NR];
+                    K::words(sW + row * L::WP + ((ra[m][i] + wo) & 15) + lb * K::BYTES, j, rf_imma_kq(i), a4);
+#pragma unroll
+                    for (int r = 0; r < K::NR; r++) aw[m][r][i] = a4[r];
+                }
+#pragma unroll
+                for (int q = 0; q < RF_IMMA_NRS; q++)
+                    sc[m][q] = sC[(16 * m + rf_imma_rs_row(q)) * G::SP + lb * K::LPB + j];
+            }
+#pragma unroll
+            for (int n = 0; n < UNT; n++) {
+                uint32_t bw[K::NR][NA];
+#pragma unroll
+                for (int i = 0; i < NA; i++)
+#pragma unroll
+                    for (int r = 0; r < K::NR; r++)
+                        bw[r][i] = *(const uint32_t *)(sX + (16 * n + rf_imma_b_col(i)) * L::XP + lb * K::QK +
+                                                       K::xoff(j, r) + 4 * rf_imma_kq(i));
+                float dx[RF_IMMA_NTS][K::NDX];
+                float sx[RF_IMMA_NTS][K::NR];
+#pragma unroll
+                for (int q = 0; q < RF_IMMA_NTS; q++) {
+                    const int t = 16 * n + rf_imma_ts_col(q);
+#pragma unroll
+                    for (int d = 0; d < K::NDX; d++) dx[q][d] = sD[t * L::DXN + K::dxoff(lb, j) + d];
+#pragma unroll
+                    for (int r = 0; r < K::NR; r++)
+                        sx[q][r] = K::SX ? sS[t * L::SXN + (lb * K::QK + K::xoff(j, r)) / 16] : 0.f;
+                }
+#pragma unroll
+                for (int m = 0; m < UMR; m++) {
+                    int cp[K::NP][NC];
+#pragma unroll
+                    for (int q = 0; q < K::NP; q++)
+#pragma unroll
+                        for (int e = 0; e < NC; e++) cp[q][e] = 0;
+#pragma unroll
+                    for (int r = 0; r < K::NR; r++) rf_imma_run(cp[K::pidx(r)], aw[m][r], bw[r]);
+#pragma unroll
+                    for (int e = 0; e < NC; e++) {
+                        int p[K::NP];
+#pragma unroll
+                        for (int q = 0; q < K::NP; q++) p[q] = cp[q][e];
+                        float &a = acc[u][(m * UNT + n) * NC + e];
+                        a = K::item(a, sc[m][rf_imma_rs(e)], dx[rf_imma_ts(e)], p, sx[rf_imma_ts(e)]);
+                    }
+                }
+            }
+        }
+        __syncthreads(); /* this buffer is refilled next */
+    }
+    /* the warp's lanes, in the tree's order */
+#pragma unroll
+    for (int h = ACC / 2; h >= 1; h /= 2)
+#pragma unroll
+        for (int u = 0; u < h; u++)
+#pragma unroll
+            for (int e = 0; e < NE; e++) acc[u][e] = acc[u][e] + acc[u + h][e];
+    float *red = (float *)rf_lg_smem; /* [warp][token][row] */
+#pragma unroll
+    for (int m = 0; m < UMR; m++)
+#pragma unroll
+        for (int n = 0; n < UNT; n++)
+#pragma unroll
+            for (int e = 0; e < NC; e++)
+                red[(warp * BN + 16 * n + rf_imma_c_col(e)) * BM + 16 * m + rf_imma_c_row(e)] =
+                    acc[0][(m * UNT + n) * NC + e];
+    __syncthreads();
+    for (int i = tid; i < BM * BN; i += RF_LG_THREADS) {
+        const int row = i % BM, tok = i / BM;
+        float v[RF_LG_WARPS];
+#pragma unroll
+        for (int q = 0; q < RF_LG_WARPS; q++) v[q] = red[(q * BN + tok) * BM + row];
+#pragma unroll
+        for (int h = RF_LG_WARPS / 2; h >= 1; h /= 2)
+#pragma unroll
+            for (int q = 0; q < h; q++) v[q] = v[q] + v[q + h];
+        if (R0 + row < n_rows && T0 + tok < n_tok) y[(T0 + tok) * n_rows + R0 + row] = v[0];
     }
 }
 
@@ -1110,26 +1366,83 @@ static bool rf_gpu_int_type(rf_type t)
            t == RF_TYPE_IQ4_NL || t == RF_TYPE_IQ4_XS;
 }
 
+/* The lane-group tiles (rf_k_matmul_lg) of one type: 32 rows x 16 tokens
+ * a block. Usable unless switched off (RF_GPU_LG=0) or refused their
+ * shared memory (86-112 KiB: more than RDNA / CDNA grant a block), where
+ * the older tiles (rf_k_matmul_int) serve. The limit is raised once per
+ * kernel and device. */
+enum { RF_LG_UMR = 2, RF_LG_UNT = 1 };
+template <int T> static bool rf_gpu_lg_ready(rf_gpu *g)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("RF_GPU_LG");
+        on = !(e && e[0] == '0');
+    }
+    const uint32_t bit = 1u << (T % 32);
+    if (!on || (g->lg_smem_bad & bit)) return false;
+    if (!(g->lg_smem_set & bit)) {
+        const int smem = g->info.warp == 64 ? (int)rf_lg_geo<T, RF_LG_UMR, RF_LG_UNT, 64>::SMEM
+                                            : (int)rf_lg_geo<T, RF_LG_UMR, RF_LG_UNT, 32>::SMEM;
+        void (*k)(const uint8_t *, int64_t, int64_t, size_t, const int8_t *, const float *, int64_t, float *) =
+            rf_k_matmul_lg<T, RF_LG_UMR, RF_LG_UNT>;
+        if (gpuFuncSetMaxDynamicShared(k, smem) != gpuSuccess) {
+            (void)gpuGetLastError();
+            g->lg_smem_bad |= bit;
+            return false;
+        }
+        g->lg_smem_set |= bit;
+    }
+    return true;
+}
+template <int T>
+static bool rf_gpu_lg_t(rf_gpu *g, const uint8_t *w, int64_t rows, int64_t n_cols, size_t stride, int64_t n_tok,
+                        float *y)
+{
+    if (!rf_gpu_lg_ready<T>(g)) return false;
+    const int smem = g->info.warp == 64 ? (int)rf_lg_geo<T, RF_LG_UMR, RF_LG_UNT, 64>::SMEM
+                                        : (int)rf_lg_geo<T, RF_LG_UMR, RF_LG_UNT, 32>::SMEM;
+    const dim3 grid(rf_gpu_blocks(n_tok, 16 * RF_LG_UNT), rf_gpu_blocks(rows, 16 * RF_LG_UMR));
+    rf_launch(g->pdl, rf_k_matmul_lg<T, RF_LG_UMR, RF_LG_UNT>, grid, dim3(RF_LG_WARPS * g->info.warp), (size_t)smem,
+              g->stream, w, rows, n_cols, stride, (const int8_t *)g->d_xq, (const float *)g->d_xd, n_tok, y);
+    return true;
+}
+/* w == NULL: only whether they are usable */
+static bool rf_gpu_lg_launch(rf_gpu *g, rf_type wtype, const uint8_t *w, int64_t rows, int64_t n_cols, size_t stride,
+                             int64_t n_tok, float *y)
+{
+    switch ((int)wtype) {
+#define X(T) case T: return w ? rf_gpu_lg_t<T>(g, w, rows, n_cols, stride, n_tok, y) : rf_gpu_lg_ready<T>(g);
+    X(RF_TYPE_Q4_0) X(RF_TYPE_Q8_0) X(RF_TYPE_Q4_K) X(RF_TYPE_Q6_K) X(RF_TYPE_IQ4_NL) X(RF_TYPE_IQ4_XS)
+#undef X
+    }
+    return false;
+}
+
 /* Whether n_tok tokens of a wtype product go to the integer tiles
  * (bit-identical to the decode kernels, so any threshold keeps batch
- * invariance): from RF_GPU_IMMA tokens (default 128; 0 turns them off).
- * Below that the decode kernels take 8 tokens a launch, each launch
- * streaming the weights: the tiles are bound by their per-lane scale
- * decoding (gpu-notes v16), and many sequences' steps at once ran 3-4x
- * faster without them (H100, tg32 with 16 / 32 / 64 sequences, t/s
- * summed: 8B Q4_K_M 302 / 583 / 1104 on the tiles, 1079 / 1110 / 1131
- * without; 1B Q4_K_M 1216 / 2281 / 4121 vs 4886 / 5325 / 5604), while at
- * 512 tokens the tiles were 1.7x the decode kernels (v16). */
-static bool rf_gpu_int_tiles(rf_type t, int64_t n_tok)
+ * invariance): from RF_GPU_IMMA tokens (0 turns them off), by default 16
+ * where the lane-group tiles serve and 128 where the older ones do. Below
+ * that the decode kernels take 8 tokens a launch, each launch streaming
+ * the weights. H200, tg32 of 16 / 64 sequences, t/s summed: 1B Q4_K_M
+ * 4924 / 5594 on the decode kernels, 6634 / 13123 on the lane-group tiles,
+ * 8B 1054 / 1091 vs 1584 / 2489; 8 sequences ran faster on the decode
+ * kernels (1B 4308 vs 3226 on the tiles). The older tiles, bound by their
+ * per-lane scale decoding (gpu-notes v16), lost to the decode kernels below
+ * 128 tokens (H100, 16 / 64 sequences: 8B 302 / 1104 vs 1079 / 1131). */
+static bool rf_gpu_int_tiles(rf_gpu *g, rf_type t, int64_t n_tok)
 {
-    static int64_t min_tok = -1;
-    if (min_tok < 0) {
+    static int64_t env_min = -1;
+    if (env_min < 0) {
         const char *e = getenv("RF_GPU_IMMA");
-        min_tok = e && *e ? atoll(e) : 128;
-        if (min_tok <= 0) min_tok = INT64_MAX;
+        env_min = e && *e ? atoll(e) : 0;
+        if (e && *e && env_min <= 0) env_min = INT64_MAX;
     }
-    return n_tok >= min_tok && (t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q6_K ||
-                                t == RF_TYPE_IQ4_NL || t == RF_TYPE_IQ4_XS);
+    if (!(t == RF_TYPE_Q4_0 || t == RF_TYPE_Q8_0 || t == RF_TYPE_Q4_K || t == RF_TYPE_Q6_K || t == RF_TYPE_IQ4_NL ||
+          t == RF_TYPE_IQ4_XS))
+        return false;
+    const int64_t min_tok = env_min ? env_min : rf_gpu_lg_launch(g, t, NULL, 0, 0, 0, 0, NULL) ? 16 : 128;
+    return n_tok >= min_tok;
 }
 
 /* The integer products of a set sharing x (n_tok rows of n_cols): rounds x
@@ -1144,10 +1457,16 @@ static rf_status rf_gpu_matvec_set(rf_gpu *g, rf_type wtype, const rf_mv_set &se
         GPU_LAUNCHED("quant_q8");
     }
     /* (a grid row per 32-64 weight rows: past 65535 of them, the decode kernels) */
-    if (rf_gpu_int_tiles(wtype, n_tok) && set.end[set.n - 1] < 65535 * 32) {
+    if (rf_gpu_int_tiles(g, wtype, n_tok) && set.end[set.n - 1] < 65535 * 32) {
         /* the tile's geometry (rf_k_matmul_int) from the device's warp width */
         const int um = RF_IT_UM(wtype), nw = RF_IT_THREADS / g->info.warp, wn = nw >= 8 ? 4 : 2, wm = nw / wn;
         for (int m = 0; m < set.n; m++) {
+            if (rf_gpu_lg_launch(g, wtype, set.w[m], set.end[m] - (m ? set.end[m - 1] : 0), n_cols, set.stride[m],
+                                 n_tok, set.y[m])) {
+                g->n_int_tiles++;
+                g->n_lg_tiles++;
+                continue;
+            }
             const int64_t rows = set.end[m] - (m ? set.end[m - 1] : 0);
             const dim3 grid(rf_gpu_blocks(n_tok, 16 * wn), rf_gpu_blocks(rows, 16 * um * wm));
             switch ((int)wtype) {
@@ -1428,6 +1747,7 @@ extern "C" rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, in
 }
 
 extern "C" uint64_t rf_gpu_int_tile_launches(const rf_gpu *g) { return g->n_int_tiles; }
+extern "C" uint64_t rf_gpu_lg_tile_launches(const rf_gpu *g) { return g->n_lg_tiles; }
 
 extern "C" rf_status rf_gpu_get_rows(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
                                      int64_t n_cols, size_t row_stride, const int32_t *d_ids, int64_t n,

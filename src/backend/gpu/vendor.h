@@ -285,6 +285,16 @@ RF_DEV void rf_cp16(void *dst, const void *src, bool ok)
     *(uint4 *)dst = ok ? *(const uint4 *)src : make_uint4(0u, 0u, 0u, 0u);
 #endif
 }
+/* the same for 4 bytes (4-byte aligned both sides) */
+RF_DEV void rf_cp4(void *dst, const void *src, bool ok)
+{
+#if defined(RF_GPU_VENDOR_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(d), "l"(src), "r"(ok ? 4 : 0) : "memory");
+#else
+    *(uint32_t *)dst = ok ? *(const uint32_t *)src : 0u;
+#endif
+}
 RF_DEV void rf_cp_commit(void)
 {
 #if defined(RF_GPU_VENDOR_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
