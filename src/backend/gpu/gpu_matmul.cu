@@ -8,8 +8,9 @@
  *     (NT tokens per pass), so W is read once per pass. Each output's
  *     reduction order (lane partial sums, then the warp tree) depends only
  *     on n_cols, not on how many tokens share the pass.
- *   - integer tiles (prompts, batch invariant): the decode lanes' bits
- *     from the 8-bit matrix units (rf_k_matmul_int);
+ *   - integer tiles (many sequences' steps, batch invariant): the decode
+ *     lanes' bits from the 8-bit matrix units (rf_k_matmul_lg, or
+ *     rf_k_matmul_int where a device refuses the former's shared memory);
  *   - F16 GEMM (prompts where batch invariance is not asked for): each
  *     weight decoded to F16 once per call, then a pipelined tiled GEMM on
  *     the matrix units (rf_k_gemm_f16).
@@ -459,8 +460,9 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_kq(
     }
 }
 
-/* ------------------------------------------------ integer tiles (prompts) */
-/* Prompt products on the integer matrix units with the decode lanes' bits.
+/* ------------------------------------------------ integer tiles (older) */
+/* Products of many tokens on the integer matrix units with the decode
+ * lanes' bits, where the lane-group tiles below are refused.
  *
  * A decode warp (rf_k_matvec_kq) gives output (row, token) as: lane L sums
  * its items -- blocks L / LPB, L / LPB + RF_WARP / LPB, ... at sub-block
