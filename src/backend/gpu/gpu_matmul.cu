@@ -629,6 +629,28 @@ template <> struct rf_kt<RF_TYPE_IQ4_XS> {
     }
 };
 
+/* One 16 x 16 unit of a tile (both kernels below): the runs' integer dots
+ * on the matrix units, then each element's item formula into acc. */
+template <typename K, typename SXT>
+RF_DEV void rf_it_unit(float *acc, const uint32_t (*aw)[RF_IMMA_NA], const uint32_t (*bw)[RF_IMMA_NA],
+                       const typename K::S *sc, const float (*dx)[K::NDX], const SXT (*sx)[K::NR])
+{
+    int cp[K::NP][RF_IMMA_NC];
+#pragma unroll
+    for (int q = 0; q < K::NP; q++)
+#pragma unroll
+        for (int e = 0; e < RF_IMMA_NC; e++) cp[q][e] = 0;
+#pragma unroll
+    for (int r = 0; r < K::NR; r++) rf_imma_run(cp[K::pidx(r)], aw[r], bw[r]);
+#pragma unroll
+    for (int e = 0; e < RF_IMMA_NC; e++) {
+        int p[K::NP];
+#pragma unroll
+        for (int q = 0; q < K::NP; q++) p[q] = cp[q][e];
+        acc[e] = K::item(acc[e], sc[rf_imma_rs(e)], dx[rf_imma_ts(e)], p, sx[rf_imma_ts(e)]);
+    }
+}
+
 template <int T, int UM>
 static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
     const uint8_t *__restrict__ w, int64_t n_rows, int64_t n_cols, size_t row_stride,
@@ -724,24 +746,10 @@ static __global__ __launch_bounds__(RF_IT_THREADS) void rf_k_matmul_int(
 #pragma unroll
                         for (int r = 0; r < K::NR; r++)
                             aw[r][i] = Ab[(16 * u + rf_imma_a_row(i)) * LDW + r * 4 + rf_imma_kq(i)];
-                    int cp[K::NP][NC];
-#pragma unroll
-                    for (int q = 0; q < K::NP; q++)
-#pragma unroll
-                        for (int e = 0; e < NC; e++) cp[q][e] = 0;
-#pragma unroll
-                    for (int r = 0; r < K::NR; r++) rf_imma_run(cp[K::pidx(r)], aw[r], bw[r]);
                     S sc[RF_IMMA_NRS];
 #pragma unroll
                     for (int q = 0; q < RF_IMMA_NRS; q++) sc[q] = sS[it][wm * 16 * UM + 16 * u + rf_imma_rs_row(q)];
-#pragma unroll
-                    for (int e = 0; e < NC; e++) {
-                        int p[K::NP];
-#pragma unroll
-                        for (int q = 0; q < K::NP; q++) p[q] = cp[q][e];
-                        acc[u * NC + e] = K::item(acc[u * NC + e], sc[rf_imma_rs(e)], dx[rf_imma_ts(e)], p,
-                                                  sx[rf_imma_ts(e)]);
-                    }
+                    rf_it_unit<K>(acc + u * NC, aw, bw, sc, dx, sx);
                 }
             }
         }
@@ -962,23 +970,7 @@ static __global__ __launch_bounds__(RF_LG_THREADS, RF_LG_MINB) void rf_k_matmul_
                         sx[q][r] = K::SX ? sS[t * L::SXN + (lb * K::QK + K::xoff(j, r)) / 16] : 0.f;
                 }
 #pragma unroll
-                for (int m = 0; m < UMR; m++) {
-                    int cp[K::NP][NC];
-#pragma unroll
-                    for (int q = 0; q < K::NP; q++)
-#pragma unroll
-                        for (int e = 0; e < NC; e++) cp[q][e] = 0;
-#pragma unroll
-                    for (int r = 0; r < K::NR; r++) rf_imma_run(cp[K::pidx(r)], aw[m][r], bw[r]);
-#pragma unroll
-                    for (int e = 0; e < NC; e++) {
-                        int p[K::NP];
-#pragma unroll
-                        for (int q = 0; q < K::NP; q++) p[q] = cp[q][e];
-                        float &a = acc[u][(m * UNT + n) * NC + e];
-                        a = K::item(a, sc[m][rf_imma_rs(e)], dx[rf_imma_ts(e)], p, sx[rf_imma_ts(e)]);
-                    }
-                }
+                for (int m = 0; m < UMR; m++) rf_it_unit<K>(acc[u] + (m * UNT + n) * NC, aw[m], bw, sc[m], dx, sx);
             }
         }
         __syncthreads(); /* this buffer is refilled next */
