@@ -250,6 +250,7 @@ static int parse_sampling(json_t *o, const srv_limits *lim, srv_request *r, srv_
     if (r->api != SRV_API_GENERATE && get_int(o, "n", 1, lim->max_n, &r->n, err)) return -1;
 
     if (get_bool(o, "stream", &r->stream, err)) return -1;
+    if (get_bool(o, "ignore_eos", &r->ignore_eos, err)) return -1;
     json_t *so = field(o, "stream_options");
     if (so) {
         if (!json_is_object(so)) return BADTYPE("stream_options", "'stream_options' must be an object");

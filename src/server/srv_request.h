@@ -77,6 +77,8 @@ typedef struct srv_request {
     /* Generation. */
     bool stream;
     bool include_usage;     /* stream_options.include_usage */
+    bool ignore_eos;        /* end-of-generation tokens do not end the reply (vLLM's and
+                               llama.cpp's extension, for benchmarks): max_tokens or a stop does */
     int max_tokens;         /* -1: up to the context */
     int n;                  /* choices */
     bool echo;              /* completions: prepend the prompt */

@@ -391,7 +391,7 @@ static void slot_token(srv_sched *s, srv_slot *sl, int32_t tok, double now)
     if (j->n_gen == 0) srv_hist_observe(&s->metrics.ttft, now - t->t_arrival);
     else srv_hist_observe(&s->metrics.itl, now - j->t_last);
     j->t_last = now;
-    if (rf_token_is_eog(s->model, tok)) {
+    if (rf_token_is_eog(s->model, tok) && !t->req.ignore_eos) {
         s->metrics.generated_tokens++;
         job_finish(s, j, SRV_FINISH_STOP);
         slot_release(s, sl, true);

@@ -6,7 +6,7 @@
 // expected text. Covers chat and completions, streaming and not, stop
 // strings, max tokens, seeds, logprobs, embeddings, models list, cached
 // prompt tokens.
-import { check, done, greedyFixture, llamaCpp, logSoftmax, modelPath, startServer } from './lib.mjs';
+import { check, done, greedyFixture, llamaCpp, logSoftmax, modelPath, request, startServer } from './lib.mjs';
 
 const model = modelPath();
 const cases = greedyFixture('stories260K');
@@ -74,6 +74,23 @@ for (const c of cases) {
     max_completion_tokens: 7, temperature: 0 });
   check(ch.usage.completion_tokens <= 7 && (ch.choices[0].finish_reason === 'length') === (ch.usage.completion_tokens === 7),
         `max_completion_tokens: ${JSON.stringify(ch.usage)} ${ch.choices[0].finish_reason}`);
+}
+
+// ignore_eos (vLLM's and llama.cpp's extension): a logit bias that makes
+// end-of-sequence every greedy pick ends the reply at once without it, and
+// with it the reply runs to max_tokens.
+{
+  const c = cases[0];
+  const auth = { Authorization: 'Bearer sk-abc' };
+  const body = { model: MODEL, prompt: c.prompt, max_tokens: 8, temperature: 0, logit_bias: { [EOS]: 100 } };
+  const a = await request(srv, 'POST', '/v1/completions', body, auth);
+  check(a.status === 200 && a.json.choices[0].finish_reason === 'stop' && a.json.usage.completion_tokens === 0,
+        `end of sequence forced: ${a.text}`);
+  const b = await request(srv, 'POST', '/v1/completions', { ...body, ignore_eos: true }, auth);
+  check(b.status === 200 && b.json.choices[0].finish_reason === 'length' && b.json.usage.completion_tokens === 8,
+        `ignore_eos: ${b.text}`);
+  const bad = await request(srv, 'POST', '/v1/completions', { ...body, ignore_eos: 'yes' }, auth);
+  check(bad.status === 400 && bad.json.error.param === 'ignore_eos', `ignore_eos not a boolean: ${bad.text}`);
 }
 
 // Stop strings: the text ends right before the first occurrence.

@@ -38,7 +38,7 @@ int main(void)
 
     /* Chat defaults as documented: temperature 1, top_p 1, n 1, no stream. */
     CHECK(parse(SRV_API_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r, &e) == 0);
-    CHECK(r.temperature == 1.0f && r.top_p == 1.0f && r.n == 1 && !r.stream && r.max_tokens == -1);
+    CHECK(r.temperature == 1.0f && r.top_p == 1.0f && r.n == 1 && !r.stream && r.max_tokens == -1 && !r.ignore_eos);
     CHECK(r.model && !strcmp(r.model, "m"));
     CHECK(r.messages_json && strstr(r.messages_json, "\"content\":\"hi\""));
     srv_request_free(&r);
@@ -50,8 +50,9 @@ int main(void)
                 "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"max_completion_tokens\":7,"
                 "\"temperature\":0,\"top_p\":0.5,\"stop\":[\"x\",\"yy\"],\"seed\":-3,\"presence_penalty\":-2,"
                 "\"frequency_penalty\":2,\"logit_bias\":{\"15\":-100,\"7\":5.5},\"logprobs\":true,\"top_logprobs\":20,"
-                "\"n\":2,\"user\":\"u\",\"top_k\":40,\"min_p\":0.05,\"repeat_penalty\":1.1}", &r, &e) == 0);
+                "\"n\":2,\"user\":\"u\",\"top_k\":40,\"min_p\":0.05,\"repeat_penalty\":1.1,\"ignore_eos\":true}", &r, &e) == 0);
     CHECK(r.stream && r.include_usage && r.max_tokens == 7 && r.temperature == 0.0f && r.top_p == 0.5f);
+    CHECK(r.ignore_eos);
     CHECK(r.n_stop == 2 && !strcmp(r.stop[1], "yy"));
     CHECK(r.has_seed && r.seed == (uint64_t)(int64_t)-3);
     CHECK(r.n_bias == 2 && r.logprobs && r.top_logprobs == 20 && r.n == 2 && r.top_k == 40);
@@ -121,6 +122,7 @@ int main(void)
     BADF("\"max_tokens\":100000000", "max_tokens");
     BADF("\"n\":0", "n");
     BADF("\"stream\":\"yes\"", "stream");
+    BADF("\"ignore_eos\":1", "ignore_eos");
     BADF("\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]", "stop");
     BADF("\"stop\":5", "stop");
     BADF("\"logit_bias\":{\"abc\":1}", "logit_bias");
