@@ -1421,9 +1421,10 @@ static bool rf_gpu_lg_launch(rf_gpu *g, rf_type wtype, const uint8_t *w, int64_t
  * the weights. H200, tg32 of 16 / 64 sequences, t/s summed: 1B Q4_K_M
  * 4924 / 5594 on the decode kernels, 6634 / 13123 on the lane-group tiles,
  * 8B 1054 / 1091 vs 1584 / 2489; 8 sequences ran faster on the decode
- * kernels (1B 4308 vs 3226 on the tiles). The older tiles, bound by their
- * per-lane scale decoding (gpu-notes v16), lost to the decode kernels below
- * 128 tokens (H100, 16 / 64 sequences: 8B 302 / 1104 vs 1079 / 1131). */
+ * kernels (1B 4308 vs 3226 on a build of the tiles ~4% slower than
+ * these). The older tiles, bound by their per-lane scale decoding
+ * (gpu-notes v16), lost to the decode kernels below 128 tokens (H100,
+ * 16 / 64 sequences: 8B 302 / 1104 vs 1079 / 1131). */
 static bool rf_gpu_int_tiles(rf_gpu *g, rf_type t, int64_t n_tok)
 {
     static int64_t env_min = -1;
