@@ -1362,7 +1362,7 @@ static bool rf_gpu_int_type(rf_type t)
 
 /* The lane-group tiles (rf_k_matmul_lg) of one type: 32 rows x 16 tokens
  * a block. Usable unless switched off (RF_GPU_LG=0) or refused their
- * shared memory (86-112 KiB: more than RDNA / CDNA grant a block), where
+ * shared memory (76-110 KiB: more than RDNA / CDNA grant a block), where
  * the older tiles (rf_k_matmul_int) serve. The limit is raised once per
  * kernel and device. */
 enum { RF_LG_UMR = 2, RF_LG_UNT = 1 };
