@@ -1366,6 +1366,12 @@ static bool rf_gpu_int_type(rf_type t)
  * the older tiles (rf_k_matmul_int) serve. The limit is raised once per
  * kernel and device. */
 enum { RF_LG_UMR = 2, RF_LG_UNT = 1 };
+/* its dynamic shared memory on the device's warp width */
+template <int T> static int rf_gpu_lg_smem(const rf_gpu *g)
+{
+    return g->info.warp == 64 ? (int)rf_lg_geo<T, RF_LG_UMR, RF_LG_UNT, 64>::SMEM
+                              : (int)rf_lg_geo<T, RF_LG_UMR, RF_LG_UNT, 32>::SMEM;
+}
 template <int T> static bool rf_gpu_lg_ready(rf_gpu *g)
 {
     static int on = -1;
@@ -1376,11 +1382,9 @@ template <int T> static bool rf_gpu_lg_ready(rf_gpu *g)
     const uint32_t bit = 1u << (T % 32);
     if (!on || (g->lg_smem_bad & bit)) return false;
     if (!(g->lg_smem_set & bit)) {
-        const int smem = g->info.warp == 64 ? (int)rf_lg_geo<T, RF_LG_UMR, RF_LG_UNT, 64>::SMEM
-                                            : (int)rf_lg_geo<T, RF_LG_UMR, RF_LG_UNT, 32>::SMEM;
         void (*k)(const uint8_t *, int64_t, int64_t, size_t, const int8_t *, const float *, int64_t, float *) =
             rf_k_matmul_lg<T, RF_LG_UMR, RF_LG_UNT>;
-        if (gpuFuncSetMaxDynamicShared(k, smem) != gpuSuccess) {
+        if (gpuFuncSetMaxDynamicShared(k, rf_gpu_lg_smem<T>(g)) != gpuSuccess) {
             (void)gpuGetLastError();
             g->lg_smem_bad |= bit;
             return false;
@@ -1394,11 +1398,9 @@ static bool rf_gpu_lg_t(rf_gpu *g, const uint8_t *w, int64_t rows, int64_t n_col
                         float *y)
 {
     if (!rf_gpu_lg_ready<T>(g)) return false;
-    const int smem = g->info.warp == 64 ? (int)rf_lg_geo<T, RF_LG_UMR, RF_LG_UNT, 64>::SMEM
-                                        : (int)rf_lg_geo<T, RF_LG_UMR, RF_LG_UNT, 32>::SMEM;
     const dim3 grid(rf_gpu_blocks(n_tok, 16 * RF_LG_UNT), rf_gpu_blocks(rows, 16 * RF_LG_UMR));
-    rf_launch(g->pdl, rf_k_matmul_lg<T, RF_LG_UMR, RF_LG_UNT>, grid, dim3(RF_LG_WARPS * g->info.warp), (size_t)smem,
-              g->stream, w, rows, n_cols, stride, (const int8_t *)g->d_xq, (const float *)g->d_xd, n_tok, y);
+    rf_launch(g->pdl, rf_k_matmul_lg<T, RF_LG_UMR, RF_LG_UNT>, grid, dim3(RF_LG_WARPS * g->info.warp),
+              (size_t)rf_gpu_lg_smem<T>(g), g->stream, w, rows, n_cols, stride, (const int8_t *)g->d_xq, (const float *)g->d_xd, n_tok, y);
     return true;
 }
 /* w == NULL: only whether they are usable */
