@@ -208,7 +208,12 @@ typedef struct rf_batch {
     const uint8_t *want_logits;
 } rf_batch;
 
+/* A GPU context queues the batch and returns while it may still run there;
+ * rf_get_logits, rf_get_embeddings and rf_sample wait for it, and
+ * rf_synchronize waits explicitly (timing), reporting a failure of the
+ * device's work. */
 rf_status rf_decode(rf_ctx *c, const rf_batch *b, rf_error *err);
+rf_status rf_synchronize(rf_ctx *c, rf_error *err);
 /* Logits of the i-th entry of the last batch that asked for them (NULL if it
  * did not). n_vocab floats. */
 const float *rf_get_logits(rf_ctx *c, int i);

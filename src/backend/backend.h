@@ -183,6 +183,15 @@ typedef struct rf_backend_ops {
     /* Optional: the device's name for messages ("GPU 0 (NVIDIA H200)"). */
     const char *(*device_name)(void *ctx);
 
+    /* Optional (NULL: every op has finished when it returns): wait until
+     * everything queued has run, and report a failure of it. */
+    rf_status (*sync)(void *ctx, rf_error *err);
+    /* Optional: replay the step last recorded under the same key and
+     * signature without recording it (*done = true), else get ready to
+     * record one (graph_begin ... graph_end) that the signature then names.
+     * The signature must determine every op of the step and its arguments
+     * (the engine's: rows, rows with logits, and their roles). */
+    rf_status (*graph_try)(void *ctx, int key, const int32_t sig[4], bool *done, rf_error *err);
     /* Optional: capture/replay a step (NULL on the CPU). */
     rf_status (*graph_begin)(void *ctx, int key, rf_error *err);
     rf_status (*graph_end)(void *ctx, rf_error *err);

@@ -98,15 +98,30 @@ static double run_once(rf_ctx *c, int n_vocab, int n_tok, bool batched, int dept
             for (int i = 0; i < n_tok; i++) tt[batched ? s * n_tok + i : i * np + s] = tok[(size_t)s * n_all + depth + i];
         for (int i = 0; i < n_tok * np; i++) sq[i] = seq[batched ? i / n_tok : i % np];
     }
+    /* each batch waited for, as llama-bench does (a generation loop waits
+     * for each step's token) */
+    if (!st) st = rf_synchronize(c, &err);
     double t0 = rf_time_now();
     if (!st && batched) {
         rf_batch b = {n_tok * np, tt, sq, NULL};
         st = rf_decode(c, &b, &err);
+        if (!st) st = rf_synchronize(c, &err);
     } else {
+        /* RF_BENCH_HOST=1: where a step's time goes, host side */
+        const char *he = getenv("RF_BENCH_HOST");
+        double t_dec = 0, t_sync = 0;
         for (int i = 0; i < n_tok && !st; i++) {
             rf_batch b = {np, tt + (size_t)i * np, sq + (size_t)i * np, NULL};
+            const double a = rf_time_now();
             st = rf_decode(c, &b, &err);
+            const double m = rf_time_now();
+            if (!st) st = rf_synchronize(c, &err);
+            t_dec += m - a;
+            t_sync += rf_time_now() - m;
         }
+        if (he && he[0] == '1' && n_tok > 0)
+            fprintf(stderr, "bench: per step %.1f us in rf_decode (host), %.1f us waiting for the device\n",
+                    t_dec / n_tok * 1e6, t_sync / n_tok * 1e6);
     }
     double dt = rf_time_now() - t0;
     for (int s = 0; s < n_open; s++) rf_seq_close(c, seq[s]);

@@ -60,8 +60,14 @@ struct rf_ctx {
     /* device buffers */
     void *kv_k, *kv_v;       /* (n_layer, n_blocks, bs, kv_dim) of kv_type each */
     size_t kv_layer_bytes;
-    int32_t *d_tok, *d_pos, *d_slots, *d_seqrow, *d_out_rows;  /* (n_batch) */
-    int32_t *d_out_pos, *d_out_seqrow;                          /* (n_batch) of the rows with logits */
+    /* A step's inputs travel in one upload: h_step holds them packed
+     * (rf_decode: each array 16-byte aligned, sized by the step's rows),
+     * d_step mirrors it, and the d_* below point into d_step for the
+     * current step (fixed for a given row count, so recorded graphs hold). */
+    int32_t *h_step, *d_step; /* (step_cap) */
+    uint64_t step_cap;
+    int32_t *d_tok, *d_pos, *d_slots, *d_seqrow, *d_out_rows;  /* (n rows) */
+    int32_t *d_out_pos, *d_out_seqrow;                          /* (n_out) of the rows with logits */
     int32_t *d_btab;         /* (n_seq_max, max_blocks) */
     float *x;                /* (n_batch, n_embd) residual stream */
     float *xb;               /* (n_batch, max(n_embd, q_dim)) normed input / branch output */

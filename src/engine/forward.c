@@ -31,6 +31,17 @@ rf_status forward_run(rf_ctx *c, int n, rf_error *err)
      * not when hidden states of every row are kept (embeddings) */
     const bool prune = !c->p.embeddings && c->n_out < n;
 
+    /* A step of the same shape as one recorded before (the same rows, rows
+     * with logits and roles: every op below and its arguments follow from
+     * these and the context, whose buffers and KV pools never move) replays
+     * it without going through the ops. Not with embeddings (their download
+     * is not part of a recording). */
+    if (o->graph_try && !c->p.embeddings) {
+        const int32_t sig[4] = {n, c->n_out, c->n_prompt, c->n_out_prompt};
+        bool done = false;
+        if ((st = o->graph_try(bc, n, sig, &done, err))) return st;
+        if (done) goto ran;
+    }
     if (o->graph_begin && (st = o->graph_begin(bc, n, err))) return st;
     if (o->token_roles) o->token_roles(bc, c->n_prompt);
     if ((st = o->get_rows(bc, &m->tok_embd, c->d_tok, n, hp->embd_scale, c->x, err))) return st;
@@ -131,6 +142,7 @@ rf_status forward_run(rf_ctx *c, int n, rf_error *err)
         if (hp->final_softcap > 0.0f) o->softcap(bc, c->logits, (int64_t)c->n_out * hp->n_vocab, hp->final_softcap);
     }
     if (o->graph_end && (st = o->graph_end(bc, err))) return st;
+ran:
     /* a backend that can pick greedily on the device keeps the logits there
      * until someone reads them (rf_get_logits downloads on first use) */
     c->logits_pending = c->n_out > 0 && o->greedy;

@@ -65,7 +65,12 @@ static void *dev_from(const void *h, size_t n)
     OK(rf_gpu_upload(G, d, h, n, E));
     return d;
 }
-static void dev_poison(float *d, size_t n) { OK(rf_gpu_fill_f32(G, d, n, NAN, E)); }
+/* NaN everywhere, done before the next call on any context (G2 has its own stream) */
+static void dev_poison(float *d, size_t n)
+{
+    OK(rf_gpu_fill_f32(G, d, n, NAN, E));
+    OK(rf_gpu_sync(G, E));
+}
 static void dev_get(void *h, const void *d, size_t n)
 {
     OK(rf_gpu_sync(G, E));

@@ -76,6 +76,9 @@ rf_status rf_gpu_copy_async(rf_gpu *g, void *d_dst, const void *d_src, size_t n,
 rf_status rf_gpu_fill_f32(rf_gpu *g, float *d, size_t n, float v, rf_error *err);
 rf_status rf_gpu_host_alloc(rf_gpu *g, size_t n, void **out, rf_error *err);
 void rf_gpu_host_free(rf_gpu *g, void *p);
+/* An upload whose host buffer may be reused when it returns, without
+ * waiting for the copy (pageable memory: CUDA stages it first; HIP waits). */
+rf_status rf_gpu_upload_staged(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err);
 /* Waits for the stream; reports any kernel failure. */
 rf_status rf_gpu_sync(rf_gpu *g, rf_error *err);
 
@@ -86,6 +89,8 @@ rf_status rf_gpu_sync(rf_gpu *g, rf_error *err);
 rf_status rf_gpu_graph_begin(rf_gpu *g, rf_error *err);
 rf_status rf_gpu_graph_end(rf_gpu *g, rf_error *err);
 rf_status rf_gpu_graph_replay(rf_gpu *g, rf_error *err);
+/* The same on the stream of another context of the device (in its order). */
+rf_status rf_gpu_graph_replay_on(rf_gpu *g, rf_gpu *on, rf_error *err);
 bool rf_gpu_graph_ready(const rf_gpu *g);
 void rf_gpu_graph_reset(rf_gpu *g);
 

@@ -20,6 +20,12 @@ struct rf_gpu {
     rf_gpu_device_info info;
     gpuStream_t stream;
     gpuEvent_t ev_start, ev_stop;
+    /* rf_gpu_upload_staged: two pinned slots copies leave from, each free
+     * again once its event has passed */
+    uint8_t *h_stage;             /* (2 * RF_GPU_STAGE_BYTES), pinned, made on first use */
+    gpuEvent_t ev_stage[2];
+    bool stage_busy[2];
+    int stage_next;
     bool capturing;
     gpuGraph_t graph;
     gpuGraphExec_t graph_exec;    /* NULL until a capture ended */
@@ -39,6 +45,8 @@ struct rf_gpu {
     bool allow_mma;               /* matrix units for prompts (not batch-invariant) */
     int path;                     /* RF_GPU_PATH_*: token roles (rf_gpu_set_path) */
     bool pdl;                     /* programmatic dependent launch (sm_90+; RF_GPU_PDL=0: off) */
+    int code_cc;                  /* NVIDIA: the running code's architecture (90: sm_90), 0 elsewhere */
+
     float *d_srow;                /* (srow_cap) adjusted logits row of the greedy pick */
     int64_t srow_cap;
     int32_t *d_adj, *h_adj;       /* (adj_cap * 2) packed adjustments, device and host staging */
@@ -85,6 +93,7 @@ static inline void rf_gpu_forget_scratch(rf_gpu *g)
     } while (0)
 
 #define RF_GPU_ARGMAX_ROWS 1024
+#define RF_GPU_STAGE_BYTES ((size_t)256 << 10)
 
 static inline unsigned rf_gpu_blocks(int64_t n, int per) { return (unsigned)((n + per - 1) / per); }
 

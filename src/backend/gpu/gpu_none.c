@@ -30,6 +30,7 @@ const rf_gpu_device_info *rf_gpu_info(const rf_gpu *g) { (void)g; return NULL; }
 rf_status rf_gpu_alloc(rf_gpu *g, size_t n, void **d_out, const char *what, rf_error *err) NONE()
 void rf_gpu_free(rf_gpu *g, void *d) { (void)g; (void)d; }
 rf_status rf_gpu_upload(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err) NONE()
+rf_status rf_gpu_upload_staged(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err) NONE()
 rf_status rf_gpu_download(rf_gpu *g, void *dst, const void *d_src, size_t n, rf_error *err) NONE()
 rf_status rf_gpu_upload_async(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err) NONE()
 rf_status rf_gpu_download_async(rf_gpu *g, void *dst, const void *d_src, size_t n, rf_error *err) NONE()
@@ -41,6 +42,7 @@ rf_status rf_gpu_sync(rf_gpu *g, rf_error *err) NONE()
 rf_status rf_gpu_graph_begin(rf_gpu *g, rf_error *err) NONE()
 rf_status rf_gpu_graph_end(rf_gpu *g, rf_error *err) NONE()
 rf_status rf_gpu_graph_replay(rf_gpu *g, rf_error *err) NONE()
+rf_status rf_gpu_graph_replay_on(rf_gpu *g, rf_gpu *on, rf_error *err) { (void)g; (void)on; return rf_err(err, RF_ERR_UNSUPPORTED, "built without a GPU backend"); }
 bool rf_gpu_graph_ready(const rf_gpu *g) { (void)g; return false; }
 void rf_gpu_graph_reset(rf_gpu *g) { (void)g; }
 rf_status rf_gpu_time_ms(rf_gpu *g, void (*fn)(void *arg), void *arg, float *ms, rf_error *err) NONE()

@@ -74,6 +74,8 @@ static void rf_wh_release(rf_gpu *g)
     g->wh_owned = false;
 }
 
+static __global__ void rf_k_fill(float *d, size_t n, float v);
+
 extern "C" rf_status rf_gpu_open(int device, rf_gpu **out, rf_error *err)
 {
     *out = NULL;
@@ -87,9 +89,18 @@ extern "C" rf_status rf_gpu_open(int device, rf_gpu **out, rf_error *err)
     g->info = info;
 #if defined(RF_GPU_VENDOR_CUDA)
     {
-        int major = 0;
+        /* the device's and the running code's architecture ("sm_100" ->
+         * 100; code built for an older one runs without the sm_90 paths) */
+        int cc = 0;
+        cudaFuncAttributes fa;
+        if (cudaFuncGetAttributes(&fa, rf_k_fill) != cudaSuccess) {
+            (void)cudaGetLastError();
+            fa.ptxVersion = 0;
+        }
+        if (sscanf(info.arch, "sm_%d", &cc) != 1) cc = 0;
+        g->code_cc = fa.ptxVersion < cc ? fa.ptxVersion : cc;
         const char *pe = getenv("RF_GPU_PDL");
-        g->pdl = sscanf(info.arch, "sm_%1d", &major) == 1 && major >= 9 && !(pe && pe[0] == '0');
+        g->pdl = g->code_cc >= 90 && !(pe && pe[0] == '0');
     }
 #endif
     if (gpuStreamCreate(&g->stream) != gpuSuccess || gpuEventCreate(&g->ev_start) != gpuSuccess ||
@@ -117,6 +128,11 @@ extern "C" void rf_gpu_close(rf_gpu *g)
     }
     if (g->ev_start) (void)gpuEventDestroy(g->ev_start);
     if (g->ev_stop) (void)gpuEventDestroy(g->ev_stop);
+    if (g->h_stage) { /* the stream was waited for above */
+        (void)gpuEventDestroy(g->ev_stage[0]);
+        (void)gpuEventDestroy(g->ev_stage[1]);
+        (void)gpuFreeHost(g->h_stage);
+    }
     if (g->d_argmax) (void)gpuFree(g->d_argmax);
     if (g->d_srow) (void)gpuFree(g->d_srow);
     if (g->d_adj) (void)gpuFree(g->d_adj);
@@ -159,6 +175,44 @@ extern "C" rf_status rf_gpu_upload(rf_gpu *g, void *d_dst, const void *src, size
     rf_gpu_forget_scratch(g);
     GPU_TRY(gpuMemcpyAsync(d_dst, src, n, gpuMemcpyHostToDevice, g->stream));
     GPU_TRY(gpuStreamSynchronize(g->stream));
+    return RF_OK;
+}
+
+/* Small uploads leave from one of two pinned slots (the copy is then only
+ * queued), larger ones from the caller's memory (CUDA stages pageable
+ * memory before returning; elsewhere the stream is waited for). */
+extern "C" rf_status rf_gpu_upload_staged(rf_gpu *g, void *d_dst, const void *src, size_t n, rf_error *err)
+{
+    rf_gpu_forget_scratch(g);
+    if (n <= RF_GPU_STAGE_BYTES && !g->h_stage) {
+        void *h = NULL;
+        if (gpuMallocHost(&h, 2 * RF_GPU_STAGE_BYTES) == gpuSuccess) {
+            if (gpuEventCreateNoTiming(&g->ev_stage[0]) == gpuSuccess &&
+                gpuEventCreateNoTiming(&g->ev_stage[1]) == gpuSuccess) {
+                g->h_stage = (uint8_t *)h;
+            } else {
+                if (g->ev_stage[0]) (void)gpuEventDestroy(g->ev_stage[0]);
+                g->ev_stage[0] = NULL;
+                (void)gpuFreeHost(h);
+            }
+        }
+        (void)gpuGetLastError(); /* no slots: the caller's memory serves */
+    }
+    if (n <= RF_GPU_STAGE_BYTES && g->h_stage) {
+        const int k = g->stage_next;
+        if (g->stage_busy[k]) GPU_TRY(gpuEventSynchronize(g->ev_stage[k]));
+        uint8_t *slot = g->h_stage + (size_t)k * RF_GPU_STAGE_BYTES;
+        memcpy(slot, src, n);
+        GPU_TRY(gpuMemcpyAsync(d_dst, slot, n, gpuMemcpyHostToDevice, g->stream));
+        GPU_TRY(gpuEventRecord(g->ev_stage[k], g->stream));
+        g->stage_busy[k] = true;
+        g->stage_next = k ^ 1;
+        return RF_OK;
+    }
+    GPU_TRY(gpuMemcpyAsync(d_dst, src, n, gpuMemcpyHostToDevice, g->stream));
+#if !defined(RF_GPU_VENDOR_CUDA)
+    GPU_TRY(gpuStreamSynchronize(g->stream));
+#endif
     return RF_OK;
 }
 
@@ -270,6 +324,15 @@ extern "C" rf_status rf_gpu_graph_replay(rf_gpu *g, rf_error *err)
     rf_gpu_forget_scratch(g);
     if (!g->graph_exec) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: nothing captured");
     GPU_TRY(gpuGraphLaunch(g->graph_exec, g->stream));
+    return RF_OK;
+}
+
+extern "C" rf_status rf_gpu_graph_replay_on(rf_gpu *g, rf_gpu *on, rf_error *err)
+{
+    rf_gpu_forget_scratch(g);
+    rf_gpu_forget_scratch(on);
+    if (!g->graph_exec) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: nothing captured");
+    GPU_TRY(gpuGraphLaunch(g->graph_exec, on->stream));
     return RF_OK;
 }
 
