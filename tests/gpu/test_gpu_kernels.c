@@ -464,12 +464,20 @@ static void test_fused(void)
     /* matmul_multi == one matmul per weight; the 8-bit form left by rmsnorm
      * and glu == the product's own rounding */
     static const rf_type types[] = {RF_TYPE_Q4_0, RF_TYPE_Q8_0, RF_TYPE_Q4_K, RF_TYPE_Q5_K, RF_TYPE_Q6_K, RF_TYPE_F16};
-    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
-        const rf_type t = types[ti];
+    const size_t n_types = sizeof types / sizeof *types;
+    /* the last pass: q, k in Q4_K and v in Q6_K (Q4_K_M), one launch too */
+    for (size_t ti = 0; ti <= n_types; ti++) {
+        const bool mixed = ti == n_types;
+        const rf_type t = mixed ? RF_TYPE_Q4_K : types[ti];
         const int64_t cols = 1024, rows[3] = {96, 32, 40};
-        const size_t rb = rf_gpu_row_bytes(t, cols);
+        rf_type tm[3];
+        size_t rbm[3];
         void *dw[3];
-        for (int m = 0; m < 3; m++) dw[m] = quantized_rand(t, rows[m], cols);
+        for (int m = 0; m < 3; m++) {
+            tm[m] = mixed && m == 2 ? RF_TYPE_Q6_K : t;
+            rbm[m] = rf_gpu_row_bytes(tm[m], cols);
+            dw[m] = quantized_rand(tm[m], rows[m], cols);
+        }
         static const int toks[] = {1, 3, 8, 11, 40};
         for (size_t k = 0; k < sizeof toks / sizeof *toks; k++) {
             const int nt = toks[k];
@@ -484,26 +492,33 @@ static void test_fused(void)
                 dy1[m] = dev_alloc(sizeof(float) * nt * rows[m]);
                 dy2[m] = dev_alloc(sizeof(float) * nt * rows[m]);
                 dev_poison(dy2[m], (size_t)(nt * rows[m]));
-                set[m] = (rf_gpu_mat){t, dw[m], rows[m], cols, rb};
+                set[m] = (rf_gpu_mat){tm[m], dw[m], rows[m], cols, rbm[m]};
             }
             /* separate products, each after its own rounding of a plain input */
             OK(rf_gpu_rmsnorm(G, dx, dnw, dxn, nt, cols, 1e-5f, E));
             for (int m = 0; m < 3; m++) {
                 OK(rf_gpu_add(G, dz, dz, dz, 1, E)); /* an unrelated launch: the product rounds dxn itself */
-                OK(rf_gpu_matmul(G, t, dw[m], rows[m], cols, rb, dxn, nt, dy1[m], E));
+                OK(rf_gpu_matmul(G, tm[m], dw[m], rows[m], cols, rbm[m], dxn, nt, dy1[m], E));
             }
             /* rmsnorm leaving its 8-bit form, then the set in one call */
             OK(rf_gpu_rmsnorm(G, dx, dnw, dxn, nt, cols, 1e-5f, E));
+            const uint64_t mx0 = rf_gpu_mixed_launches(G);
             OK(rf_gpu_matmul_multi(G, 3, set, dxn, nt, dy2, E));
             int diff = outputs_differ(dy1, dy2, rows, nt);
-            CHECKF(diff == 0, "matmul_multi %s, %d tokens: %d outputs differ from separate products", rf_type_name(t),
-                   nt, diff);
+            CHECKF(diff == 0, "matmul_multi %s%s, %d tokens: %d outputs differ from separate products", rf_type_name(t),
+                   mixed ? " + Q6_K" : "", nt, diff);
+            /* the mixed set in one launch where the decode kernels take it
+             * (below 16 tokens: main sets RF_GPU_IMMA=16) */
+            if (mixed && !strcmp(rf_gpu_vendor(), "cuda"))
+                CHECKF((rf_gpu_mixed_launches(G) > mx0) == (nt < 16), "matmul_multi Q4_K + Q6_K, %d tokens: one launch %s",
+                       nt, nt < 16 ? "did not run" : "ran");
             /* on G2 (matrix units, F16 weight scratch) a set of quantized
              * weights is one GEMM over their decoded rows: the same bits as
              * a GEMM per weight */
             if (nt >= 12) {
                 OK(rf_gpu_sync(G, E));
-                for (int m = 0; m < 3; m++) OK(rf_gpu_matmul(G2, t, dw[m], rows[m], cols, rb, dxn, nt, dy1[m], E));
+                for (int m = 0; m < 3; m++)
+                    OK(rf_gpu_matmul(G2, tm[m], dw[m], rows[m], cols, rbm[m], dxn, nt, dy1[m], E));
                 const uint64_t g0 = rf_gpu_gemm_launches(G2);
                 OK(rf_gpu_matmul_multi(G2, 3, set, dxn, nt, dy2, E));
                 OK(rf_gpu_sync(G2, E));

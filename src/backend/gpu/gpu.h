@@ -127,6 +127,8 @@ void rf_gpu_set_path(rf_gpu *g, int path);
 uint64_t rf_gpu_int_tile_launches(const rf_gpu *g);
 /* Of those, the lane-group tiles' (the others serve where those are refused). */
 uint64_t rf_gpu_lg_tile_launches(const rf_gpu *g);
+/* Decode-kernel launches of a Q4_K ... Q6_K weight set (rf_gpu_matmul_multi). */
+uint64_t rf_gpu_mixed_launches(const rf_gpu *g);
 
 /* Room for n_elems weights decoded to F16: prompts on the matrix units
  * (rf_gpu_set_mma) decode each weight once, a block of rows at a time (as

@@ -244,11 +244,15 @@ static int gb_exec_fused(gb_ctx *c, rf_gpu *g, const gb_rec *q, int n_left, rf_s
         rf_gpu_mat w[3];
         float *y[3];
         int n = 0;
+        /* one type, or Q4_K with a last Q6_K (Q4_K_M's q, k, v in half the layers) */
         while (n < 3 && n < n_left && q[n].op == GB_MATMUL && q[n].p[0] == a->p[0] && q[n].i[0] == a->i[0] &&
-               q[n].w.type == a->w.type && q[n].w.n_cols == a->w.n_cols) {
+               (q[n].w.type == a->w.type || (a->w.type == RF_TYPE_Q4_K && q[n].w.type == RF_TYPE_Q6_K)) &&
+               q[n].w.n_cols == a->w.n_cols) {
+            const bool last = q[n].w.type != a->w.type;
             w[n] = (rf_gpu_mat){q[n].w.type, q[n].w.dev, q[n].w.n_rows, q[n].w.n_cols, q[n].w.row_stride};
             y[n] = (float *)q[n].p[1];
             n++;
+            if (last) break;
         }
         if (n < 2) return 0;
         gb_multi m = {n, w, y};

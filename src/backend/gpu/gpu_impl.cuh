@@ -54,6 +54,7 @@ struct rf_gpu {
     int32_t *d_pick;              /* the chosen id */
     uint64_t n_int_tiles;         /* integer tiles launched (tests) */
     uint64_t n_lg_tiles;          /* of those, lane-group tiles */
+    uint64_t n_mixed;             /* decode launches of a Q4_K ... Q6_K set (tests) */
     uint32_t lg_smem_set;         /* bit per lane-group tile kernel: its shared-memory limit raised */
     uint32_t lg_smem_bad;         /* the same: refused (those products take rf_k_matmul_int) */
     __half *d_wh;                 /* (wh_cap) weights decoded to F16 for the prompt GEMM, a row block at a time */

@@ -433,16 +433,12 @@ template <> struct rf_kq<RF_TYPE_IQ4_XS> {
     }
 };
 
+/* One row's decode product by one warp (the wide lanes). */
 template <int T, int NT>
-static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_kq(
-    const rf_mv_set set, int64_t n_cols, const int8_t *__restrict__ xq, const float *__restrict__ xd)
+RF_DEV void rf_matvec_kq_row(const uint8_t *row, float *y, int64_t r, int64_t y_stride, int64_t n_cols,
+                             const int8_t *__restrict__ xq, const float *__restrict__ xd)
 {
     typedef rf_kq<T> K;
-    const uint8_t *row;
-    float *y;
-    int64_t r, y_stride;
-    if (!rf_mv_pick(set, (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id(), &row, &y, &r, &y_stride))
-        return;
     const int lane = rf_lane(), j = lane % K::LPB;
     if (lane * 16 < n_cols / K::QK * K::BYTES) RF_PREFETCH_L2(row + lane * 16); /* vendor.h */
     RF_PDL_WAIT();
@@ -458,6 +454,35 @@ static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_kq(
         const float s = rf_warp_sum(acc[t]);
         if (lane == 0) y[t * y_stride + r] = s;
     }
+}
+
+template <int T, int NT>
+static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_kq(
+    const rf_mv_set set, int64_t n_cols, const int8_t *__restrict__ xq, const float *__restrict__ xd)
+{
+    const uint8_t *row;
+    float *y;
+    int64_t r, y_stride;
+    if (rf_mv_pick(set, (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id(), &row, &y, &r, &y_stride))
+        rf_matvec_kq_row<T, NT>(row, y, r, y_stride, n_cols, xq, xd);
+}
+
+/* The same over a set whose last weight has type T2, the others T1 (q, k
+ * in Q4_K and v in Q6_K, as Q4_K_M files have them in half the layers):
+ * one launch instead of two, each row computed as above. */
+template <int T1, int T2, int NT>
+static __global__ __launch_bounds__(MV_THREADS) void rf_k_matvec_kq2(
+    const rf_mv_set set, int64_t n_cols, const int8_t *__restrict__ xq, const float *__restrict__ xd)
+{
+    const uint8_t *row;
+    float *y;
+    int64_t r, y_stride;
+    const int64_t gr = (int64_t)blockIdx.x * rf_warps_per_block() + rf_warp_id();
+    if (!rf_mv_pick(set, gr, &row, &y, &r, &y_stride)) return;
+    /* constant indices only (a run-time one puts the parameters in local memory) */
+    const int64_t split = set.n == 3 ? set.end[1] : set.end[0];
+    if (gr < split) rf_matvec_kq_row<T1, NT>(row, y, r, y_stride, n_cols, xq, xd);
+    else rf_matvec_kq_row<T2, NT>(row, y, r, y_stride, n_cols, xq, xd);
 }
 
 /* ------------------------------------------------ integer tiles (older) */
@@ -1445,6 +1470,41 @@ static bool rf_gpu_int_tiles(rf_gpu *g, rf_type t, int64_t n_tok)
 /* The integer products of a set sharing x (n_tok rows of n_cols): rounds x
  * to 8 bits unless the scratch already holds it, then one launch per group
  * of up to 8 tokens. */
+/* rf_gpu_matvec_set for a Q4_K ... Q6_K set (rf_gpu_mixed_set) */
+static rf_status rf_gpu_matvec_mixed(rf_gpu *g, const rf_mv_set &set, int64_t n_cols, const float *d_x,
+                                     int64_t n_tok, rf_error *err)
+{
+    const int64_t n = n_tok * n_cols;
+    if (g->q8_src != d_x || g->q8_n != n) {
+        rf_launch(g->pdl, rf_k_quant_q8, dim3(rf_gpu_blocks(n, 256)), dim3(256), 0, g->stream, d_x, n, g->d_xq, g->d_xd);
+        GPU_LAUNCHED("quant_q8");
+    }
+    const unsigned nb = (unsigned)rf_gpu_blocks(set.end[set.n - 1], MV_THREADS / g->info.warp);
+    for (int64_t t = 0; t < n_tok;) {
+        const int64_t left = n_tok - t;
+        const int8_t *xq = g->d_xq + t * n_cols;
+        const float *xd = g->d_xd + t * (n_cols / 32);
+        const rf_mv_set st = rf_mv_at(set, t);
+#define RF_KQ2(NT) rf_launch(g->pdl, rf_k_matvec_kq2<RF_TYPE_Q4_K, RF_TYPE_Q6_K, NT>, dim3(nb), dim3(MV_THREADS), 0, \
+                             g->stream, st, n_cols, xq, xd)
+        if (left >= 8) { RF_KQ2(8); t += 8; }
+        else if (left >= 4) { RF_KQ2(4); t += 4; }
+        else if (left >= 2) { RF_KQ2(2); t += 2; }
+        else { RF_KQ2(1); t += 1; }
+#undef RF_KQ2
+    }
+    GPU_LAUNCHED("matvec_q8 (Q4_K + Q6_K)");
+    g->n_mixed++;
+    bool overlap = false;
+    for (int m = 0; m < set.n; m++) {
+        const int64_t rows = set.end[m] - (m ? set.end[m - 1] : 0);
+        overlap |= set.y[m] < d_x + n && d_x < set.y[m] + n_tok * rows;
+    }
+    g->q8_src = overlap ? NULL : d_x;
+    g->q8_n = n;
+    return RF_OK;
+}
+
 static rf_status rf_gpu_matvec_set(rf_gpu *g, rf_type wtype, const rf_mv_set &set, int64_t n_cols,
                                    const float *d_x, int64_t n_tok, rf_error *err)
 {
@@ -1531,6 +1591,16 @@ extern "C" rf_status rf_gpu_matmul_vec(rf_gpu *g, rf_type wtype, const void *d_w
 static bool rf_gpu_gemm_multi(rf_gpu *g, int n_w, const rf_gpu_mat *w, const float *d_x, int64_t n_tok,
                               float *const *d_y, rf_status *st, rf_error *err);
 
+/* The decode products of a set whose last weight is Q6_K and the others
+ * Q4_K (rf_k_matvec_kq2), where the decode kernels take them. */
+static bool rf_gpu_mixed_set(rf_gpu *g, int n_w, const rf_gpu_mat *w, int64_t n_tok)
+{
+    if (n_w < 2 || w[n_w - 1].type != RF_TYPE_Q6_K || !rf_gpu_wide_kq()) return false;
+    for (int m = 0; m < n_w - 1; m++)
+        if (w[m].type != RF_TYPE_Q4_K) return false;
+    return !rf_gpu_int_tiles(g, RF_TYPE_Q4_K, n_tok) && !rf_gpu_int_tiles(g, RF_TYPE_Q6_K, n_tok);
+}
+
 extern "C" rf_status rf_gpu_matmul_multi(rf_gpu *g, int n_w, const rf_gpu_mat *w, const float *d_x, int64_t n_tok,
                                          float *const *d_y, rf_error *err)
 {
@@ -1539,8 +1609,9 @@ extern "C" rf_status rf_gpu_matmul_multi(rf_gpu *g, int n_w, const rf_gpu_mat *w
     if (rf_gpu_gemm_multi(g, n_w, w, d_x, n_tok, d_y, &gst, err)) return gst;
     bool one = n_w <= RF_MV_SET && n_tok > 0 && rf_gpu_int_on() && rf_gpu_int_type(w[0].type) &&
                (uint64_t)(n_tok * w[0].n_cols) <= g->q8_cap && !rf_gpu_mma_for(g, n_tok);
+    const bool mixed = one && rf_gpu_mixed_set(g, n_w, w, n_tok);
     for (int m = 0; m < n_w && one; m++) {
-        one = w[m].type == w[0].type && w[m].n_cols == w[0].n_cols;
+        one = (w[m].type == w[0].type || mixed) && w[m].n_cols == w[0].n_cols;
         /* no output may overwrite the shared input */
         one = one && !(d_y[m] < d_x + n_tok * w[0].n_cols && d_x < d_y[m] + n_tok * w[m].n_rows);
     }
@@ -1565,6 +1636,7 @@ extern "C" rf_status rf_gpu_matmul_multi(rf_gpu *g, int n_w, const rf_gpu_mat *w
         set.stride[m] = w[m].row_stride;
         set.end[m] = (m ? set.end[m - 1] : 0) + w[m].n_rows;
     }
+    if (mixed) return rf_gpu_matvec_mixed(g, set, w[0].n_cols, d_x, n_tok, err);
     return rf_gpu_matvec_set(g, w[0].type, set, w[0].n_cols, d_x, n_tok, err);
 }
 
@@ -1677,7 +1749,8 @@ static bool rf_gpu_gemm_multi(rf_gpu *g, int n_w, const rf_gpu_mat *w, const flo
     for (int m = 0; m < n_w; m++) {
         int64_t n_chunks = 0, tail = 0;
         rf_error e2;
-        if (w[m].type != w[0].type || w[m].n_cols != n_cols || w[0].type == RF_TYPE_F16 ||
+        /* types may differ (each is decoded on its own): not F16, read in place */
+        if (w[m].n_cols != n_cols || w[m].type == RF_TYPE_F16 ||
             rf_gpu_row_plan(w[m].type, w[m].d, w[m].n_rows, n_cols, w[m].row_stride, d_x, &n_chunks, &tail, &e2) ||
             n_chunks * 32 != n_cols)
             return false;
@@ -1745,6 +1818,7 @@ extern "C" rf_status rf_gpu_matmul(rf_gpu *g, rf_type wtype, const void *d_w, in
 
 extern "C" uint64_t rf_gpu_int_tile_launches(const rf_gpu *g) { return g->n_int_tiles; }
 extern "C" uint64_t rf_gpu_lg_tile_launches(const rf_gpu *g) { return g->n_lg_tiles; }
+extern "C" uint64_t rf_gpu_mixed_launches(const rf_gpu *g) { return g->n_mixed; }
 
 extern "C" rf_status rf_gpu_get_rows(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
                                      int64_t n_cols, size_t row_stride, const int32_t *d_ids, int64_t n,

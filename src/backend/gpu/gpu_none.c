@@ -55,6 +55,7 @@ void rf_gpu_set_path(rf_gpu *g, int path) { (void)g; (void)path; }
 bool rf_gpu_type_supported(rf_type t) { (void)t; return false; }
 uint64_t rf_gpu_int_tile_launches(const rf_gpu *g) { (void)g; return 0; }
 uint64_t rf_gpu_lg_tile_launches(const rf_gpu *g) { (void)g; return 0; }
+uint64_t rf_gpu_mixed_launches(const rf_gpu *g) { (void)g; return 0; }
 rf_status rf_gpu_reserve_wh(rf_gpu *g, size_t n_elems, rf_error *err) NONE()
 uint64_t rf_gpu_gemm_launches(const rf_gpu *g) { (void)g; return 0; }
 size_t rf_gpu_row_bytes(rf_type t, int64_t n_cols) { return rf_type_row_bytes(t, (uint64_t)n_cols); }
