@@ -46,7 +46,6 @@ struct rf_gpu {
     int path;                     /* RF_GPU_PATH_*: token roles (rf_gpu_set_path) */
     bool pdl;                     /* programmatic dependent launch (sm_90+; RF_GPU_PDL=0: off) */
     int code_cc;                  /* NVIDIA: the running code's architecture (90: sm_90), 0 elsewhere */
-
     float *d_srow;                /* (srow_cap) adjusted logits row of the greedy pick */
     int64_t srow_cap;
     int32_t *d_adj, *h_adj;       /* (adj_cap * 2) packed adjustments, device and host staging */

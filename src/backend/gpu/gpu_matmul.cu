@@ -1332,11 +1332,17 @@ static bool rf_gpu_wide_kq(void)
     return on;
 }
 
-template <int T, int NT>
+/* T2 != T: the set's last weight has type T2 (rf_k_matvec_kq2) */
+template <int T, int T2, int NT>
 static void rf_launch_matvec_q8(rf_gpu *g, const rf_mv_set &set, int64_t n_cols, const int8_t *xq, const float *xd)
 {
     const int rows_per_block = MV_THREADS / g->info.warp;
     const unsigned nb = (unsigned)rf_gpu_blocks(set.end[set.n - 1], rows_per_block);
+    if constexpr (T != T2) {
+        rf_launch(g->pdl, rf_k_matvec_kq2<T, T2, NT>, dim3(nb), dim3(MV_THREADS), 0, g->stream, set, n_cols, xq, xd);
+        g->n_mixed++;
+        return;
+    }
     /* the IQ4 types have no 8-weight slice: always the wide lanes */
     if (((T == RF_TYPE_Q4_K || T == RF_TYPE_Q6_K || T == RF_TYPE_Q4_0 || T == RF_TYPE_Q8_0) && rf_gpu_wide_kq()) ||
         T == RF_TYPE_IQ4_NL || T == RF_TYPE_IQ4_XS) {
@@ -1354,7 +1360,7 @@ static rf_mv_set rf_mv_at(const rf_mv_set &s, int64_t t)
     return o;
 }
 
-template <int T>
+template <int T, int T2 = T>
 static void rf_matvec_q8_t(rf_gpu *g, const rf_mv_set &set, int64_t n_cols, int64_t n_tok)
 {
     for (int64_t t = 0; t < n_tok;) {
@@ -1362,10 +1368,10 @@ static void rf_matvec_q8_t(rf_gpu *g, const rf_mv_set &set, int64_t n_cols, int6
         const int8_t *xq = g->d_xq + t * n_cols;
         const float *xd = g->d_xd + t * (n_cols / 32);
         const rf_mv_set st = rf_mv_at(set, t);
-        if (left >= 8) { rf_launch_matvec_q8<T, 8>(g, st, n_cols, xq, xd); t += 8; }
-        else if (left >= 4) { rf_launch_matvec_q8<T, 4>(g, st, n_cols, xq, xd); t += 4; }
-        else if (left >= 2) { rf_launch_matvec_q8<T, 2>(g, st, n_cols, xq, xd); t += 2; }
-        else { rf_launch_matvec_q8<T, 1>(g, st, n_cols, xq, xd); t += 1; }
+        if (left >= 8) { rf_launch_matvec_q8<T, T2, 8>(g, st, n_cols, xq, xd); t += 8; }
+        else if (left >= 4) { rf_launch_matvec_q8<T, T2, 4>(g, st, n_cols, xq, xd); t += 4; }
+        else if (left >= 2) { rf_launch_matvec_q8<T, T2, 2>(g, st, n_cols, xq, xd); t += 2; }
+        else { rf_launch_matvec_q8<T, T2, 1>(g, st, n_cols, xq, xd); t += 1; }
     }
 }
 
@@ -1470,43 +1476,8 @@ static bool rf_gpu_int_tiles(rf_gpu *g, rf_type t, int64_t n_tok)
 /* The integer products of a set sharing x (n_tok rows of n_cols): rounds x
  * to 8 bits unless the scratch already holds it, then one launch per group
  * of up to 8 tokens. */
-/* rf_gpu_matvec_set for a Q4_K ... Q6_K set (rf_gpu_mixed_set) */
-static rf_status rf_gpu_matvec_mixed(rf_gpu *g, const rf_mv_set &set, int64_t n_cols, const float *d_x,
-                                     int64_t n_tok, rf_error *err)
-{
-    const int64_t n = n_tok * n_cols;
-    if (g->q8_src != d_x || g->q8_n != n) {
-        rf_launch(g->pdl, rf_k_quant_q8, dim3(rf_gpu_blocks(n, 256)), dim3(256), 0, g->stream, d_x, n, g->d_xq, g->d_xd);
-        GPU_LAUNCHED("quant_q8");
-    }
-    const unsigned nb = (unsigned)rf_gpu_blocks(set.end[set.n - 1], MV_THREADS / g->info.warp);
-    for (int64_t t = 0; t < n_tok;) {
-        const int64_t left = n_tok - t;
-        const int8_t *xq = g->d_xq + t * n_cols;
-        const float *xd = g->d_xd + t * (n_cols / 32);
-        const rf_mv_set st = rf_mv_at(set, t);
-#define RF_KQ2(NT) rf_launch(g->pdl, rf_k_matvec_kq2<RF_TYPE_Q4_K, RF_TYPE_Q6_K, NT>, dim3(nb), dim3(MV_THREADS), 0, \
-                             g->stream, st, n_cols, xq, xd)
-        if (left >= 8) { RF_KQ2(8); t += 8; }
-        else if (left >= 4) { RF_KQ2(4); t += 4; }
-        else if (left >= 2) { RF_KQ2(2); t += 2; }
-        else { RF_KQ2(1); t += 1; }
-#undef RF_KQ2
-    }
-    GPU_LAUNCHED("matvec_q8 (Q4_K + Q6_K)");
-    g->n_mixed++;
-    bool overlap = false;
-    for (int m = 0; m < set.n; m++) {
-        const int64_t rows = set.end[m] - (m ? set.end[m - 1] : 0);
-        overlap |= set.y[m] < d_x + n && d_x < set.y[m] + n_tok * rows;
-    }
-    g->q8_src = overlap ? NULL : d_x;
-    g->q8_n = n;
-    return RF_OK;
-}
-
 static rf_status rf_gpu_matvec_set(rf_gpu *g, rf_type wtype, const rf_mv_set &set, int64_t n_cols,
-                                   const float *d_x, int64_t n_tok, rf_error *err)
+                                   const float *d_x, int64_t n_tok, rf_error *err, bool mixed = false)
 {
     const int64_t n = n_tok * n_cols;
     if (g->q8_src != d_x || g->q8_n != n) {
@@ -1536,6 +1507,8 @@ static rf_status rf_gpu_matvec_set(rf_gpu *g, rf_type wtype, const rf_mv_set &se
             g->n_int_tiles++;
         }
         GPU_LAUNCHED("matmul_int");
+    } else if (mixed) { /* rf_gpu_mixed_set: never on the tiles */
+        rf_matvec_q8_t<RF_TYPE_Q4_K, RF_TYPE_Q6_K>(g, set, n_cols, n_tok);
     } else switch ((int)wtype) {
     case RF_TYPE_Q4_0: rf_matvec_q8_t<RF_TYPE_Q4_0>(g, set, n_cols, n_tok); break;
     case RF_TYPE_Q8_0: rf_matvec_q8_t<RF_TYPE_Q8_0>(g, set, n_cols, n_tok); break;
@@ -1636,8 +1609,7 @@ extern "C" rf_status rf_gpu_matmul_multi(rf_gpu *g, int n_w, const rf_gpu_mat *w
         set.stride[m] = w[m].row_stride;
         set.end[m] = (m ? set.end[m - 1] : 0) + w[m].n_rows;
     }
-    if (mixed) return rf_gpu_matvec_mixed(g, set, w[0].n_cols, d_x, n_tok, err);
-    return rf_gpu_matvec_set(g, w[0].type, set, w[0].n_cols, d_x, n_tok, err);
+    return rf_gpu_matvec_set(g, w[0].type, set, w[0].n_cols, d_x, n_tok, err, mixed);
 }
 
 extern "C" rf_status rf_gpu_matmul_vec_f32(rf_gpu *g, rf_type wtype, const void *d_w, int64_t n_rows,
