@@ -323,6 +323,12 @@ int gen_run(gen_state *g, const int32_t *toks, int n_toks, int n_predict, bool i
         }
         last_n = n;
     }
+    /* the prompt's time includes the device's work (rf_decode only queues it) */
+    if (rf_synchronize(g->ctx, &err)) {
+        fprintf(stderr, "rocmforge: %s\n", err.msg);
+        free(seqv);
+        return 1;
+    }
     for (int i = 0; i < n_toks; i++) rf_sampler_accept(g->smp, toks[i]);
     res->n_prompt = n_toks;
     res->t_prompt = rf_time_now() - t0;
