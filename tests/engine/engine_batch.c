@@ -15,7 +15,9 @@
  * staggered: sequence i's prompt arrives in round i, beside the steps of
  * the sequences already started, so a round holds one prompt and 0-20
  * generated steps (every count from 1 to 20 occurs). Every step's logits
- * must be the same bits in both runs. On a GPU the staggered run is
+ * must be the same bits in both runs, and in a third where the first four
+ * sequences run in four contexts of the model at once, their steps
+ * interleaved. On a GPU the staggered run is
  * repeated in a context without batch invariance, where it must differ
  * (so the comparison can fail).
  */
@@ -116,13 +118,47 @@ static int run_staggered(rf_model *m, float *all, bool deterministic)
     return max_steps;
 }
 
-static int n_differ(float *a, float *b)
+/* Several contexts on one model at once, their steps interleaved: each
+ * must give what its sequence gives alone (the contexts share the model's
+ * backend, and a GPU's cache of recorded steps with it). Sequences
+ * 0..N_CTX-1, logits into all. */
+#define N_CTX 4
+static void run_contexts(rf_model *m, float *all)
+{
+    rf_ctx *c[N_CTX] = {0};
+    int32_t tok[N_CTX][8], sq[N_CTX][8];
+    rf_batch b[N_CTX];
+    rf_error err = {0};
+    for (int i = 0; i < N_CTX; i++) {
+        c[i] = new_ctx(m, true);
+        if (!c[i]) goto out;
+        int s;
+        CHECK(rf_seq_open(c[i], &s, &err) == RF_OK);
+        for (int k = 0; k < prompt_len(i); k++) { tok[i][k] = prompt_tok(i, k); sq[i][k] = s; }
+        b[i] = (rf_batch){prompt_len(i), tok[i], sq[i], NULL};
+    }
+    for (int g = 0; g <= N_GEN; g++)
+        for (int i = 0; i < N_CTX; i++) {
+            CHECKF(rf_decode(c[i], &b[i], &err) == RF_OK, "decode, context %d: %s", i, err.msg);
+            const float *lg = rf_get_logits(c[i], b[i].n_tokens - 1);
+            CHECK(lg != NULL);
+            if (lg) memcpy(lg_at(all, i, g), lg, sizeof(float) * N_VOCAB);
+            tok[i][0] = gen_tok(i, g);
+            b[i].n_tokens = 1;
+        }
+out:
+    for (int i = 0; i < N_CTX; i++) rf_ctx_free(c[i]);
+}
+
+static int n_differ_seqs(float *a, float *b, int n_seq)
 {
     int d = 0;
-    for (int i = 0; i < N_SEQ; i++)
+    for (int i = 0; i < n_seq; i++)
         for (int g = 0; g <= N_GEN; g++) d += memcmp(lg_at(a, i, g), lg_at(b, i, g), sizeof(float) * N_VOCAB) != 0;
     return d;
 }
+
+static int n_differ(float *a, float *b) { return n_differ_seqs(a, b, N_SEQ); }
 
 static void run_type(const char *bin, const char *type)
 {
@@ -161,6 +197,11 @@ static void run_type(const char *bin, const char *type)
            type, info.backend, differ, N_SEQ * (N_GEN + 1), N_SEQ);
     fprintf(stderr, "engine_batch %s (%s): %d logit vectors, %d differ\n", type, info.backend, N_SEQ * (N_GEN + 1),
             differ);
+    memset(mixed, 0xfe, sizeof(float) * n);
+    run_contexts(m, mixed);
+    const int dc = n_differ_seqs(alone, mixed, N_CTX);
+    CHECKF(dc == 0, "%s (%s): %d of %d logit vectors differ between a context alone and %d contexts interleaved",
+           type, info.backend, dc, N_CTX * (N_GEN + 1), N_CTX);
     /* The comparison can fail: without batch invariance a GPU takes
      * batches of 12+ tokens on its matrix units (F16 operands), so there
      * the staggered run must differ. (The CPU computes the same either way.) */
