@@ -114,6 +114,8 @@ typedef struct rf_greedy_adj {
     const float *bias_val;
 } rf_greedy_adj;
 
+#define RF_STEP_SIG 5 /* words of a step signature (graph_try) */
+
 typedef struct rf_backend_ops {
     const char *name;                                  /* "cpu", "cuda", "hip" */
     bool kv_f16_default;                               /* RF_KV_AUTO's pick: F16 (true) or F32 */
@@ -190,8 +192,9 @@ typedef struct rf_backend_ops {
      * signature without recording it (*done = true), else get ready to
      * record one (graph_begin ... graph_end) that the signature then names.
      * The signature must determine every op of the step and its arguments
-     * (the engine's: rows, rows with logits, and their roles). */
-    rf_status (*graph_try)(void *ctx, int key, const int32_t sig[4], bool *done, rf_error *err);
+     * (the engine's: the context's serial, rows, rows with logits, and
+     * their roles). */
+    rf_status (*graph_try)(void *ctx, int key, const int64_t sig[RF_STEP_SIG], bool *done, rf_error *err);
     /* Optional: capture/replay a step (NULL on the CPU). */
     rf_status (*graph_begin)(void *ctx, int key, rf_error *err);
     rf_status (*graph_end)(void *ctx, rf_error *err);

@@ -104,6 +104,10 @@ rf_status rf_ctx_create(rf_model *m, const rf_ctx_params *params, rf_ctx **out, 
     rf_ctx *c = rf_calloc(1, sizeof *c, err, "context");
     if (!c) return RF_ERR_NOMEM;
     c->m = m;
+    /* never reused, not even by a context made at a freed one's address:
+     * a backend keys what it caches for this context's steps on it */
+    static _Atomic uint64_t serials;
+    c->serial = ++serials;
     c->be = m->backend;
     /* Batch-invariant numerics unless the caller opts out; a backend may then
      * take faster paths (e.g. matrix units that round to F16). The backend

@@ -65,6 +65,7 @@ struct rf_ctx {
      * d_step mirrors it, and the d_* below point into d_step for the
      * current step (fixed for a given row count, so recorded graphs hold). */
     int32_t *h_step, *d_step; /* (step_cap) */
+    uint64_t serial;         /* this context among all made in the process (step signatures) */
     uint64_t step_cap;
     int32_t *d_tok, *d_pos, *d_slots, *d_seqrow, *d_out_rows;  /* (n rows) */
     int32_t *d_out_pos, *d_out_seqrow;                          /* (n_out) of the rows with logits */

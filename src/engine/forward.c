@@ -31,13 +31,15 @@ rf_status forward_run(rf_ctx *c, int n, rf_error *err)
      * not when hidden states of every row are kept (embeddings) */
     const bool prune = !c->p.embeddings && c->n_out < n;
 
-    /* A step of the same shape as one recorded before (the same rows, rows
-     * with logits and roles: every op below and its arguments follow from
-     * these and the context, whose buffers and KV pools never move) replays
-     * it without going through the ops. Not with embeddings (their download
-     * is not part of a recording). */
+    /* A step of this context of the same shape as one recorded before (the
+     * same rows, rows with logits and roles: every op below and its
+     * arguments follow from these and the context, whose buffers and KV
+     * pools never move) replays it without going through the ops. The
+     * backend is the model's, shared by its contexts: the context's serial
+     * keeps their steps apart. Not with embeddings (their download is not
+     * part of a recording). */
     if (o->graph_try && !c->p.embeddings) {
-        const int32_t sig[4] = {n, c->n_out, c->n_prompt, c->n_out_prompt};
+        const int64_t sig[RF_STEP_SIG] = {(int64_t)c->serial, n, c->n_out, c->n_prompt, c->n_out_prompt};
         bool done = false;
         if ((st = o->graph_try(bc, n, sig, &done, err))) return st;
         if (done) goto ran;

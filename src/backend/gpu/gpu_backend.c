@@ -83,10 +83,10 @@ typedef struct gb_ctx {
         rf_gpu *g;
         bool valid;
         bool signed_;      /* sig names the steps that replay it unrecorded (gb_graph_try) */
-        int32_t sig[4];
+        int64_t sig[RF_STEP_SIG];
         uint32_t uses;
     } graphs[GB_GRAPHS];
-    int32_t sig[4];        /* the signature of the step being recorded (graph_try) */
+    int64_t sig[RF_STEP_SIG]; /* the signature of the step being recorded (graph_try) */
     bool has_sig;
     int verify;            /* graph the step being recorded must match, or -1 */
     rf_error sticky;       /* first error of a void op */
@@ -780,7 +780,7 @@ static rf_status gb_graph_end(void *ctx, rf_error *err)
  * engine's signature names everything its ops depend on; every
  * GB_VERIFY_EVERY-th such step is recorded all the same, and a recording
  * whose ops differ from the signed graph's is an error. */
-static rf_status gb_graph_try(void *ctx, int key, const int32_t sig[4], bool *done, rf_error *err)
+static rf_status gb_graph_try(void *ctx, int key, const int64_t sig[RF_STEP_SIG], bool *done, rf_error *err)
 {
     gb_ctx *c = ctx;
     *done = false;
