@@ -319,14 +319,6 @@ extern "C" rf_status rf_gpu_graph_end(rf_gpu *g, rf_error *err)
     return RF_OK;
 }
 
-extern "C" rf_status rf_gpu_graph_replay(rf_gpu *g, rf_error *err)
-{
-    rf_gpu_forget_scratch(g);
-    if (!g->graph_exec) return rf_err(err, RF_ERR_INVALID_ARG, "GPU graph: nothing captured");
-    GPU_TRY(gpuGraphLaunch(g->graph_exec, g->stream));
-    return RF_OK;
-}
-
 extern "C" rf_status rf_gpu_graph_replay_on(rf_gpu *g, rf_gpu *on, rf_error *err)
 {
     rf_gpu_forget_scratch(g);
@@ -335,6 +327,8 @@ extern "C" rf_status rf_gpu_graph_replay_on(rf_gpu *g, rf_gpu *on, rf_error *err
     GPU_TRY(gpuGraphLaunch(g->graph_exec, on->stream));
     return RF_OK;
 }
+
+extern "C" rf_status rf_gpu_graph_replay(rf_gpu *g, rf_error *err) { return rf_gpu_graph_replay_on(g, g, err); }
 
 extern "C" bool rf_gpu_graph_ready(const rf_gpu *g) { return g->graph_exec != NULL; }
 
